@@ -1,0 +1,115 @@
+"""The parts of Kubernetes objects that a Ray control plane reads.
+
+Only what rayplane acts on is typed (containers, resources, env, ports, restartPolicy,
+serviceAccountName); everything else in a pod template is carried through untouched, so a
+KubeRay user's template reaches the Pod (or is listed as "not applied locally") intact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from rayplane.api.base import Open
+
+Quantity = int | float | str
+
+
+class ObjectMeta(Open):
+    name: str | None = None
+    generate_name: str | None = None
+    namespace: str | None = None
+    labels: dict[str, str] | None = None
+    annotations: dict[str, str] | None = None
+    uid: str | None = None
+    generation: int | None = None
+    resource_version: str | None = None
+    creation_timestamp: str | None = None
+    deletion_timestamp: str | None = None
+    finalizers: list[str] | None = None
+    owner_references: list[dict[str, Any]] | None = None
+
+
+class KeyRef(Open):
+    name: str | None = None
+    key: str = ""
+    optional: bool | None = None
+
+
+class FieldRef(Open):
+    field_path: str = ""
+    api_version: str | None = None
+
+
+class EnvVarSource(Open):
+    secret_key_ref: KeyRef | None = None
+    config_map_key_ref: KeyRef | None = None
+    field_ref: FieldRef | None = None
+    resource_field_ref: dict[str, Any] | None = None
+
+
+class EnvVar(Open):
+    name: str
+    value: str | None = None
+    value_from: EnvVarSource | None = None
+
+
+class ContainerPort(Open):
+    container_port: int
+    name: str | None = None
+    protocol: str | None = None
+    host_port: int | None = None
+
+
+class ResourceRequirements(Open):
+    limits: dict[str, Quantity] | None = None
+    requests: dict[str, Quantity] | None = None
+
+
+class Container(Open):
+    name: str = ""
+    image: str | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    env: list[EnvVar] | None = None
+    env_from: list[dict[str, Any]] | None = None
+    ports: list[ContainerPort] | None = None
+    resources: ResourceRequirements | None = None
+    volume_mounts: list[dict[str, Any]] | None = None
+
+    def env_value(self, name: str) -> str | None:
+        """The literal value of env var *name*, or None when unset or set by reference."""
+        for var in self.env or []:
+            if var.name == name:
+                return var.value
+        return None
+
+    def has_env(self, name: str) -> bool:
+        return any(var.name == name for var in self.env or [])
+
+
+class PodSpec(Open):
+    # Kubernetes requires containers; we default to empty so that validation can report
+    # a missing list together with every other error instead of stopping at it.
+    containers: list[Container] = Field(default_factory=list)
+    init_containers: list[Container] | None = None
+    restart_policy: str | None = None
+    service_account_name: str | None = None
+    node_selector: dict[str, str] | None = None
+    tolerations: list[dict[str, Any]] | None = None
+    volumes: list[dict[str, Any]] | None = None
+    affinity: dict[str, Any] | None = None
+    image_pull_secrets: list[dict[str, Any]] | None = None
+
+
+class PodTemplateSpec(Open):
+    metadata: ObjectMeta | None = None
+    spec: PodSpec = Field(default_factory=PodSpec)
+
+
+class ServiceTemplate(Open):
+    """A Service as KubeRay accepts it in headService / serveService."""
+
+    metadata: ObjectMeta | None = None
+    spec: dict[str, Any] | None = None

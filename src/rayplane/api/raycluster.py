@@ -1,0 +1,181 @@
+"""RayCluster (ray.io/v1), field for field as KubeRay v1.4-v1.7 define it.
+
+Defaults are KubeRay's CRD defaults; they are applied on read (attributes) but not written
+back on dump, so a resource dumps as the user wrote it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from rayplane.api.base import Open, Strict
+from rayplane.api.common import MAX_INT32, Condition, Resource
+from rayplane.api.k8s import EnvVar, KeyRef, PodTemplateSpec, ResourceRequirements, ServiceTemplate
+
+HEAD_GROUP = "headgroup"
+
+
+class HeadGroupSpec(Strict):
+    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
+    ray_start_params: dict[str, str] = Field(default_factory=dict)
+    service_type: str | None = None
+    head_service: ServiceTemplate | None = None
+    enable_ingress: bool | None = None
+    ingress_options: dict[str, Any] | None = None
+    resources: dict[str, str] | None = None
+    labels: dict[str, str] | None = None
+
+
+class ScaleStrategy(Strict):
+    workers_to_delete: list[str] | None = None
+
+
+class WorkerGroupSpec(Strict):
+    # groupName is required by the CRD; it is optional here so validation can report its
+    # absence among the other errors of the document.
+    group_name: str | None = None
+    replicas: int | None = None
+    min_replicas: int | None = None
+    max_replicas: int | None = None
+    num_of_hosts: int = 1
+    idle_timeout_seconds: int | None = None
+    priority: int | None = None
+    suspend: bool | None = None
+    scale_strategy: ScaleStrategy | None = None
+    ray_start_params: dict[str, str] = Field(default_factory=dict)
+    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
+    resources: dict[str, str] | None = None
+    labels: dict[str, str] | None = None
+
+    @property
+    def min(self) -> int:
+        return 0 if self.min_replicas is None else self.min_replicas
+
+    @property
+    def max(self) -> int:
+        return MAX_INT32 if self.max_replicas is None else self.max_replicas
+
+    @property
+    def desired_replicas(self) -> int:
+        """clamp(replicas, min, max): KubeRay's per-group target before numOfHosts."""
+        replicas = 0 if self.replicas is None else self.replicas
+        return max(self.min, min(replicas, self.max))
+
+    @property
+    def workers_to_delete(self) -> list[str]:
+        return list(self.scale_strategy.workers_to_delete or []) if self.scale_strategy else []
+
+
+class AutoscalerOptions(Strict):
+    resources: ResourceRequirements | None = None
+    image: str | None = None
+    image_pull_policy: str | None = None
+    security_context: dict[str, Any] | None = None
+    idle_timeout_seconds: int | None = None
+    upscaling_mode: Literal["Default", "Aggressive", "Conservative"] | None = None
+    version: Literal["v1", "v2"] | None = None
+    env: list[EnvVar] | None = None
+    env_from: list[dict[str, Any]] | None = None
+    volume_mounts: list[dict[str, Any]] | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+
+
+class RedisCredential(Strict):
+    value: str | None = None
+    value_from: RedisValueFrom | None = None
+
+
+class RedisValueFrom(Strict):
+    secret_key_ref: KeyRef | None = None
+
+
+class GcsStorage(Strict):
+    claim_name: str | None = None
+    size: str | None = None
+    storage_class_name: str | None = None
+    access_modes: list[str] | None = None
+    sub_path: str | None = None
+    deletion_policy: str | None = None
+
+
+class GcsFaultToleranceOptions(Strict):
+    backend: Literal["redis", "rocksdb"] | None = None
+    redis_address: str | None = None
+    redis_username: RedisCredential | None = None
+    redis_password: RedisCredential | None = None
+    external_storage_namespace: str | None = None
+    storage: GcsStorage | None = None
+
+
+class AuthOptions(Strict):
+    mode: Literal["disabled", "token"] | None = None
+    secret_name: str | None = None
+    enable_k8s_token_auth: bool | None = None
+
+
+class ClusterUpgradeStrategy(Strict):
+    type: Literal["Recreate", "None"] | None = None
+
+
+class TLSOptions(Strict):
+    enabled: bool | None = None
+
+
+class RayClusterSpec(Strict):
+    head_group_spec: HeadGroupSpec = Field(default_factory=HeadGroupSpec)
+    worker_group_specs: list[WorkerGroupSpec] = Field(default_factory=list)
+    ray_version: str | None = None
+    enable_in_tree_autoscaling: bool | None = None
+    autoscaler_options: AutoscalerOptions | None = None
+    head_service_annotations: dict[str, str] | None = None
+    suspend: bool | None = None
+    managed_by: str | None = None
+    gcs_fault_tolerance_options: GcsFaultToleranceOptions | None = None
+    auth_options: AuthOptions | None = None
+    upgrade_strategy: ClusterUpgradeStrategy | None = None
+    network_policy: dict[str, Any] | None = None
+    tls_options: TLSOptions | None = None
+    history_server_options: dict[str, Any] | None = None
+
+    @property
+    def autoscaling(self) -> bool:
+        return bool(self.enable_in_tree_autoscaling)
+
+
+class HeadInfo(Open):
+    pod_ip: str | None = Field(default=None, alias="podIP")
+    pod_name: str | None = None
+    service_ip: str | None = Field(default=None, alias="serviceIP")
+    service_name: str | None = None
+
+
+class RayClusterStatus(Open):
+    state: str | None = None
+    reason: str | None = None
+    ready_worker_replicas: int | None = None
+    available_worker_replicas: int | None = None
+    desired_worker_replicas: int | None = None
+    min_worker_replicas: int | None = None
+    max_worker_replicas: int | None = None
+    desired_cpu: str | None = Field(default=None, alias="desiredCPU")
+    desired_memory: str | None = None
+    desired_gpu: str | None = Field(default=None, alias="desiredGPU")
+    desired_tpu: str | None = Field(default=None, alias="desiredTPU")
+    endpoints: dict[str, str] | None = None
+    head: HeadInfo | None = None
+    last_update_time: str | None = None
+    state_transition_times: dict[str, str] | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] | None = None
+
+
+class RayCluster(Resource):
+    kind: Literal["RayCluster"] = "RayCluster"
+    spec: RayClusterSpec = Field(default_factory=RayClusterSpec)
+    status: RayClusterStatus | None = None
+
+
+RedisCredential.model_rebuild()

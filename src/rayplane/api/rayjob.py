@@ -1,0 +1,94 @@
+"""RayJob (ray.io/v1): KubeRay's job lifecycle object."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from rayplane.api.base import Open, Strict
+from rayplane.api.common import Condition, Resource
+from rayplane.api.k8s import PodTemplateSpec
+from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
+
+SubmissionMode = Literal["K8sJobMode", "HTTPMode", "InteractiveMode", "SidecarMode"]
+JobStatus = Literal["", "PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"]
+DeletionPolicyType = Literal["DeleteCluster", "DeleteWorkers", "DeleteSelf", "DeleteNone"]
+
+
+class SubmitterConfig(Strict):
+    backoff_limit: int | None = None
+
+
+class DeletionPolicy(Strict):
+    policy: DeletionPolicyType | None = None
+
+
+class DeletionCondition(Strict):
+    job_status: Literal["SUCCEEDED", "FAILED"] | None = None
+    job_deployment_status: Literal["Failed"] | None = None
+    ttl_seconds: int = 0
+
+
+class DeletionRule(Strict):
+    policy: DeletionPolicyType
+    condition: DeletionCondition
+
+
+class DeletionStrategy(Strict):
+    on_success: DeletionPolicy | None = None
+    on_failure: DeletionPolicy | None = None
+    deletion_rules: list[DeletionRule] | None = None
+
+
+class RayJobSpec(Strict):
+    entrypoint: str | None = None
+    runtime_env_yaml: str | None = Field(default=None, alias="runtimeEnvYAML")
+    job_id: str | None = None
+    metadata: dict[str, str] | None = None
+    entrypoint_num_cpus: int | float | None = None
+    entrypoint_num_gpus: int | float | None = None
+    entrypoint_resources: str | None = None
+    ray_cluster_spec: RayClusterSpec | None = None
+    cluster_selector: dict[str, str] | None = None
+    submission_mode: SubmissionMode = "K8sJobMode"
+    submitter_pod_template: PodTemplateSpec | None = None
+    submitter_config: SubmitterConfig | None = None
+    shutdown_after_job_finishes: bool = False
+    ttl_seconds_after_finished: int = 0
+    active_deadline_seconds: int | None = None
+    pre_running_deadline_seconds: int | None = None
+    backoff_limit: int = 0
+    suspend: bool = False
+    managed_by: str | None = None
+    deletion_strategy: DeletionStrategy | None = None
+
+
+class RayJobInfo(Open):
+    start_time: str | None = None
+    end_time: str | None = None
+
+
+class RayJobStatus(Open):
+    job_id: str | None = None
+    ray_cluster_name: str | None = None
+    dashboard_url: str | None = Field(default=None, alias="dashboardURL")
+    job_status: str | None = None
+    job_deployment_status: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    succeeded: int | None = None
+    failed: int | None = None
+    ray_cluster_status: RayClusterStatus | None = None
+    ray_job_info: RayJobInfo | None = None
+    job_status_check_failure_start_time: str | None = None
+    observed_generation: int | None = None
+    conditions: list[Condition] | None = None
+
+
+class RayJob(Resource):
+    kind: Literal["RayJob"] = "RayJob"
+    spec: RayJobSpec = Field(default_factory=RayJobSpec)
+    status: RayJobStatus | None = None

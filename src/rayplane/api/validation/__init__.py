@@ -1,0 +1,116 @@
+"""One validation for every entry point: `rayplane validate`, `apply`, and the webhook.
+
+``validate`` never raises on bad input: whatever the document, it returns a Report with
+every finding, so a caller can print them all at once or deny an admission with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+
+from rayplane.api.common import API_VERSION, Resource
+from rayplane.api.errors import Finding, Findings
+from rayplane.api.raycluster import RayCluster
+from rayplane.api.rayjob import RayJob
+from rayplane.api.rayservice import RayService
+from rayplane.api.validation.cluster import validate_cluster_spec
+from rayplane.api.validation.gates import FeatureGates
+from rayplane.api.validation.job import validate_rayjob
+from rayplane.api.validation.names import dns1035_problem
+from rayplane.api.validation.service import validate_rayservice
+from rayplane.api.validation.structure import parse, suggest
+
+KINDS: dict[str, type[Resource]] = {"RayCluster": RayCluster, "RayJob": RayJob,
+                                    "RayService": RayService}
+# Name limits leave room for the suffixes KubeRay appends (contract section 5).
+NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47}
+
+__all__ = ["KINDS", "FeatureGates", "Report", "validate", "validate_object"]
+
+
+@dataclass
+class Report:
+    """The outcome of validating one document."""
+
+    kind: str
+    name: str
+    findings: list[Finding] = field(default_factory=list)
+    resource: Resource | None = None
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.resource is not None
+
+
+def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
+    """Validate one parsed document; never raises for bad input."""
+    gates = gates or FeatureGates()
+    out = Findings()
+    if not isinstance(raw, dict):
+        out.error("(document)", f"is a {type(raw).__name__}, not an object with apiVersion, kind, "
+                  "metadata and spec.")
+        return Report("", "", out.items)
+    kind = raw.get("kind")
+    name = _name(raw)
+    if not kind:
+        out.error("kind", "is missing.", allowed=", ".join(KINDS))
+    elif kind not in KINDS:
+        guess = suggest(str(kind), list(KINDS))
+        hint = f" Did you mean '{guess}'?" if guess else ""
+        out.error("kind", f"'{kind}' is not a kind rayplane runs.{hint}", kind, ", ".join(KINDS))
+    api = raw.get("apiVersion")
+    if api != API_VERSION:
+        fix = " ray.io/v1alpha1 was removed in KubeRay 1.1; change it to ray.io/v1." \
+            if api == "ray.io/v1alpha1" else ""
+        out.error("apiVersion", f"is {api!r}; rayplane reads {API_VERSION}.{fix}", api, API_VERSION)
+    if kind not in KINDS:
+        return Report(str(kind or ""), name, out.items)
+    model_cls = KINDS[str(kind)]
+    body = {k: v for k, v in raw.items() if k != "apiVersion"}
+    parsed = parse(model_cls, body, out)
+    if isinstance(parsed, Resource):
+        _rules(parsed, out, gates)
+        resource: Resource | None = parsed if not out.errors else None
+    else:
+        resource = None
+    return Report(str(kind), name, out.items, resource)
+
+
+def validate_object(obj: BaseModel, gates: FeatureGates | None = None) -> Report:
+    """Validate an object already in model form (e.g. after the controller edits it)."""
+    assert isinstance(obj, Resource)
+    return validate(obj.wire(), gates)
+
+
+def _name(raw: dict[str, Any]) -> str:
+    meta = raw.get("metadata")
+    return str(meta.get("name") or "") if isinstance(meta, dict) else ""
+
+
+def _rules(obj: Resource, out: Findings, gates: FeatureGates) -> None:
+    problem = dns1035_problem(obj.metadata.name or "", NAME_LIMITS[obj.kind])
+    if problem:
+        out.error("metadata.name", f"{obj.metadata.name!r} {problem}.", obj.metadata.name)
+    annotations = obj.metadata.annotations or {}
+    if isinstance(obj, RayCluster):
+        validate_cluster_spec(obj.spec, "spec", out, gates, annotations, standalone=True)
+        conditions = {c.type: c.status for c in (obj.status.conditions or [])} if obj.status else {}
+        if conditions.get("RayClusterSuspending") == "True" and \
+                conditions.get("RayClusterSuspended") == "True":
+            out.error("status.conditions", "RayClusterSuspending and RayClusterSuspended cannot "
+                      "both be True.")
+    elif isinstance(obj, RayJob):
+        validate_rayjob(obj, out, gates)
+    elif isinstance(obj, RayService):
+        validate_rayservice(obj, out, gates)

@@ -1,0 +1,177 @@
+"""KubeRay's RayJob rules (validation.go ValidateRayJobSpec and friends)."""
+
+from __future__ import annotations
+
+import yaml
+
+from rayplane.api.errors import Findings
+from rayplane.api.rayjob import RayJob, RayJobSpec
+from rayplane.api.validation.cluster import validate_cluster_spec
+from rayplane.api.validation.gates import FeatureGates
+from rayplane.api.validation.paths import join
+
+_ORDER = {"DeleteWorkers": 0, "DeleteCluster": 1, "DeleteSelf": 2}
+
+
+def validate_rayjob(job: RayJob, out: Findings, gates: FeatureGates) -> None:
+    spec = job.spec
+    _check_basics(spec, out)
+    _check_cluster_source(job, out, gates)
+    _check_modes(spec, out)
+    _check_deletion(spec, out, gates)
+    status = job.status
+    if status and status.job_deployment_status == "Waiting" and spec.submission_mode != "InteractiveMode":
+        out.error("status.jobDeploymentStatus", "Waiting is only valid in InteractiveMode.",
+                  "Waiting")
+
+
+def _check_basics(spec: RayJobSpec, out: Findings) -> None:
+    if spec.suspend and not spec.shutdown_after_job_finishes:
+        out.error("spec.suspend", "a RayJob can only be suspended with "
+                  "shutdownAfterJobFinishes: true (suspending deletes its cluster).", True)
+    if spec.ttl_seconds_after_finished < 0:
+        out.error("spec.ttlSecondsAfterFinished", f"is {spec.ttl_seconds_after_finished}; it "
+                  "must be 0 or more.", spec.ttl_seconds_after_finished, ">= 0")
+    if spec.ttl_seconds_after_finished > 0 and not spec.shutdown_after_job_finishes:
+        out.error("spec.ttlSecondsAfterFinished", "only takes effect with "
+                  "shutdownAfterJobFinishes: true; set that too, or remove the TTL.",
+                  spec.ttl_seconds_after_finished)
+    for field, value in (("activeDeadlineSeconds", spec.active_deadline_seconds),
+                         ("preRunningDeadlineSeconds", spec.pre_running_deadline_seconds)):
+        if value is not None and value <= 0:
+            out.error(f"spec.{field}", f"is {value}; it must be more than 0.", value, "> 0")
+    if spec.backoff_limit < 0:
+        out.error("spec.backoffLimit", f"is {spec.backoff_limit}; it must be 0 or more.",
+                  spec.backoff_limit, ">= 0")
+    if spec.runtime_env_yaml:
+        try:
+            parsed = yaml.safe_load(spec.runtime_env_yaml)
+        except yaml.YAMLError as exc:
+            out.error("spec.runtimeEnvYAML", f"is not valid YAML: {exc}.")
+        else:
+            if parsed is not None and not isinstance(parsed, dict):
+                out.error("spec.runtimeEnvYAML", "must be a YAML mapping such as "
+                          "'pip: [pandas]' or 'working_dir: ./src'.", spec.runtime_env_yaml)
+    if not spec.entrypoint and spec.submission_mode != "InteractiveMode":
+        out.error("spec.entrypoint", f"is required in {spec.submission_mode}: the command the job "
+                  "runs, e.g. entrypoint: python my_script.py.")
+
+
+def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> None:
+    spec = job.spec
+    has_spec = spec.ray_cluster_spec is not None
+    selector = spec.cluster_selector
+    if has_spec == (selector is not None and len(selector) > 0):
+        out.error("spec", "set exactly one of rayClusterSpec (a cluster for this job) or "
+                  "clusterSelector (ray.io/cluster: NAME of an existing cluster).")
+    if selector:
+        if not selector.get("ray.io/cluster"):
+            out.error("spec.clusterSelector", "needs a non-empty ray.io/cluster: NAME.", selector)
+        if spec.suspend:
+            out.error("spec.suspend", "cannot be used with clusterSelector; suspending deletes "
+                      "the job's cluster, which a selected cluster is not.", True)
+        if spec.submission_mode == "SidecarMode":
+            out.error("spec.submissionMode", "SidecarMode needs a cluster of the job's own "
+                      "(rayClusterSpec), not a clusterSelector.", "SidecarMode")
+        if spec.backoff_limit > 0:
+            out.error("spec.backoffLimit", "retries create a new cluster, so they are not "
+                      "allowed with clusterSelector.", spec.backoff_limit)
+    if spec.ray_cluster_spec is not None:
+        cluster = spec.ray_cluster_spec
+        validate_cluster_spec(cluster, "spec.rayClusterSpec", out, gates,
+                              job.metadata.annotations or {}, standalone=False)
+        auth = cluster.auth_options
+        if auth and auth.enable_k8s_token_auth:
+            out.error("spec.rayClusterSpec.authOptions.enableK8sTokenAuth", "is not supported "
+                      "for RayJob.", True)
+
+
+def _check_modes(spec: RayJobSpec, out: Findings) -> None:
+    if spec.submission_mode == "InteractiveMode" and spec.backoff_limit > 0:
+        out.error("spec.backoffLimit", "InteractiveMode does not retry; set backoffLimit: 0.",
+                  spec.backoff_limit, "0")
+    if spec.submission_mode == "SidecarMode":
+        if spec.submitter_pod_template is not None:
+            out.error("spec.submitterPodTemplate", "SidecarMode runs the submitter inside the "
+                      "head pod; remove submitterPodTemplate.")
+        if spec.submitter_config is not None:
+            out.error("spec.submitterConfig", "SidecarMode runs the submitter inside the head "
+                      "pod; remove submitterConfig.")
+        cluster = spec.ray_cluster_spec
+        policy = cluster.head_group_spec.template.spec.restart_policy if cluster else None
+        if policy not in (None, "Never"):
+            out.error("spec.rayClusterSpec.headGroupSpec.template.spec.restartPolicy",
+                      f"is {policy}; SidecarMode needs Never.", policy, "Never")
+
+
+def _check_deletion(spec: RayJobSpec, out: Findings, gates: FeatureGates) -> None:
+    strategy = spec.deletion_strategy
+    if strategy is None:
+        return
+    path = "spec.deletionStrategy"
+    if not gates.RayJobDeletionPolicy:
+        out.error(path, "needs the RayJobDeletionPolicy feature gate. "
+                  + gates.hint("RayJobDeletionPolicy"))
+    rules = strategy.deletion_rules
+    legacy = strategy.on_success is not None or strategy.on_failure is not None
+    if rules is not None:
+        if legacy:
+            out.error(path, "deletionRules cannot be combined with the legacy onSuccess/onFailure; "
+                      "use deletionRules only.")
+        if spec.shutdown_after_job_finishes:
+            out.error("spec.shutdownAfterJobFinishes", "cannot be combined with "
+                      "deletionStrategy.deletionRules; express the shutdown as a DeleteCluster "
+                      "rule.", True)
+        _check_rules(spec, path, out)
+        return
+    if legacy:
+        for field, value in (("onSuccess", strategy.on_success), ("onFailure", strategy.on_failure)):
+            if value is None or value.policy is None:
+                out.error(join(path, field), "the legacy form needs both onSuccess and onFailure, "
+                          "each with a policy.")
+        policies = [p.policy for p in (strategy.on_success, strategy.on_failure) if p]
+        _check_policies(spec, policies, path, out)
+
+
+def _check_policies(spec: RayJobSpec, policies: list[str | None], path: str, out: Findings) -> None:
+    if spec.cluster_selector:
+        for policy in policies:
+            if policy in ("DeleteCluster", "DeleteWorkers"):
+                out.error(path, f"{policy} cannot be used with clusterSelector: the selected "
+                          "cluster is not the job's to delete.", policy)
+    if spec.ray_cluster_spec is not None and spec.ray_cluster_spec.autoscaling and \
+            "DeleteWorkers" in policies:
+        out.error(path, "DeleteWorkers cannot be used with autoscaling; the autoscaler would "
+                  "bring the workers back.", "DeleteWorkers")
+    if spec.shutdown_after_job_finishes and "DeleteNone" in policies:
+        out.error(path, "DeleteNone contradicts shutdownAfterJobFinishes: true.", "DeleteNone")
+
+
+def _check_rules(spec: RayJobSpec, path: str, out: Findings) -> None:
+    rules = spec.deletion_strategy.deletion_rules if spec.deletion_strategy else None
+    seen: set[tuple[str, str]] = set()
+    ttl_by: dict[tuple[str, str], dict[str, int]] = {}
+    for index, rule in enumerate(rules or []):
+        rpath = join(join(path, "deletionRules"), index)
+        cond = rule.condition
+        statuses = [s for s in (cond.job_status, cond.job_deployment_status) if s]
+        if len(statuses) != 1:
+            out.error(join(rpath, "condition"), "needs exactly one of jobStatus or "
+                      "jobDeploymentStatus.")
+        if cond.ttl_seconds < 0:
+            out.error(join(join(rpath, "condition"), "ttlSeconds"), f"is {cond.ttl_seconds}; it "
+                      "must be 0 or more.", cond.ttl_seconds, ">= 0")
+        key = (rule.policy, statuses[0] if statuses else "")
+        if key in seen:
+            out.error(rpath, f"repeats policy {rule.policy} for {key[1]}; each (policy, status) "
+                      "pair may appear once.")
+        seen.add(key)
+        ttl_by.setdefault(key[1], {})[rule.policy] = cond.ttl_seconds
+    for status, ttls in ttl_by.items():
+        ordered = sorted((p for p in ttls if p in _ORDER), key=_ORDER.__getitem__)
+        for low, high in zip(ordered, ordered[1:], strict=False):
+            if ttls[low] > ttls[high]:
+                out.error(join(path, "deletionRules"), f"for {status}, {low} has ttlSeconds "
+                          f"{ttls[low]} but {high} has {ttls[high]}; TTLs must satisfy "
+                          "DeleteWorkers <= DeleteCluster <= DeleteSelf.")
+    _check_policies(spec, [r.policy for r in rules or []], path, out)
