@@ -279,6 +279,11 @@ def _describe_dropped(value: Any) -> str:
     return ""
 
 
+def _were(value: Any) -> str:
+    """Agreement for notes: a dropped command list "were", anything else "was"."""
+    return "were" if isinstance(value, list) else "was"
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value == {} or value == [] or value == ""
 
@@ -340,6 +345,8 @@ class _Converter:
                     )
                 metadata_["namespace"] = namespace
 
+        # The head first, so notes read in document order: head, then each worker type.
+        head_group = self._head_group(head_type, node_types[head_type])
         worker_types = [name for name in node_types if name != head_type]
         groups: list[dict[str, Any]] = []
         head_as_worker = self._head_worker_counts(head_type, node_types[head_type])
@@ -361,7 +368,7 @@ class _Converter:
             autoscaler_options["version"] = "v2"
         if autoscaler_options:
             spec["autoscalerOptions"] = autoscaler_options
-        spec["headGroupSpec"] = self._head_group(head_type, node_types[head_type])
+        spec["headGroupSpec"] = head_group
         spec["workerGroupSpecs"] = groups
 
         self._note_dropped_global_fields(provider, global_max, groups)
@@ -472,13 +479,15 @@ class _Converter:
             rest = {key: value for key, value in provider.items() if key != "namespace"}
             if rest:
                 self.notes.append(
-                    f"provider{_describe_dropped(provider)} was not carried over apart from "
-                    "its namespace: KubeRay creates pods itself."
+                    f"provider{_describe_dropped(provider)} was not carried over"
+                    f"{' apart from its namespace' if 'namespace' in provider else ''}: "
+                    "KubeRay creates pods itself."
                 )
         for key, reason in _DROPPED_GLOBAL_FIELDS.items():
             if key in self.config and not _is_empty(self.config[key]):
                 self.notes.append(
-                    f"{key}{_describe_dropped(self.config[key])} was not carried over: {reason}."
+                    f"{key}{_describe_dropped(self.config[key])} "
+                    f"{_were(self.config[key])} not carried over: {reason}."
                 )
         if "max_workers" in self.config:
             total = sum(group["maxReplicas"] for group in groups)
@@ -509,7 +518,7 @@ class _Converter:
             )
             return max_workers
         for key in ("min_workers", "idle_timeout_s", "priority"):
-            if key in node_type and not _is_empty(node_type[key]):
+            if key in node_type and not _is_empty(node_type[key]) and node_type[key] != 0:
                 self.notes.append(f"{path}.{key} was not carried over: the head is not a worker.")
         return None
 
@@ -673,7 +682,8 @@ class _Converter:
         for key, reason in _DROPPED_NODE_TYPE_FIELDS.items():
             if key in node_type and not _is_empty(node_type[key]):
                 self.notes.append(
-                    f"{path}.{key}{_describe_dropped(node_type[key])} was not carried over: "
+                    f"{path}.{key}{_describe_dropped(node_type[key])} {_were(node_type[key])} "
+                    "not carried over: "
                     f"{reason}."
                 )
 

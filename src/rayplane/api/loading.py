@@ -25,7 +25,7 @@ class Document:
 
     @property
     def where(self) -> str:
-        return f"{self.source} (document {self.index + 1})"
+        return f"{self.source}#{self.index + 1}"
 
     @property
     def kind(self) -> str:

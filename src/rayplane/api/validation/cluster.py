@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from rayplane.api.common import MAX_INT32
 from rayplane.api.errors import Findings
-from rayplane.api.k8s import Container, PodTemplateSpec
+from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
 from rayplane.api.quantity import is_quantity
 from rayplane.api.raycluster import HeadGroupSpec, RayClusterSpec, WorkerGroupSpec
 from rayplane.api.validation.gates import FeatureGates
@@ -23,6 +24,14 @@ STORAGE_NS_ANNOTATION = "ray.io/external-storage-namespace"
 MANAGED_BY = ("ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue")
 # rayStartParams that collide with the group-level `resources` field.
 _RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
+# Names the rocksdb GCS backend and mTLS manage in the pods (KubeRay utils/constant.go).
+GCS_STORAGE_ENV = "RAY_gcs_storage"
+GCS_STORAGE_PATH_ENV = "RAY_gcs_storage_path"
+GCS_STORAGE_VOLUME = "gcs-storage"
+GCS_STORAGE_MOUNT_PATH = "/data/gcs"
+TLS_ENV = ("RAY_USE_TLS", "RAY_TLS_SERVER_CERT", "RAY_TLS_SERVER_KEY", "RAY_TLS_CA_CERT")
+TLS_VOLUME = "ray-tls"
+TLS_MOUNT_PATH = "/etc/ray/tls"
 
 
 def autoscaler_v2(spec: RayClusterSpec) -> bool:
@@ -34,7 +43,9 @@ def autoscaler_v2(spec: RayClusterSpec) -> bool:
 
 
 def ft_enabled(spec: RayClusterSpec, annotations: dict[str, str]) -> bool:
-    return annotations.get(FT_ANNOTATION) == "true" or spec.gcs_fault_tolerance_options is not None
+    # KubeRay's IsGCSFaultToleranceEnabled compares the annotation case-insensitively.
+    return (annotations.get(FT_ANNOTATION) or "").lower() == "true" or \
+        spec.gcs_fault_tolerance_options is not None
 
 
 def _truthy(value: str | None) -> bool:
@@ -49,6 +60,19 @@ def _head_container(spec: RayClusterSpec) -> Container | None:
 def _head_env(spec: RayClusterSpec, name: str) -> str | None:
     container = _head_container(spec)
     return container.env_value(name) if container else None
+
+
+def _env_path(path: str, container: Container | None, name: str) -> str:
+    """Path of env var *name* in *container* (whose path is *path*), or of its env list."""
+    base = join(path, "env")
+    for index, var in enumerate((container.env or []) if container else []):
+        if var.name == name:
+            return join(base, index)
+    return base
+
+
+def _head_container_path(path: str) -> str:
+    return join(join(join(join(join(path, "headGroupSpec"), "template"), "spec"), "containers"), 0)
 
 
 def _containers(template: PodTemplateSpec) -> Iterable[tuple[int, Container]]:
@@ -111,8 +135,8 @@ def _check_params_and_resources(
     out: Findings,
 ) -> None:
     ppath = join(path, "rayStartParams")
-    if resources is not None:
-        mixed = [key for key in _RESOURCE_PARAMS if key in params]
+    if resources:
+        mixed = [key for key in _RESOURCE_PARAMS if params.get(key)]
         for key in mixed:
             out.error(
                 join(ppath, key),
@@ -232,13 +256,15 @@ def _check_group(
                 "spec.autoscalerOptions.version: v2.",
                 group.idle_timeout_seconds,
             )
-    if group.priority is not None:
+    # KubeRay defaults priority to 0 and only checks a non-zero priority.
+    if group.priority:
         if not v2:
             out.error(join(path, "priority"), "needs autoscaler v2; set "
                       "spec.autoscalerOptions.version: v2.", group.priority)
-        if not at_least(spec.ray_version, (2, 56)):
-            out.error(join(path, "priority"), f"needs Ray 2.56 or newer; rayVersion is "
-                      f"{spec.ray_version}.", group.priority)
+        problem = _version_problem(spec.ray_version, (2, 56))
+        if problem:
+            out.error(join(path, "priority"), f"needs Ray 2.56 or newer; {problem}",
+                      group.priority)
     if group.suspend:
         if not gates.RayJobDeletionPolicy:
             out.error(join(path, "suspend"), "needs the RayJobDeletionPolicy feature gate. "
@@ -246,12 +272,21 @@ def _check_group(
         if spec.autoscaling:
             out.error(join(path, "suspend"), "a worker group cannot be suspended while "
                       "enableInTreeAutoscaling is true; the autoscaler owns its size.", True)
-    if v2:
-        for label, template in ((path, group.template),):
-            policy = template.spec.restart_policy
-            if policy not in (None, "Never"):
-                out.error(join(join(join(label, "template"), "spec"), "restartPolicy"),
-                          f"is {policy}; autoscaler v2 needs Never (or unset).", policy, "Never")
+    if v2 and spec.autoscaling:
+        policy = group.template.spec.restart_policy
+        if policy not in (None, "", "Never"):
+            out.error(join(join(join(path, "template"), "spec"), "restartPolicy"),
+                      f"is {policy}; autoscaler v2 needs Never (or unset).", policy, "Never")
+
+
+def _version_problem(version: str | None, minimum: tuple[int, ...]) -> str | None:
+    """Why *version* does not meet *minimum*: unset (KubeRay requires it) or too old."""
+    wanted = ".".join(str(p) for p in minimum)
+    if not version:
+        return f"spec.rayVersion is not set; set it to {wanted} or newer."
+    if not at_least(version, minimum):
+        return f"rayVersion is {version}."
+    return None
 
 
 def _check_upgrade(spec: RayClusterSpec, path: str, out: Findings, standalone: bool) -> None:
@@ -270,10 +305,10 @@ def _check_ft(
     options = spec.gcs_fault_tolerance_options
     opath = join(path, "gcsFaultToleranceOptions")
     head = _head_container(spec)
-    hpath = join(join(join(join(path, "headGroupSpec"), "template"), "spec"), "containers[0].env")
+    cpath = _head_container_path(path)
     params = spec.head_group_spec.ray_start_params
     ppath = join(join(path, "headGroupSpec"), "rayStartParams")
-    if FT_ANNOTATION in annotations and options is not None:
+    if annotations.get(FT_ANNOTATION) and options is not None:
         out.error(
             f"metadata.annotations[{FT_ANNOTATION}]",
             "and gcsFaultToleranceOptions both turn on GCS fault tolerance; use one. "
@@ -282,24 +317,27 @@ def _check_ft(
         )
     if head and head.has_env("RAY_REDIS_ADDRESS") and not ft_enabled(spec, annotations):
         out.error(
-            hpath,
+            _env_path(cpath, head, "RAY_REDIS_ADDRESS"),
             "sets RAY_REDIS_ADDRESS but GCS fault tolerance is off; add the annotation "
             f"{FT_ANNOTATION}: \"true\" or use gcsFaultToleranceOptions.redisAddress.",
             "RAY_REDIS_ADDRESS",
         )
-    if "redis-username" in params:
+    if params.get("redis-username"):
         out.error(join(ppath, "redis-username"), "is not allowed; use "
                   "gcsFaultToleranceOptions.redisUsername.", params["redis-username"])
     if head and head.has_env("REDIS_USERNAME"):
-        out.error(hpath, "sets REDIS_USERNAME, which is not allowed; use "
-                  "gcsFaultToleranceOptions.redisUsername.", "REDIS_USERNAME")
+        out.error(_env_path(cpath, head, "REDIS_USERNAME"), "sets REDIS_USERNAME, which is not "
+                  "allowed; use gcsFaultToleranceOptions.redisUsername.", "REDIS_USERNAME")
     if options is None:
         return
     forbidden = [
-        ("redis-password" in params, join(ppath, "redis-password"), "rayStartParams redis-password"),
-        (bool(head and head.has_env("REDIS_PASSWORD")), hpath, "the REDIS_PASSWORD env var"),
-        (bool(head and head.has_env("RAY_REDIS_ADDRESS")), hpath, "the RAY_REDIS_ADDRESS env var"),
-        (STORAGE_NS_ANNOTATION in annotations,
+        (bool(params.get("redis-password")), join(ppath, "redis-password"),
+         "rayStartParams redis-password"),
+        (bool(head and head.has_env("REDIS_PASSWORD")), _env_path(cpath, head, "REDIS_PASSWORD"),
+         "the REDIS_PASSWORD env var"),
+        (bool(head and head.has_env("RAY_REDIS_ADDRESS")),
+         _env_path(cpath, head, "RAY_REDIS_ADDRESS"), "the RAY_REDIS_ADDRESS env var"),
+        (bool(annotations.get(STORAGE_NS_ANNOTATION)),
          f"metadata.annotations[{STORAGE_NS_ANNOTATION}]", "the external-storage-namespace annotation"),
     ]
     for bad, where, what in forbidden:
@@ -307,22 +345,7 @@ def _check_ft(
             out.error(where, f"{what} cannot be combined with gcsFaultToleranceOptions; set the "
                       "value in gcsFaultToleranceOptions instead.")
     if options.backend == "rocksdb":
-        if not gates.GCSFaultToleranceEmbeddedStorage:
-            out.error(join(opath, "backend"), "rocksdb needs the GCSFaultToleranceEmbeddedStorage "
-                      "feature gate. " + gates.hint("GCSFaultToleranceEmbeddedStorage"), "rocksdb")
-        for field, value in (("redisAddress", options.redis_address),
-                             ("redisPassword", options.redis_password),
-                             ("redisUsername", options.redis_username)):
-            if value is not None:
-                out.error(join(opath, field), "is a Redis setting, but backend is rocksdb.")
-        storage = options.storage
-        if storage and storage.claim_name and (
-            storage.size or storage.storage_class_name or storage.access_modes
-        ):
-            out.error(join(opath, "storage"), "claimName names an existing volume claim; "
-                      "size, storageClassName and accessModes cannot be set with it.")
-        if head and head.has_env("RAY_gcs_storage"):
-            out.error(hpath, "RAY_gcs_storage is set by the rocksdb backend; remove it.")
+        _check_rocksdb(spec, path, out, gates)
     else:
         if options.storage is not None:
             out.error(join(opath, "storage"), "is only for backend rocksdb; the Redis backend "
@@ -332,21 +355,63 @@ def _check_ft(
                       "redis:6379.")
 
 
+def _check_rocksdb(spec: RayClusterSpec, path: str, out: Findings, gates: FeatureGates) -> None:
+    options = spec.gcs_fault_tolerance_options
+    assert options is not None
+    opath = join(path, "gcsFaultToleranceOptions")
+    head = _head_container(spec)
+    cpath = _head_container_path(path)
+    if not gates.GCSFaultToleranceEmbeddedStorage:
+        out.error(join(opath, "backend"), "rocksdb needs the GCSFaultToleranceEmbeddedStorage "
+                  "feature gate. " + gates.hint("GCSFaultToleranceEmbeddedStorage"), "rocksdb")
+    for field, value in (("redisAddress", options.redis_address),
+                         ("redisPassword", options.redis_password),
+                         ("redisUsername", options.redis_username),
+                         ("externalStorageNamespace", options.external_storage_namespace)):
+        if value is not None and value != "":
+            out.error(join(opath, field), "is a Redis setting, but backend is rocksdb.")
+    storage = options.storage
+    if storage and storage.claim_name and (
+        storage.size is not None or storage.storage_class_name is not None or storage.access_modes
+    ):
+        out.error(join(opath, "storage"), "claimName names an existing volume claim; "
+                  "size, storageClassName and accessModes cannot be set with it.")
+    for name in (GCS_STORAGE_ENV, GCS_STORAGE_PATH_ENV):
+        if head and head.has_env(name):
+            out.error(_env_path(cpath, head, name), f"{name} is set by the rocksdb backend; "
+                      "remove it.", name)
+    for index, mount in enumerate((head.volume_mounts or []) if head else []):
+        if isinstance(mount, dict) and (mount.get("name") == GCS_STORAGE_VOLUME
+                                        or mount.get("mountPath") == GCS_STORAGE_MOUNT_PATH):
+            out.error(join(join(cpath, "volumeMounts"), index), f"the rocksdb backend mounts "
+                      f"its volume {GCS_STORAGE_VOLUME!r} at {GCS_STORAGE_MOUNT_PATH}; remove "
+                      "this mount.")
+    pod = spec.head_group_spec.template.spec
+    vpath = join(join(join(join(path, "headGroupSpec"), "template"), "spec"), "volumes")
+    for index, volume in enumerate(pod.volumes or []):
+        if isinstance(volume, dict) and volume.get("name") == GCS_STORAGE_VOLUME:
+            out.error(join(vpath, index), f"the volume name {GCS_STORAGE_VOLUME!r} is reserved "
+                      "for the rocksdb backend's storage; rename it.")
+
+
 def _check_autoscaler(spec: RayClusterSpec, path: str, out: Findings) -> None:
     options = spec.autoscaler_options
     apath = join(path, "autoscalerOptions")
+    head = _head_container(spec)
     env_v2 = _head_env(spec, "RAY_enable_autoscaler_v2")
-    if _truthy(env_v2):
-        if not spec.autoscaling:
-            out.error(join(path, "enableInTreeAutoscaling"), "must be true when the head sets "
-                      "RAY_enable_autoscaler_v2.", spec.enable_in_tree_autoscaling)
-        if options and options.version:
-            out.error(join(apath, "version"), "cannot be combined with the RAY_enable_autoscaler_v2 "
-                      "env var; use one of them.", options.version)
-    if autoscaler_v2(spec):
+    if _truthy(env_v2) and not spec.autoscaling:
+        out.error(join(path, "enableInTreeAutoscaling"), "must be true when the head sets "
+                  "RAY_enable_autoscaler_v2.", spec.enable_in_tree_autoscaling)
+    if spec.autoscaling and options and options.version and head \
+            and head.has_env("RAY_enable_autoscaler_v2"):
+        out.error(join(apath, "version"), "cannot be combined with the RAY_enable_autoscaler_v2 "
+                  "env var of the head container; use autoscalerOptions.version only.",
+                  options.version)
+    if spec.autoscaling and autoscaler_v2(spec):
         policy = spec.head_group_spec.template.spec.restart_policy
-        if policy not in (None, "Never"):
-            out.error(join(path, "headGroupSpec.template.spec.restartPolicy"),
+        if policy not in (None, "", "Never"):
+            out.error(join(join(join(join(path, "headGroupSpec"), "template"), "spec"),
+                           "restartPolicy"),
                       f"is {policy}; autoscaler v2 needs Never (or unset).", policy, "Never")
     if options is None:
         return
@@ -364,13 +429,17 @@ def _check_auth(spec: RayClusterSpec, path: str, out: Findings) -> None:
     if auth is None:
         return
     apath = join(path, "authOptions")
-    if auth.mode == "token" and not at_least(spec.ray_version, (2, 52)):
-        out.error(join(apath, "mode"), f"token authentication needs Ray 2.52 or newer; "
-                  f"rayVersion is {spec.ray_version}.", "token")
+    if auth.mode == "token":
+        problem = _version_problem(spec.ray_version, (2, 52))
+        if problem:
+            out.error(join(apath, "mode"), f"token authentication needs Ray 2.52 or newer; "
+                      f"{problem}", "token")
     if auth.enable_k8s_token_auth:
-        if not at_least(spec.ray_version, (2, 55)):
-            out.error(join(apath, "enableK8sTokenAuth"), f"needs Ray 2.55 or newer; rayVersion "
-                      f"is {spec.ray_version}.", True)
+        if auth.mode == "token":
+            problem = _version_problem(spec.ray_version, (2, 55))
+            if problem and at_least(spec.ray_version, (2, 52)) and spec.ray_version:
+                out.error(join(apath, "enableK8sTokenAuth"), f"needs Ray 2.55 or newer; "
+                          f"{problem}", True)
         if auth.secret_name:
             out.error(join(apath, "secretName"), "cannot be set with enableK8sTokenAuth.",
                       auth.secret_name)
@@ -388,3 +457,33 @@ def _check_alpha(spec: RayClusterSpec, path: str, out: Findings, gates: FeatureG
         if value is not None and not getattr(gates, gate):
             out.error(join(path, field), f"is an alpha KubeRay feature behind the {gate} gate. "
                       + gates.hint(gate))
+    if gates.RayClusterMTLS and spec.tls_options and spec.tls_options.enabled:
+        _check_tls(spec, path, out)
+
+
+def _check_tls(spec: RayClusterSpec, path: str, out: Findings) -> None:
+    """With mTLS on, the operator owns the TLS env vars and the /etc/ray/tls mount."""
+    places: list[tuple[str, list[EnvVar] | None, list[dict[str, Any]] | None]] = []
+    head = _head_container(spec)
+    if head:
+        places.append((_head_container_path(path), head.env, head.volume_mounts))
+    for index, group in enumerate(spec.worker_group_specs):
+        if group.template.spec.containers:
+            worker = group.template.spec.containers[0]
+            gpath = join(join(join(join(join(join(path, "workerGroupSpecs"), index), "template"),
+                                   "spec"), "containers"), 0)
+            places.append((gpath, worker.env, worker.volume_mounts))
+    if spec.autoscaler_options:
+        places.append((join(path, "autoscalerOptions"), spec.autoscaler_options.env,
+                       spec.autoscaler_options.volume_mounts))
+    for where, env, mounts in places:
+        for index, var in enumerate(env or []):
+            if var.name in TLS_ENV:
+                out.error(join(join(where, "env"), index), f"{var.name} is set by the operator "
+                          "when tlsOptions.enabled is true; remove it.", var.name)
+        for index, mount in enumerate(mounts or []):
+            if isinstance(mount, dict) and (mount.get("name") == TLS_VOLUME
+                                            or mount.get("mountPath") == TLS_MOUNT_PATH):
+                out.error(join(join(where, "volumeMounts"), index), f"the operator mounts the "
+                          f"TLS certificates ({TLS_VOLUME!r}) at {TLS_MOUNT_PATH} when "
+                          "tlsOptions.enabled is true; remove this mount.")

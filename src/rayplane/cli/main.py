@@ -1,0 +1,168 @@
+"""The `rayplane` command: kubectl's verbs and flags over rayplane's runtimes.
+
+The CLI stays thin: it reads files, calls the api / runtime layers and prints. Exit codes
+follow one rule everywhere: 0 done, 1 the input or the resource failed, 2 unusable input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rayplane import __version__
+from rayplane.api.convert import ConversionError, convert_cluster_launcher, installed_ray_version
+from rayplane.api.loading import LoadError, load
+from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.cli.output import dump, err, out, print_findings
+
+app = typer.Typer(
+    name="rayplane",
+    help="Run KubeRay's RayCluster, RayJob and RayService on this machine or on Kubernetes.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+Files = Annotated[
+    list[str],
+    typer.Option("-f", "--filename", help="File, directory or - (stdin) with the resources."),
+]
+OutputFormat = Annotated[str, typer.Option("-o", "--output", help="yaml or json.")]
+Gates = Annotated[
+    str, typer.Option("--feature-gates", help="KubeRay feature gates, e.g. RayCronJob=true.")
+]
+
+
+def _gates(text: str) -> FeatureGates:
+    try:
+        return FeatureGates.parse(text)
+    except ValueError as exc:
+        err.print(f"--feature-gates: {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ("yaml", "json"):
+        err.print(f"-o {fmt}: unsupported output format; use yaml or json.")
+        raise typer.Exit(2)
+
+
+@app.command("validate")
+def validate_cmd(
+    filename: Files,
+    output: Annotated[str, typer.Option("-o", "--output", help="text or json.")] = "text",
+    feature_gates: Gates = "",
+) -> None:
+    """Check resources against KubeRay's rules; report every problem with its field path."""
+    gates = _gates(feature_gates)
+    try:
+        docs = load(filename)
+    except LoadError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    if not docs:
+        err.print("no documents found in " + ", ".join(filename))
+        raise typer.Exit(2)
+    failed = False
+    results = []
+    for doc in docs:
+        if doc.kind and doc.kind not in KINDS and isinstance(doc.raw, dict) and \
+                not str(doc.raw.get("apiVersion", "")).startswith("ray.io"):
+            results.append({"source": doc.where, "kind": doc.kind, "name": doc.name,
+                            "valid": None, "skipped": "not a ray.io kind"})
+            if output == "text":
+                err.print(f"- {doc.kind}/{doc.name} ({doc.where}): skipped, not a ray.io kind")
+            continue
+        report = validate(doc.raw, gates)
+        failed = failed or not report.ok
+        results.append({"source": doc.where, "kind": report.kind, "name": report.name,
+                        "valid": report.ok,
+                        "findings": [f.as_dict() for f in report.findings]})
+        if output == "text":
+            label = f"{report.kind or '?'}/{report.name or '?'} ({doc.where})"
+            if report.ok:
+                out.print(f"[green]valid[/green] {label}")
+            else:
+                count = len(report.errors)
+                err.print(f"[red]invalid[/red] {label}: {count} error{'s' * (count != 1)}")
+            print_findings(report.findings)
+    if output == "json":
+        out.print_json(json.dumps(results))
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command("convert")
+def convert_cmd(
+    file: Annotated[str, typer.Argument(help="Ray cluster-launcher YAML (ray up), or -.")],
+    output: OutputFormat = "yaml",
+    namespace: Annotated[
+        str | None, typer.Option("-n", "--namespace", help="Namespace to set.")
+    ] = None,
+) -> None:
+    """Turn a Ray cluster-launcher config (ray up) into a RayCluster."""
+    _check_format(output)
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        err.print(f"{file}: cannot read: {exc.strerror or exc}")
+        raise typer.Exit(2) from exc
+    try:
+        result = convert_cluster_launcher(text, os.environ)
+    except ConversionError as exc:
+        err.print(f"{file}: {exc}")
+        raise typer.Exit(1) from exc
+    resource = result.resource
+    if namespace:
+        resource.setdefault("metadata", {})["namespace"] = namespace
+    sys.stdout.write(dump([resource], output))
+    for name in result.unset_variables:
+        err.print(f"[yellow]warning[/yellow] ${{{name}}} is not set in the environment; "
+                  "it was left as written.")
+    for note in result.notes:
+        err.print(f"note: {note}")
+
+
+@app.command("crds")
+def crds_cmd() -> None:
+    """Print the ray.io/v1 CustomResourceDefinitions (for kubectl apply -f -)."""
+    from rayplane.api.crds import render_crds_yaml
+
+    sys.stdout.write(render_crds_yaml())
+
+
+@app.command("version")
+def version_cmd(output: Annotated[str, typer.Option("-o", "--output")] = "text") -> None:
+    """Print rayplane's version, the Ray it runs, and the KubeRay API it speaks."""
+    info = {"rayplane": __version__, "ray": installed_ray_version(),
+            "api": "ray.io/v1 (KubeRay v1.4-v1.7)", "python": sys.version.split()[0]}
+    if output == "json":
+        out.print_json(json.dumps(info))
+        return
+    for key, value in info.items():
+        out.print(f"{key}: {value}")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+def _register() -> None:
+    from rayplane.cli import ops, resources
+
+    app.command("apply")(resources.apply_cmd)
+    app.command("get")(resources.get_cmd)
+    app.command("describe")(resources.describe_cmd)
+    app.command("delete")(resources.delete_cmd)
+    app.command("logs")(ops.logs_cmd)
+    app.command("dashboard")(ops.dashboard_cmd)
+    app.add_typer(ops.controller_app, name="controller")
+
+
+_register()

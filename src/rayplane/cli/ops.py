@@ -1,0 +1,134 @@
+"""logs, dashboard and controller: operating what runs locally."""
+
+from __future__ import annotations
+
+import os
+import time
+import webbrowser
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rayplane.cli.kinds import split_ref
+from rayplane.cli.output import err, out
+from rayplane.cli.resources import Namespace, client
+from rayplane.local.client import ControllerError
+from rayplane.settings import Settings
+
+controller_app = typer.Typer(help="Run or inspect the local controller.", no_args_is_help=True,
+                             rich_markup_mode=None)
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:]) if lines >= 0 else text
+
+
+def logs_cmd(
+    ref: Annotated[str, typer.Argument(help="raycluster/NAME")],
+    node: Annotated[str | None, typer.Option("--node", help="One node (default: the head).")] = None,
+    follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
+    tail: Annotated[int, typer.Option("--tail", help="Lines to show; -1 for all.")] = 200,
+    namespace: Namespace = "default",
+) -> None:
+    """Print a node's log (its `ray start` output); -f keeps following."""
+    kind, name = split_ref(ref, "RayCluster")
+    try:
+        detail = client().get(kind, namespace, name)
+    except ControllerError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from exc
+    if detail is None:
+        err.print(f'{kind} "{name}" not found in namespace {namespace}')
+        raise typer.Exit(1)
+    nodes = (detail.get("local") or {}).get("nodes", [])
+    chosen = [n for n in nodes if (n["name"] == node or n["group"] == node)] if node else \
+        [n for n in nodes if n["kind"] == "head"]
+    if not chosen:
+        names = ", ".join(n["name"] for n in nodes) or "none"
+        err.print(f"no node {node or '(head)'} in {name}; nodes: {names}")
+        raise typer.Exit(1)
+    path = Path(chosen[0]["log"])
+    text = _tail(path, tail)
+    if text:
+        out.print(text, markup=False, highlight=False)
+    if not follow:
+        return
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        try:
+            while True:
+                chunk = handle.read()
+                if chunk:
+                    out.print(chunk.decode("utf-8", "replace"), end="", markup=False)
+                else:
+                    time.sleep(0.3)
+        except KeyboardInterrupt:
+            return
+
+
+def dashboard_cmd(
+    name: Annotated[str, typer.Argument()],
+    namespace: Namespace = "default",
+    open_browser: Annotated[bool, typer.Option("--open", help="Open it in a browser.")] = False,
+) -> None:
+    """Print the Ray dashboard URL of a RayCluster."""
+    try:
+        detail = client().get("RayCluster", namespace, name)
+    except ControllerError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from exc
+    url = ((detail or {}).get("status") or {}).get("endpoints", {}).get("dashboard")
+    if not url:
+        err.print(f"RayCluster {namespace}/{name} has no dashboard yet")
+        raise typer.Exit(1)
+    out.print(url)
+    if open_browser:
+        webbrowser.open(url)
+
+
+@controller_app.command("run")
+def controller_run() -> None:
+    """Run the controller in the foreground (apply starts one in the background)."""
+    import logging
+
+    from rayplane.local.controller import AlreadyRunning, Controller
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        Controller(Settings.from_env()).run()
+    except AlreadyRunning as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from exc
+
+
+@controller_app.command("status")
+def controller_status() -> None:
+    """Say whether a controller runs for this RAYPLANE_HOME."""
+    ctl = client()
+    try:
+        info = ctl.request("GET", "/healthz")
+    except ControllerError as exc:
+        out.print(f"not running ({ctl.settings.home})")
+        raise typer.Exit(1) from exc
+    out.print(f"running: pid {info['pid']}, version {info['version']}, home {info['home']}")
+
+
+@controller_app.command("stop")
+def controller_stop() -> None:
+    """Stop the controller; Ray nodes keep running and are adopted by the next one."""
+    ctl = client()
+    try:
+        ctl.request("POST", "/shutdown")
+    except ControllerError:
+        out.print("not running")
+        return
+    deadline = time.monotonic() + 30
+    while ctl.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    out.print("stopped" if not ctl.alive() else "still running after 30s")

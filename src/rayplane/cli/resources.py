@@ -1,0 +1,290 @@
+"""apply, get, describe, delete: the resource verbs, over the local controller."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rayplane.api.loading import Document, LoadError, load
+from rayplane.api.validation import KINDS, validate
+from rayplane.cli.kinds import plural, resolve
+from rayplane.cli.output import dump, err, out, print_findings
+from rayplane.cli.progress import Outcome, wait_for
+from rayplane.local.client import ControllerClient, ControllerError
+from rayplane.settings import Settings
+
+Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]
+
+
+def client(start: bool = False) -> ControllerClient:
+    settings = Settings.from_env()
+    ctl = ControllerClient(settings)
+    if start:
+        try:
+            if ctl.ensure_running():
+                err.print(f"started the local controller ({settings.home})")
+        except ControllerError as exc:
+            err.print(str(exc))
+            raise typer.Exit(1) from exc
+    return ctl
+
+
+def _fail(exc: ControllerError) -> typer.Exit:
+    err.print(str(exc))
+    return typer.Exit(1)
+
+
+def read_resources(files: list[str]) -> list[Document]:
+    """Load and validate every document; exit before anything is created if one is bad."""
+    try:
+        docs = load(files)
+    except LoadError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    if not docs:
+        err.print("no documents found in " + ", ".join(files))
+        raise typer.Exit(2)
+    keep: list[Document] = []
+    bad = 0
+    for doc in docs:
+        if doc.kind not in KINDS:
+            err.print(f"note: {doc.kind or 'a document'} {doc.name} ({doc.where}) is not a "
+                      "ray.io kind; skipped.")
+            continue
+        report = validate(doc.raw)
+        if not report.ok:
+            bad += 1
+            err.print(f"[red]invalid[/red] {doc.kind}/{doc.name or '?'} ({doc.where}):")
+        print_findings(report.findings)
+        keep.append(doc)
+    if bad:
+        err.print(f"nothing was applied: {bad} invalid resource{'s' * (bad != 1)}.")
+        raise typer.Exit(1)
+    return keep
+
+
+def cluster_outcome(detail: dict[str, Any] | None) -> Outcome:
+    """Ready, failed, or why not yet, for a RayCluster's detail document."""
+    if detail is None:
+        return Outcome(True, True, "the RayCluster disappeared while waiting")
+    status = detail.get("status") or {}
+    if status.get("state") == "ready":
+        return Outcome(True, False, "ready")
+    conditions = {c["type"]: c for c in status.get("conditions") or []}
+    failure = conditions.get("ReplicaFailure")
+    if failure and failure.get("status") == "True" and failure.get("reason") == "CrashLoop":
+        return Outcome(True, True, failure.get("message", "a node keeps failing"))
+    nodes = (detail.get("local") or {}).get("nodes", [])
+    waiting = [f"{n['name']}: {n.get('reason') or n['state']}" for n in nodes
+               if n["state"] != "ready"]
+    desired = (status.get("desiredWorkerReplicas") or 0) + 1
+    if len(nodes) < desired:
+        waiting.append(f"{desired - len(nodes)} node(s) not created yet")
+    return Outcome(False, False, "; ".join(waiting) or "waiting for status")
+
+
+def apply_cmd(
+    filename: Annotated[list[str], typer.Option("-f", "--filename", help="File, dir or -.")],
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once stored.")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds to wait.")] = None,
+) -> None:
+    """Create or update resources on the local runtime and wait until they are ready."""
+    docs = read_resources(filename)
+    ctl = client(start=True)
+    applied: list[tuple[str, str, str]] = []
+    for doc in docs:
+        ns = (doc.raw.get("metadata") or {}).get("namespace") or "default"
+        before = ctl.get(doc.kind, ns, doc.name)
+        try:
+            after = ctl.apply(doc.raw)
+        except ControllerError as exc:
+            err.print(f"{doc.kind}/{doc.name}: {exc}")
+            if isinstance(exc.payload, dict) and exc.payload.get("findings"):
+                for finding in exc.payload["findings"]:
+                    err.print(f"  {finding['path']}: {finding['message']}")
+            raise typer.Exit(1) from exc
+        verb = "created" if before is None else (
+            "configured" if after["metadata"]["generation"] != before["metadata"]["generation"]
+            else "unchanged")
+        out.print(f"{plural(doc.kind)[:-1]}.ray.io/{doc.name} {verb}")
+        applied.append((doc.kind, ns, doc.name))
+    if no_wait:
+        return
+    limit = timeout if timeout is not None else ctl.settings.apply_timeout_s
+    failed = False
+    for kind, ns, name in applied:
+        if kind != "RayCluster":
+            continue
+        outcome = wait_for(f"RayCluster {ns}/{name}", lambda: ctl.get(kind, ns, name),
+                           cluster_outcome, limit)
+        if outcome.failed:
+            err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {outcome.message}")
+            failed = True
+            continue
+        detail = ctl.get(kind, ns, name) or {}
+        url = (detail.get("status") or {}).get("endpoints", {}).get("dashboard")
+        out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {url}")
+        address = (detail.get("status") or {}).get("endpoints", {}).get("gcs")
+        if address:
+            out.print(f"  connect: ray.init(address=\"{address}\")   "
+                      f"submit: ray job submit --address {url} -- python my_script.py")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _age(created: str | None) -> str:
+    if not created:
+        return "?"
+    seconds = time.time() - time.mktime(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ")) \
+        + time.mktime(time.gmtime(0))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def _cluster_row(doc: dict[str, Any]) -> list[str]:
+    status = doc.get("status") or {}
+    state = status.get("state") or ""
+    if doc["metadata"].get("deletionTimestamp"):
+        state = "deleting"
+    return [
+        doc["metadata"]["name"],
+        str(status.get("desiredWorkerReplicas", "")),
+        str(status.get("availableWorkerReplicas", "")),
+        str(status.get("desiredCPU", "")),
+        str(status.get("desiredMemory", "")),
+        str(status.get("desiredGPU", "")),
+        state,
+        _age(doc["metadata"].get("creationTimestamp")),
+    ]
+
+
+def get_cmd(
+    resource: Annotated[str, typer.Argument(help="rayclusters | rayjobs | rayservices")],
+    name: Annotated[str | None, typer.Argument()] = None,
+    namespace: Namespace = "default",
+    all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces")] = False,
+    output: Annotated[str, typer.Option("-o", "--output", help="table, yaml or json")] = "table",
+) -> None:
+    """List resources, or show one."""
+    kind = resolve(resource)
+    ctl = client()
+    try:
+        if name:
+            one = ctl.get(kind, namespace, name)
+            if one is None:
+                err.print(f'{kind} "{name}" not found in namespace {namespace}')
+                raise typer.Exit(1)
+            one.pop("local", None)
+            docs = [one]
+        else:
+            docs = ctl.list(kind, None if all_namespaces else namespace)
+    except ControllerError as exc:
+        if not name and "not running" in str(exc):
+            docs = []
+        else:
+            raise _fail(exc) from exc
+    if output in ("yaml", "json"):
+        out.print(dump(docs, output), markup=False, end="")
+        return
+    if not docs:
+        err.print(f"No {plural(kind)} found in {'any namespace' if all_namespaces else namespace}.")
+        return
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    headers = ["NAME", "DESIRED WORKERS", "AVAILABLE WORKERS", "CPUS", "MEMORY", "GPUS",
+               "STATUS", "AGE"] if kind == "RayCluster" else ["NAME", "STATUS", "AGE"]
+    if all_namespaces:
+        headers.insert(0, "NAMESPACE")
+    for header in headers:
+        table.add_column(header)
+    for doc in docs:
+        row = _cluster_row(doc) if kind == "RayCluster" else [
+            doc["metadata"]["name"], "", _age(doc["metadata"].get("creationTimestamp"))]
+        if all_namespaces:
+            row.insert(0, doc["metadata"]["namespace"])
+        table.add_row(*row)
+    out.print(table)
+
+
+def describe_cmd(
+    resource: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument()],
+    namespace: Namespace = "default",
+) -> None:
+    """Show a resource with its status, nodes, ports, logs and recent events."""
+    from rayplane.cli.describe import render
+
+    kind = resolve(resource)
+    try:
+        detail = client().get(kind, namespace, name)
+    except ControllerError as exc:
+        raise _fail(exc) from exc
+    if detail is None:
+        err.print(f'{kind} "{name}" not found in namespace {namespace}')
+        raise typer.Exit(1)
+    render(detail)
+
+
+def delete_cmd(
+    resource: Annotated[str | None, typer.Argument()] = None,
+    names: Annotated[list[str] | None, typer.Argument()] = None,
+    filename: Annotated[list[str] | None, typer.Option("-f", "--filename")] = None,
+    namespace: Namespace = "default",
+    wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
+    timeout: Annotated[float, typer.Option("--timeout")] = 120.0,
+) -> None:
+    """Delete resources; waits until their processes are gone (--no-wait to return at once)."""
+    targets: list[tuple[str, str, str]] = []
+    if filename:
+        try:
+            docs = load(filename)
+        except LoadError as exc:
+            err.print(str(exc))
+            raise typer.Exit(2) from exc
+        for doc in docs:
+            if doc.kind in KINDS:
+                ns = (doc.raw.get("metadata") or {}).get("namespace") or namespace
+                targets.append((doc.kind, ns, doc.name))
+    elif resource:
+        if "/" in resource:
+            word, first = resource.split("/", 1)
+            kind = resolve(word)
+            targets = [(kind, namespace, n) for n in [first, *(names or [])]]
+        else:
+            kind = resolve(resource)
+            targets = [(kind, namespace, n) for n in names or []]
+    if not targets:
+        err.print("say what to delete: delete raycluster NAME, or delete -f FILE")
+        raise typer.Exit(2)
+    ctl = client()
+    missing = False
+    for kind, ns, name in targets:
+        try:
+            found = ctl.delete(kind, ns, name)
+        except ControllerError as exc:
+            raise _fail(exc) from exc
+        if found is None:
+            err.print(f'{kind} "{name}" not found in namespace {ns}')
+            missing = True
+            continue
+        if wait:
+            def gone(detail: dict[str, Any] | None) -> Outcome:
+                if detail is None:
+                    return Outcome(True, False, "deleted")
+                nodes = (detail.get("local") or {}).get("nodes", [])
+                return Outcome(False, False, f"{len(nodes)} node(s) still stopping")
+
+            outcome = wait_for(f"deleting {kind} {ns}/{name}",
+                               lambda k=kind, n=ns, m=name: ctl.get(k, n, m), gone, timeout)
+            if outcome.failed:
+                err.print(f"{kind} {ns}/{name}: {outcome.message}")
+                raise typer.Exit(1)
+        out.print(f'{plural(kind)[:-1]}.ray.io "{name}" deleted')
+    if missing:
+        raise typer.Exit(1)
+
+

@@ -1,0 +1,118 @@
+"""The CLI's side of the controller API, and starting the controller when none runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from rayplane.settings import Settings
+
+
+class ControllerError(Exception):
+    """The controller could not be reached or refused a request."""
+
+    def __init__(self, message: str, status: int = 0, payload: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.payload = payload
+
+
+class ControllerClient:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.socket = settings.home / "controller.sock"
+        self._http = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.socket)),
+            base_url="http://rayplane",
+            timeout=30.0,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, body: Any = None, **query: str) -> Any:
+        try:
+            response = self._http.request(method, path, json=body, params=query or None)
+        except httpx.TransportError as exc:
+            raise ControllerError(
+                f"the local controller is not running (no answer on {self.socket})"
+            ) from exc
+        payload = response.json() if response.content else None
+        if response.status_code >= 400:
+            message = payload.get("message") if isinstance(payload, dict) else response.text
+            raise ControllerError(str(message), response.status_code, payload)
+        return payload
+
+    def alive(self) -> bool:
+        try:
+            self.request("GET", "/healthz")
+        except ControllerError:
+            return False
+        return True
+
+    def ensure_running(self, timeout_s: float = 30.0) -> bool:
+        """Start `rayplane controller` in the background unless one answers; True if started."""
+        if self.alive():
+            return False
+        home = self.settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        log = open(home / "controller.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            subprocess.Popen(
+                [sys.executable, "-m", "rayplane", "controller", "run"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                start_new_session=True, env=dict(os.environ, RAYPLANE_HOME=str(home)),
+                close_fds=True,
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.alive():
+                return True
+            time.sleep(0.1)
+        raise ControllerError(
+            f"the controller did not start within {timeout_s:.0f}s; see {home / 'controller.log'}"
+        )
+
+    # resource verbs --------------------------------------------------------------------
+
+    def apply(self, doc: dict[str, Any]) -> dict[str, Any]:
+        kind, ns, name = _key(doc)
+        result: dict[str, Any] = self.request("PUT", f"/resources/{kind}/{ns}/{name}", doc)
+        return result
+
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self.request("GET", f"/resources/{kind}/{namespace}/{name}")
+        except ControllerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result
+
+    def list(self, kind: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
+        query = {k: v for k, v in (("kind", kind), ("namespace", namespace)) if v}
+        result: list[dict[str, Any]] = self.request("GET", "/resources", **query)
+        return result
+
+    def delete(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            result: dict[str, Any] = self.request(
+                "DELETE", f"/resources/{kind}/{namespace}/{name}"
+            )
+        except ControllerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return result
+
+
+def _key(doc: dict[str, Any]) -> tuple[str, str, str]:
+    meta = doc.get("metadata") or {}
+    return str(doc["kind"]), str(meta.get("namespace") or "default"), str(meta["name"])

@@ -1,0 +1,169 @@
+"""The local control plane: one process per $RAYPLANE_HOME that turns stored resources
+into Ray processes, level-based, the way a Kubernetes operator does.
+
+Every pass reads the whole desired state from the store and the whole observed state from
+the processes, so a pass after a crash, a restart or a missed event is no different from
+any other pass: nothing is remembered only in memory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from rayplane import __version__
+from rayplane.api.validation import KINDS, validate
+from rayplane.local.clusters import ClusterRuntime
+from rayplane.local.server import serve
+from rayplane.local.store import ConflictError, Store
+from rayplane.settings import Settings
+
+log = logging.getLogger("rayplane.controller")
+
+
+class AlreadyRunning(Exception):
+    """Another controller holds this home's lock."""
+
+
+class Controller:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(settings.home / "state.db")
+        self.clusters = ClusterRuntime(settings, self.store)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock_file: IO[str] | None = None
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    def lock(self) -> None:
+        """Take the home's lock so two controllers never drive the same processes."""
+        path = self.settings.home / "controller.lock"
+        handle = open(path, "a+")  # noqa: SIM115 - held for the controller's lifetime
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            owner = handle.read().strip() or "unknown"
+            handle.close()
+            raise AlreadyRunning(
+                f"another rayplane controller (pid {owner}) already runs for {self.settings.home}"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock_file = handle
+
+    def run(self) -> None:
+        """Serve the API and reconcile until SIGTERM/SIGINT or `controller stop`."""
+        self.lock()
+        server, _ = serve(self.settings.home / "controller.sock", self.handle)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+        log.info("controller %s up (pid %d, home %s)", __version__, os.getpid(),
+                 self.settings.home)
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    self.reconcile_all()
+                except Exception:  # one bad pass must not end the controller
+                    log.exception("reconcile pass failed")
+                self._wake.wait(max(0.0, self.settings.reconcile_interval_s -
+                                    (time.monotonic() - started)))
+                self._wake.clear()
+        finally:
+            server.shutdown()
+            server.server_close()
+            Path(self.settings.home / "controller.sock").unlink(missing_ok=True)
+            self.clusters.close()
+            self.store.close()
+            log.info("controller stopped; Ray nodes keep running and are adopted on restart")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    # reconcile -------------------------------------------------------------------------------
+
+    def reconcile_all(self) -> None:
+        for resource in self.store.list():
+            try:
+                if resource.kind == "RayCluster":
+                    self.clusters.reconcile(resource)
+            except Exception as exc:
+                log.exception("reconciling %s %s/%s failed", resource.kind, resource.namespace,
+                              resource.name)
+                self.store.event(resource.uid, "ReconcileError", f"{type(exc).__name__}: {exc}",
+                                 "Warning")
+
+    # API -----------------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
+        parts = [p for p in path.split("/") if p]
+        if parts == ["healthz"]:
+            return 200, {"pid": os.getpid(), "version": __version__,
+                         "home": str(self.settings.home)}
+        if parts == ["shutdown"] and method == "POST":
+            self.stop()
+            return 202, {"message": "stopping"}
+        if parts == ["resources"] and method == "GET":
+            found = self.store.list(query.get("kind"), query.get("namespace"))
+            return 200, [r.document() for r in found]
+        if len(parts) == 4 and parts[0] == "resources":
+            _, kind, namespace, name = parts
+            if kind not in KINDS:
+                return 404, {"message": f"unknown kind {kind}"}
+            return self._one(method, kind, namespace, name, body)
+        return 404, {"message": f"no route {method} {path}"}
+
+    def _one(self, method: str, kind: str, namespace: str, name: str,
+             body: Any) -> tuple[int, Any]:
+        if method == "PUT":
+            report = validate(body)
+            if not report.ok:
+                return 422, {"message": "invalid", "findings": [f.as_dict() for f in report.findings]}
+            body = dict(body)
+            body.pop("status", None)
+            meta = dict(body.get("metadata") or {})
+            for server_field in ("uid", "generation", "resourceVersion", "creationTimestamp",
+                                 "deletionTimestamp"):
+                meta.pop(server_field, None)
+            meta["namespace"] = namespace
+            body["metadata"] = meta
+            try:
+                stored = self.store.put(kind, namespace, name, body)
+            except ConflictError as exc:
+                return 409, {"message": str(exc)}
+            self._wake.set()
+            return 200, stored.document()
+        stored_or_none = self.store.get(kind, namespace, name)
+        if stored_or_none is None:
+            return 404, {"message": f"{kind} {namespace}/{name} not found"}
+        if method == "GET":
+            return 200, self._detail(stored_or_none.uid)
+        if method == "DELETE":
+            marked = self.store.mark_deleting(kind, namespace, name)
+            self._wake.set()
+            return 202, marked.document() if marked else {}
+        return 405, {"message": f"{method} not allowed"}
+
+    def _detail(self, uid: str) -> dict[str, Any]:
+        """The resource plus what `describe` shows: nodes, events, local notes."""
+        stored = self.store.get_by_uid(uid)
+        assert stored is not None
+        doc = stored.document()
+        doc["local"] = {
+            "nodes": [self.clusters.describe_node(n) for n in self.store.nodes(uid)],
+            "events": self.store.events(uid),
+            "notes": self.clusters.notes(stored),
+        }
+        return doc

@@ -1,0 +1,266 @@
+"""The local runtime's state: resources, their nodes and events, in one SQLite file.
+
+SQLite (WAL) under $RAYPLANE_HOME is the local etcd: it outlives the controller, so a
+controller that is killed and restarted finds the processes it started (PID plus start
+time, which survives PID reuse) and adopts them instead of starting twins.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+    kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    uid TEXT NOT NULL, generation INTEGER NOT NULL, created REAL NOT NULL,
+    body TEXT NOT NULL, status TEXT, deleting REAL,
+    PRIMARY KEY (kind, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    name TEXT PRIMARY KEY, cluster_uid TEXT NOT NULL, grp TEXT NOT NULL, kind TEXT NOT NULL,
+    pid INTEGER, create_time REAL, ports TEXT NOT NULL, temp_dir TEXT NOT NULL,
+    log_path TEXT NOT NULL, created REAL NOT NULL, deleting REAL, info TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, uid TEXT NOT NULL,
+    type TEXT NOT NULL, reason TEXT NOT NULL, message TEXT NOT NULL
+);
+"""
+
+
+@dataclass
+class StoredResource:
+    kind: str
+    namespace: str
+    name: str
+    uid: str
+    generation: int
+    created: float
+    body: dict[str, Any]
+    status: dict[str, Any] | None
+    deleting: float | None
+
+    def document(self) -> dict[str, Any]:
+        """The resource as `get -o yaml` shows it: body, server fields and status."""
+        doc = json.loads(json.dumps(self.body))
+        meta = doc.setdefault("metadata", {})
+        meta["namespace"] = self.namespace
+        meta["uid"] = self.uid
+        meta["generation"] = self.generation
+        meta["creationTimestamp"] = iso(self.created)
+        if self.deleting is not None:
+            meta["deletionTimestamp"] = iso(self.deleting)
+        if self.status is not None:
+            doc["status"] = self.status
+        return doc
+
+
+@dataclass
+class StoredNode:
+    name: str
+    cluster_uid: str
+    group: str
+    kind: str
+    pid: int | None
+    create_time: float | None
+    ports: dict[str, int]
+    temp_dir: str
+    log_path: str
+    created: float
+    deleting: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+class Store:
+    """Thread-safe access to the state file; every write is one short transaction."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
+                                   timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # resources -----------------------------------------------------------------------
+
+    def put(self, kind: str, namespace: str, name: str, body: dict[str, Any]) -> StoredResource:
+        """Create or update; generation grows only when the spec (or metadata) changed."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT uid, generation, body, deleting FROM resources "
+                "WHERE kind=? AND namespace=? AND name=?", (kind, namespace, name)
+            ).fetchone()
+            if row is None:
+                uid, generation, created = str(uuid.uuid4()), 1, time.time()
+                db.execute(
+                    "INSERT INTO resources VALUES (?,?,?,?,?,?,?,NULL,NULL)",
+                    (kind, namespace, name, uid, generation, created, json.dumps(body)),
+                )
+            else:
+                if row[3] is not None:
+                    raise ConflictError(
+                        f"{kind} {namespace}/{name} is being deleted; wait for it to go, then "
+                        "apply again."
+                    )
+                old = json.loads(row[2])
+                generation = row[1] + (1 if old.get("spec") != body.get("spec") else 0)
+                db.execute(
+                    "UPDATE resources SET body=?, generation=? WHERE kind=? AND namespace=? "
+                    "AND name=?", (json.dumps(body), generation, kind, namespace, name)
+                )
+        got = self.get(kind, namespace, name)
+        assert got is not None
+        return got
+
+    def get(self, kind: str, namespace: str, name: str) -> StoredResource | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM resources WHERE kind=? AND namespace=? AND name=?",
+                (kind, namespace, name),
+            ).fetchone()
+        return _resource(row) if row else None
+
+    def get_by_uid(self, uid: str) -> StoredResource | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM resources WHERE uid=?", (uid,)).fetchone()
+        return _resource(row) if row else None
+
+    def list(self, kind: str | None = None, namespace: str | None = None) -> list[StoredResource]:
+        query, args = "SELECT * FROM resources WHERE 1=1", []
+        if kind:
+            query += " AND kind=?"
+            args.append(kind)
+        if namespace:
+            query += " AND namespace=?"
+            args.append(namespace)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created", args).fetchall()
+        return [_resource(r) for r in rows]
+
+    def set_status(self, uid: str, status: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE resources SET status=? WHERE uid=?", (json.dumps(status), uid))
+
+    def patch_body(self, uid: str, body: dict[str, Any]) -> None:
+        """Controller-side spec edits (the autoscaler's replicas); generation grows."""
+        with self._tx() as db:
+            db.execute("UPDATE resources SET body=?, generation=generation+1 WHERE uid=?",
+                       (json.dumps(body), uid))
+
+    def mark_deleting(self, kind: str, namespace: str, name: str) -> StoredResource | None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE resources SET deleting=COALESCE(deleting, ?) WHERE kind=? AND "
+                "namespace=? AND name=?", (time.time(), kind, namespace, name)
+            )
+        return self.get(kind, namespace, name)
+
+    def remove(self, uid: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM resources WHERE uid=?", (uid,))
+            db.execute("DELETE FROM events WHERE uid=?", (uid,))
+
+    # nodes ---------------------------------------------------------------------------
+
+    def add_node(self, node: StoredNode) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (node.name, node.cluster_uid, node.group, node.kind, node.pid,
+                 node.create_time, json.dumps(node.ports), node.temp_dir, node.log_path,
+                 node.created, node.deleting, json.dumps(node.info)),
+            )
+
+    def update_node(self, node: StoredNode) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE nodes SET pid=?, create_time=?, deleting=?, info=? WHERE name=?",
+                (node.pid, node.create_time, node.deleting, json.dumps(node.info), node.name),
+            )
+
+    def nodes(self, cluster_uid: str | None = None) -> list[StoredNode]:
+        query, args = "SELECT * FROM nodes", []
+        if cluster_uid is not None:
+            query += " WHERE cluster_uid=?"
+            args.append(cluster_uid)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created, name", args).fetchall()
+        return [_node(r) for r in rows]
+
+    def remove_node(self, name: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM nodes WHERE name=?", (name,))
+
+    def used_ports(self) -> set[int]:
+        ports: set[int] = set()
+        for node in self.nodes():
+            ports.update(node.ports.values())
+        return ports
+
+    # events --------------------------------------------------------------------------
+
+    def event(self, uid: str, reason: str, message: str, type_: str = "Normal") -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO events (at, uid, type, reason, message) VALUES (?,?,?,?,?)",
+                       (time.time(), uid, type_, reason, message))
+            db.execute("DELETE FROM events WHERE uid=? AND id NOT IN (SELECT id FROM events "
+                       "WHERE uid=? ORDER BY id DESC LIMIT 200)", (uid, uid))
+
+    def events(self, uid: str, limit: int = 20) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, type, reason, message FROM events WHERE uid=? ORDER BY id DESC "
+                "LIMIT ?", (uid, limit)
+            ).fetchall()
+        return [{"time": iso(r[0]), "type": r[1], "reason": r[2], "message": r[3]}
+                for r in reversed(rows)]
+
+
+class ConflictError(Exception):
+    """A write that the current state forbids (like a 409 from the API server)."""
+
+
+def _resource(row: tuple[Any, ...]) -> StoredResource:
+    return StoredResource(
+        kind=row[0], namespace=row[1], name=row[2], uid=row[3], generation=row[4],
+        created=row[5], body=json.loads(row[6]),
+        status=json.loads(row[7]) if row[7] else None, deleting=row[8],
+    )
+
+
+def _node(row: tuple[Any, ...]) -> StoredNode:
+    return StoredNode(
+        name=row[0], cluster_uid=row[1], group=row[2], kind=row[3], pid=row[4],
+        create_time=row[5], ports=json.loads(row[6]), temp_dir=row[7], log_path=row[8],
+        created=row[9], deleting=row[10], info=json.loads(row[11] or "{}"),
+    )

@@ -1,0 +1,57 @@
+"""The one settings object, read from the environment once (kopf's OperatorSettings idea).
+
+Every tunable lives here so a user can find them all in one place and a test can change
+one without monkeypatching the module that reads it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r} is not a number") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """rayplane's knobs; `Settings.from_env()` is what the CLI and controller use."""
+
+    home: Path = field(default_factory=lambda: Path.home() / ".rayplane")
+    # Ray nodes get short temp dirs: Ray's Unix socket paths must stay under 107 bytes.
+    temp_root: Path = Path("/tmp/rayplane")
+    # How long `apply` waits for Ready before giving up with the reason.
+    apply_timeout_s: float = 600.0
+    # SIGTERM -> SIGKILL grace when stopping a node's process group.
+    stop_grace_s: float = 35.0
+    # Ray's drain on SIGTERM (RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S) for deletes.
+    drain_timeout_s: float = 30.0
+    # How often the local controller runs every reconcile loop.
+    reconcile_interval_s: float = 1.0
+    # Object store size per local node, keeping many nodes on one machine affordable.
+    object_store_bytes: int = 100 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = os.environ.get("RAYPLANE_HOME")
+        temp = os.environ.get("RAYPLANE_TEMP_ROOT")
+        base = cls()
+        return cls(
+            home=Path(home).expanduser() if home else base.home,
+            temp_root=Path(temp) if temp else base.temp_root,
+            apply_timeout_s=_float("RAYPLANE_APPLY_TIMEOUT", base.apply_timeout_s),
+            stop_grace_s=_float("RAYPLANE_STOP_GRACE", base.stop_grace_s),
+            drain_timeout_s=_float("RAYPLANE_DRAIN_TIMEOUT", base.drain_timeout_s),
+            reconcile_interval_s=_float("RAYPLANE_RECONCILE_INTERVAL", base.reconcile_interval_s),
+            object_store_bytes=int(
+                _float("RAYPLANE_OBJECT_STORE_BYTES", float(base.object_store_bytes))
+            ),
+        )
