@@ -48,8 +48,17 @@ HEADER = (
 # JSON-schema keys that may pass into a CRD unchanged. pydantic emits others (title,
 # $defs, const, ...) which are rewritten or dropped; an unexpected key is an error.
 _SCALAR_KEYS = frozenset(
-    {"description", "format", "pattern", "minimum", "maximum", "minLength", "maxLength",
-     "minItems", "maxItems"}
+    {
+        "description",
+        "format",
+        "pattern",
+        "minimum",
+        "maximum",
+        "minLength",
+        "maxLength",
+        "minItems",
+        "maxItems",
+    }
 )
 _DROPPED_KEYS = frozenset({"title", "default", "examples"})
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
@@ -202,8 +211,11 @@ class _Converter:
         if len(branches) == 1:
             return self.convert({**rest, **branches[0]}, path)
         types = {b.get("type") for b in branches}
-        if any(set(b) != {"type"} for b in branches) or not types <= {"integer", "number",
-                                                                        "string"}:
+        if any(set(b) != {"type"} for b in branches) or not types <= {
+            "integer",
+            "number",
+            "string",
+        }:
             raise CRDSchemaError(f"{path}: anyOf {branches!r} has no structural form")
         self._check_keys(rest, path, set())
         out = self._copy_scalar_keys(rest)

@@ -113,7 +113,7 @@ class GcsFaultToleranceOptions(Strict):
 class AuthOptions(Strict):
     mode: Literal["disabled", "token"] | None = None
     secret_name: str | None = None
-    enable_k8s_token_auth: bool | None = None
+    enable_k8s_token_auth: bool | None = Field(default=None, alias="enableK8sTokenAuth")
 
 
 class ClusterUpgradeStrategy(Strict):

@@ -338,7 +338,8 @@ def _check_ft(
         (bool(head and head.has_env("RAY_REDIS_ADDRESS")),
          _env_path(cpath, head, "RAY_REDIS_ADDRESS"), "the RAY_REDIS_ADDRESS env var"),
         (bool(annotations.get(STORAGE_NS_ANNOTATION)),
-         f"metadata.annotations[{STORAGE_NS_ANNOTATION}]", "the external-storage-namespace annotation"),
+         f"metadata.annotations[{STORAGE_NS_ANNOTATION}]",
+         "the external-storage-namespace annotation"),
     ]
     for bad, where, what in forbidden:
         if bad:
@@ -435,11 +436,10 @@ def _check_auth(spec: RayClusterSpec, path: str, out: Findings) -> None:
             out.error(join(apath, "mode"), f"token authentication needs Ray 2.52 or newer; "
                       f"{problem}", "token")
     if auth.enable_k8s_token_auth:
-        if auth.mode == "token":
-            problem = _version_problem(spec.ray_version, (2, 55))
-            if problem and at_least(spec.ray_version, (2, 52)) and spec.ray_version:
-                out.error(join(apath, "enableK8sTokenAuth"), f"needs Ray 2.55 or newer; "
-                          f"{problem}", True)
+        # An unset rayVersion is already reported for mode: token above.
+        if auth.mode == "token" and spec.ray_version and not at_least(spec.ray_version, (2, 55)):
+            out.error(join(apath, "enableK8sTokenAuth"), f"needs Ray 2.55 or newer; rayVersion "
+                      f"is {spec.ray_version}.", True)
         if auth.secret_name:
             out.error(join(apath, "secretName"), "cannot be set with enableK8sTokenAuth.",
                       auth.secret_name)

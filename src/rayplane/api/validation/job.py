@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import yaml
 
 from rayplane.api.errors import Findings
@@ -112,9 +114,14 @@ def _check_deletion(spec: RayJobSpec, out: Findings, gates: FeatureGates) -> Non
     if not gates.RayJobDeletionPolicy:
         out.error(path, "needs the RayJobDeletionPolicy feature gate. "
                   + gates.hint("RayJobDeletionPolicy"))
-    rules = strategy.deletion_rules
+    # KubeRay counts deletionRules as configured only when the list is non-empty.
+    rules = strategy.deletion_rules or []
     legacy = strategy.on_success is not None or strategy.on_failure is not None
-    if rules is not None:
+    if not rules and not legacy:
+        out.error(path, "is empty; set deletionRules (a list of {policy, condition}) or both "
+                  "legacy fields onSuccess and onFailure.")
+        return
+    if rules:
         if legacy:
             out.error(path, "deletionRules cannot be combined with the legacy onSuccess/onFailure; "
                       "use deletionRules only.")
@@ -124,33 +131,36 @@ def _check_deletion(spec: RayJobSpec, out: Findings, gates: FeatureGates) -> Non
                       "rule.", True)
         _check_rules(spec, path, out)
         return
-    if legacy:
-        for field, value in (("onSuccess", strategy.on_success), ("onFailure", strategy.on_failure)):
-            if value is None or value.policy is None:
-                out.error(join(path, field), "the legacy form needs both onSuccess and onFailure, "
-                          "each with a policy.")
-        policies = [p.policy for p in (strategy.on_success, strategy.on_failure) if p]
-        _check_policies(spec, policies, path, out)
+    policies: list[tuple[str, str | None]] = []
+    for field, value in (("onSuccess", strategy.on_success), ("onFailure", strategy.on_failure)):
+        if value is None or value.policy is None:
+            out.error(join(path, field), "the legacy form needs both onSuccess and onFailure, "
+                      "each with a policy.")
+        else:
+            policies.append((join(join(path, field), "policy"), value.policy))
+    _check_policies(spec, policies, out)
 
 
-def _check_policies(spec: RayJobSpec, policies: list[str | None], path: str, out: Findings) -> None:
-    if spec.cluster_selector:
-        for policy in policies:
-            if policy in ("DeleteCluster", "DeleteWorkers"):
-                out.error(path, f"{policy} cannot be used with clusterSelector: the selected "
-                          "cluster is not the job's to delete.", policy)
-    if spec.ray_cluster_spec is not None and spec.ray_cluster_spec.autoscaling and \
-            "DeleteWorkers" in policies:
-        out.error(path, "DeleteWorkers cannot be used with autoscaling; the autoscaler would "
-                  "bring the workers back.", "DeleteWorkers")
-    if spec.shutdown_after_job_finishes and "DeleteNone" in policies:
-        out.error(path, "DeleteNone contradicts shutdownAfterJobFinishes: true.", "DeleteNone")
+def _check_policies(
+    spec: RayJobSpec, policies: list[tuple[str, str | None]], out: Findings
+) -> None:
+    """Rules shared by both forms; *policies* pairs each policy with its field path."""
+    for where, policy in policies:
+        if spec.cluster_selector and policy in ("DeleteCluster", "DeleteWorkers"):
+            out.error(where, f"{policy} cannot be used with clusterSelector: the selected "
+                      "cluster is not the job's to delete.", policy)
+        if policy == "DeleteWorkers" and spec.ray_cluster_spec is not None \
+                and spec.ray_cluster_spec.autoscaling:
+            out.error(where, "DeleteWorkers cannot be used with autoscaling; the autoscaler would "
+                      "bring the workers back.", policy)
+        if policy == "DeleteNone" and spec.shutdown_after_job_finishes:
+            out.error(where, "DeleteNone contradicts shutdownAfterJobFinishes: true.", policy)
 
 
 def _check_rules(spec: RayJobSpec, path: str, out: Findings) -> None:
     rules = spec.deletion_strategy.deletion_rules if spec.deletion_strategy else None
     seen: set[tuple[str, str]] = set()
-    ttl_by: dict[tuple[str, str], dict[str, int]] = {}
+    ttl_by: dict[str, dict[str, int]] = {}
     for index, rule in enumerate(rules or []):
         rpath = join(join(path, "deletionRules"), index)
         cond = rule.condition
@@ -161,17 +171,27 @@ def _check_rules(spec: RayJobSpec, path: str, out: Findings) -> None:
         if cond.ttl_seconds < 0:
             out.error(join(join(rpath, "condition"), "ttlSeconds"), f"is {cond.ttl_seconds}; it "
                       "must be 0 or more.", cond.ttl_seconds, ">= 0")
-        key = (rule.policy, statuses[0] if statuses else "")
+        if len(statuses) != 1:
+            continue
+        # jobStatus FAILED and jobDeploymentStatus Failed are different conditions.
+        status = ("jobStatus " if cond.job_status else "jobDeploymentStatus ") + statuses[0]
+        key = (rule.policy, status)
         if key in seen:
-            out.error(rpath, f"repeats policy {rule.policy} for {key[1]}; each (policy, status) "
+            out.error(rpath, f"repeats policy {rule.policy} for {status}; each (policy, status) "
                       "pair may appear once.")
+            continue
         seen.add(key)
-        ttl_by.setdefault(key[1], {})[rule.policy] = cond.ttl_seconds
+        ttl_by.setdefault(status, {})[rule.policy] = cond.ttl_seconds
     for status, ttls in ttl_by.items():
         ordered = sorted((p for p in ttls if p in _ORDER), key=_ORDER.__getitem__)
-        for low, high in zip(ordered, ordered[1:], strict=False):
+        for low, high in itertools.pairwise(ordered):
             if ttls[low] > ttls[high]:
                 out.error(join(path, "deletionRules"), f"for {status}, {low} has ttlSeconds "
                           f"{ttls[low]} but {high} has {ttls[high]}; TTLs must satisfy "
                           "DeleteWorkers <= DeleteCluster <= DeleteSelf.")
-    _check_policies(spec, [r.policy for r in rules or []], path, out)
+    _check_policies(
+        spec,
+        [(join(join(join(path, "deletionRules"), i), "policy"), r.policy)
+         for i, r in enumerate(rules or [])],
+        out,
+    )

@@ -13,14 +13,17 @@ from rayplane.api.validation.gates import FeatureGates
 from rayplane.api.validation.paths import join
 
 INITIALIZING_TIMEOUT = "ray.io/initializing-timeout"
-_GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
+# Go's time.ParseDuration: an optional sign, then number+unit pairs ("1h30m", ".5s", "+2m").
+_GO_DURATION = re.compile(r"^[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h))+$")
+_GO_INT = re.compile(r"^[+-]?[0-9]+$")
 
 
 def validate_rayservice(svc: RayService, out: Findings, gates: FeatureGates) -> None:
     spec = svc.spec
     annotations = svc.metadata.annotations or {}
     timeout = annotations.get(INITIALIZING_TIMEOUT)
-    if timeout is not None and not _positive_duration(timeout):
+    # KubeRay ignores an empty annotation.
+    if timeout and not _positive_duration(timeout):
         out.error(f"metadata.annotations[{INITIALIZING_TIMEOUT}]", f"'{timeout}' is not a "
                   "positive duration.", timeout, "a Go duration such as 10m or 90s, or seconds")
     validate_cluster_spec(spec.ray_cluster_config, "spec.rayClusterConfig", out, gates,
@@ -51,9 +54,12 @@ def validate_rayservice(svc: RayService, out: Findings, gates: FeatureGates) -> 
 
 
 def _positive_duration(text: str) -> bool:
-    if text.isdigit():
+    """KubeRay's check: a Go duration > 0, or else an integer number of seconds > 0."""
+    if _GO_DURATION.match(text):
+        return not text.startswith("-") and any(ch in "123456789" for ch in text)
+    if _GO_INT.match(text):
         return int(text) > 0
-    return bool(_GO_DURATION.match(text)) and any(ch in "123456789" for ch in text)
+    return False
 
 
 def _check_serve_config(text: str, out: Findings) -> None:

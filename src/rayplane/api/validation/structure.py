@@ -166,6 +166,12 @@ def _drop(raw: Any, loc: Sequence[str | int]) -> bool:
     return False
 
 
+def _validate(root: type[BaseModel], raw: dict[str, Any]) -> BaseModel:
+    # Only the wire (camelCase) names: the models' populate_by_name would otherwise accept
+    # `min_replicas` for minReplicas, which Kubernetes prunes as an unknown field.
+    return root.model_validate(raw, by_alias=True, by_name=False)
+
+
 def parse(root: type[BaseModel], raw: dict[str, Any], out: Findings) -> BaseModel | None:
     """Parse *raw*; report type errors; return a model of the rest, for the semantic rules.
 
@@ -173,7 +179,7 @@ def parse(root: type[BaseModel], raw: dict[str, Any], out: Findings) -> BaseMode
     still run on everything else and the user sees all problems in one pass.
     """
     try:
-        return root.model_validate(raw)
+        return _validate(root, raw)
     except ValidationError as exc:
         describe(root, exc.errors(), out)
         remaining = copy.deepcopy(raw)
@@ -182,7 +188,7 @@ def parse(root: type[BaseModel], raw: dict[str, Any], out: Findings) -> BaseMode
         if not any(_drop(remaining, _clean_loc(e["loc"])) for e in errors):
             return None
         try:
-            return root.model_validate(remaining)
+            return _validate(root, remaining)
         except ValidationError as exc:
             errors = exc.errors()
     return None

@@ -1,0 +1,279 @@
+"""RayCluster on the local runtime: observe node processes, run the pure reconciler, act.
+
+This module is the local twin of KubeRay's pod handling: a Pod becomes a `ray start
+--block` process group, Pod phase becomes process liveness, Pod readiness becomes the node
+agent's /api/healthz, and the head Service becomes the head's loopback ports.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import string
+import tempfile
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
+from rayplane.clients.health import node_healthy
+from rayplane.local import process
+from rayplane.local.env import node_environment
+from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
+from rayplane.local.notes import local_notes
+from rayplane.local.ports import NodePorts, allocate_node_ports, ports_in_use
+from rayplane.local.store import Store, StoredNode, StoredResource
+from rayplane.reconcile.cluster import (
+    CreateNode,
+    DeleteNode,
+    ObservedCluster,
+    ObservedNode,
+    reconcile_cluster,
+)
+from rayplane.reconcile.raystart import build_ray_start
+from rayplane.settings import Settings
+
+log = logging.getLogger("rayplane.clusters")
+
+# A node that dies this many times in a row without ever becoming ready is a crash loop:
+# apply stops waiting and shows the node's last log lines instead of retrying forever.
+CRASH_LOOP_AFTER = 3
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def _suffix() -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(5))
+
+
+def _log_tail(path: str, lines: int = 5) -> str:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+    useful = [line for line in text.splitlines() if line.strip()]
+    return " | ".join(useful[-lines:])
+
+
+class ClusterRuntime:
+    """Creates, watches and stops the nodes of every RayCluster in the store."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._stops = ThreadPoolExecutor(max_workers=16, thread_name_prefix="stop")
+        self._stopping: dict[str, Future[Any]] = {}
+        self._http = httpx.Client(timeout=1.0)
+        # (cluster uid, group) -> consecutive failures of nodes that were never ready
+        self._failures: dict[tuple[str, str], list[str]] = {}
+
+    def close(self) -> None:
+        self._stops.shutdown(wait=False, cancel_futures=False)
+        self._http.close()
+
+    # reconcile ----------------------------------------------------------------------------
+
+    def reconcile(self, stored: StoredResource) -> None:
+        if stored.deleting is not None:
+            self._delete_all(stored)
+            return
+        cluster = RayCluster.model_validate(stored.document())
+        observed = self.observe(stored.uid)
+        plan = reconcile_cluster(cluster, observed, datetime.now(UTC))
+        for action in plan.actions:
+            if isinstance(action, DeleteNode):
+                self._delete_node(stored, action.name, action.reason)
+        for action in plan.actions:
+            if isinstance(action, CreateNode):
+                for _ in range(action.count):
+                    self._create_node(stored, cluster, action.group)
+        status = plan.status.wire()
+        self._add_local_status(stored, status)
+        if status != (stored.status or {}) and _differs(status, stored.status or {}):
+            self.store.set_status(stored.uid, status)
+        for message in plan.events:
+            self.store.event(stored.uid, "Reconcile", message)
+
+    def observe(self, uid: str) -> ObservedCluster:
+        nodes: list[ObservedNode] = []
+        failures: list[str] = []
+        for node in self.store.nodes(uid):
+            alive = node.pid is not None and node.create_time is not None and \
+                process.is_alive(node.pid, node.create_time)
+            if node.deleting is not None:
+                future = self._stopping.get(node.name)
+                if future is None:
+                    self._schedule_stop(node)
+                elif future.done():
+                    self._forget(node)
+                    continue
+            ready = False
+            if alive and node.deleting is None:
+                ready, why = node_healthy(self._http, LOOPBACK_IP,
+                                          node.ports["dashboard_agent_listen"])
+                node.info["why"] = "registered with Ray" if ready else why
+                if ready:
+                    node.info["was_ready"] = True
+                    self._failures.pop((uid, node.group), None)
+            phase = "Running" if alive else "Failed"
+            if not alive and node.deleting is None:
+                node.info["why"] = "process exited: " + (_log_tail(node.log_path, 2) or "no log")
+            self.store.update_node(node)
+            nodes.append(ObservedNode(
+                name=node.name, group=node.group, kind=node.kind, phase=phase, ready=ready,
+                deleting=node.deleting is not None, ip=LOOPBACK_IP,
+                created=datetime.fromtimestamp(node.created, UTC),
+            ))
+        for (cluster_uid, group), history in self._failures.items():
+            if cluster_uid == uid and len(history) >= CRASH_LOOP_AFTER:
+                failures.append(f"CrashLoop: {group} nodes failed {len(history)} times in a row; "
+                                f"last: {history[-1]}")
+        return ObservedCluster(nodes=nodes, failures=failures)
+
+    # nodes ----------------------------------------------------------------------------------
+
+    def _create_node(self, stored: StoredResource, cluster: RayCluster, group_name: str) -> None:
+        spec = cluster.spec
+        head = group_name == HEAD_GROUP
+        group: WorkerGroupSpec | None = None
+        if not head:
+            group = next(g for g in spec.worker_group_specs if g.group_name == group_name)
+        head_ports = self._head_ports(stored.uid)
+        if not head and head_ports is None:
+            return  # the reconciler creates the head first; workers follow on the next pass
+        name = (f"{stored.name}-head-{_suffix()}" if head
+                else f"{stored.name}-{group_name}-worker-{_suffix()}")[:63].lower()
+        ports = allocate_node_ports(head=head, exclude=ports_in_use(
+            n.ports for n in self.store.nodes()))
+        self.settings.temp_root.mkdir(parents=True, exist_ok=True)
+        temp_dir = tempfile.mkdtemp(prefix="n", dir=self.settings.temp_root)
+        log_path = self.settings.home / "logs" / stored.namespace / stored.name / f"{name}.log"
+        address = f"{LOOPBACK_IP}:{head_ports.gcs if head_ports else ports.gcs}"
+        extra = _flags(ports.start_args())
+        extra.update({"node-ip-address": LOOPBACK_IP, "temp-dir": temp_dir})
+        params = (spec.head_group_spec if group is None else group).ray_start_params
+        if "object-store-memory" not in params:
+            extra["object-store-memory"] = str(self.settings.object_store_bytes)
+        if not head:
+            extra["address"] = address
+        command = build_ray_start(spec, group, head_address=address, extra=extra)
+        env = node_environment(stored, cluster, group, name, address, self.settings)
+        env.update(ports.env())
+        row = StoredNode(
+            name=name, cluster_uid=stored.uid, group=group_name, kind="head" if head else "worker",
+            pid=None, create_time=None, ports=ports.as_dict(), temp_dir=temp_dir,
+            log_path=str(log_path), created=time.time(),
+        )
+        self.store.add_node(row)  # ports are claimed before the next node allocates
+        started = process.spawn(ray_start_argv(command.argv()[2:]), env, log_path)
+        row.pid, row.create_time = started.pid, started.create_time
+        row.info = {"marker": started.marker, "command": command.shell()}
+        self.store.update_node(row)
+        self.store.event(stored.uid, "CreatedNode", f"created {row.kind} node {name} "
+                         f"(pid {started.pid})")
+
+    def _head_ports(self, uid: str) -> NodePorts | None:
+        for node in self.store.nodes(uid):
+            if node.kind == "head" and node.deleting is None:
+                return NodePorts.from_dict(node.ports)
+        return None
+
+    def _delete_node(self, stored: StoredResource, name: str, reason: str) -> None:
+        node = next((n for n in self.store.nodes(stored.uid) if n.name == name), None)
+        if node is None or node.deleting is not None:
+            return
+        if not node.info.get("was_ready") and reason.lower().startswith(("failed", "unhealthy")):
+            history = self._failures.setdefault((stored.uid, node.group), [])
+            history.append(f"{name}: {node.info.get('why', 'exited')}")
+        node.deleting = time.time()
+        self.store.update_node(node)
+        self.store.event(stored.uid, "DeletedNode", f"deleting {node.kind} node {name}: {reason}")
+        self._schedule_stop(node)
+
+    def _schedule_stop(self, node: StoredNode) -> None:
+        if node.name in self._stopping:
+            return
+        self._stopping[node.name] = self._stops.submit(self._stop, node)
+
+    def _stop(self, node: StoredNode) -> None:
+        if node.pid is not None and node.create_time is not None:
+            process.stop_group(node.pid, node.pid, node.create_time, self.settings.stop_grace_s,
+                               marker=node.info.get("marker"))
+
+    def _forget(self, node: StoredNode) -> None:
+        shutil.rmtree(node.temp_dir, ignore_errors=True)
+        self.store.remove_node(node.name)
+        self._stopping.pop(node.name, None)
+
+    def _delete_all(self, stored: StoredResource) -> None:
+        remaining = self.observe(stored.uid).nodes
+        for node in remaining:
+            if not node.deleting:
+                self._delete_node(stored, node.name, "the RayCluster is being deleted")
+        if not self.store.nodes(stored.uid):
+            shutil.rmtree(self.settings.home / "logs" / stored.namespace / stored.name,
+                          ignore_errors=True)
+            self.store.remove(stored.uid)
+            for key in [k for k in self._failures if k[0] == stored.uid]:
+                del self._failures[key]
+            log.info("RayCluster %s/%s deleted", stored.namespace, stored.name)
+
+    # describe -----------------------------------------------------------------------------
+
+    def describe_node(self, node: StoredNode) -> dict[str, Any]:
+        alive = node.pid is not None and node.create_time is not None and \
+            process.is_alive(node.pid, node.create_time)
+        if node.deleting is not None:
+            state, reason = "stopping", "being stopped"
+        elif not alive:
+            state, reason = "failed", str(node.info.get("why", "process exited"))
+        elif node.info.get("why") == "registered with Ray":
+            state, reason = "ready", ""
+        else:
+            age = time.time() - node.created
+            state = "starting"
+            reason = f"ray start running for {age:.0f}s" + (
+                f" ({node.info['why']})" if node.info.get("why") else "")
+        ports = {"gcs": node.ports.get("gcs"), "dashboard": node.ports.get("dashboard"),
+                 "agent": node.ports.get("dashboard_agent_listen"),
+                 "client": node.ports.get("client_server")}
+        return {"name": node.name, "group": node.group, "kind": node.kind, "state": state,
+                "reason": reason, "pid": node.pid, "log": node.log_path,
+                "tempDir": node.temp_dir, "command": node.info.get("command", ""),
+                "ports": {k: v for k, v in ports.items() if v is not None}}
+
+    def notes(self, stored: StoredResource) -> list[str]:
+        if stored.kind != "RayCluster":
+            return []
+        return local_notes(RayCluster.model_validate(stored.document()))
+
+    def _add_local_status(self, stored: StoredResource, status: dict[str, Any]) -> None:
+        """Endpoints and head info the way KubeRay reports the head Service's."""
+        head = self._head_ports(stored.uid)
+        if head is None:
+            return
+        endpoints = {"gcs-server": str(head.gcs), "dashboard": str(head.dashboard),
+                     "client": str(head.client_server), "metrics": str(head.metrics_export)}
+        status["endpoints"] = endpoints
+        head_info = status.setdefault("head", {})
+        head_info.update({"podIP": LOOPBACK_IP, "serviceIP": LOOPBACK_IP,
+                          "serviceName": f"{stored.name}-head-svc"})
+
+
+def _flags(args: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for arg in args:
+        key, _, value = arg.removeprefix("--").partition("=")
+        out[key] = value or "true"
+    return out
+
+
+def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Status changed in anything but its timestamp (avoids a write per pass)."""
+    strip = {"lastUpdateTime"}
+    return {k: v for k, v in new.items() if k not in strip} != \
+        {k: v for k, v in old.items() if k not in strip}
