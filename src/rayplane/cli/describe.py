@@ -52,16 +52,18 @@ def render(detail: dict[str, Any]) -> None:
     if nodes:
         _section("Nodes")
         table = Table(box=None, pad_edge=False)
-        for column in ("NODE", "GROUP", "STATE", "PID", "PORTS", "LOG"):
+        for column in ("NODE", "GROUP", "STATE", "PID", "PORTS"):
             table.add_column(column, overflow="fold")
         for n in nodes:
             ports = n.get("ports") or {}
             shown = ", ".join(f"{k}={v}" for k, v in sorted(ports.items())
                               if k in ("gcs", "dashboard", "agent", "client", "serve"))
             state = n["state"] + (f" ({n['reason']})" if n.get("reason") else "")
-            table.add_row(n["name"], n["group"], state, str(n.get("pid") or ""), shown,
-                          n.get("log", ""))
+            table.add_row(n["name"], n["group"], state, str(n.get("pid") or ""), shown)
         out.print(table)
+        _section("Logs")
+        for n in nodes:
+            out.print(f"  {n['name']}: {n.get('log', '')}", markup=False)
     notes = local.get("notes") or []
     if notes:
         _section("Local runtime notes")

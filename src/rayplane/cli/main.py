@@ -70,7 +70,7 @@ def validate_cmd(
         err.print("no documents found in " + ", ".join(filename))
         raise typer.Exit(2)
     failed = False
-    results = []
+    results: list[dict[str, object]] = []
     for doc in docs:
         if doc.kind and doc.kind not in KINDS and isinstance(doc.raw, dict) and \
                 not str(doc.raw.get("apiVersion", "")).startswith("ray.io"):

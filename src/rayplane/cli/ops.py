@@ -12,7 +12,7 @@ import typer
 
 from rayplane.cli.kinds import split_ref
 from rayplane.cli.output import err, out
-from rayplane.cli.resources import Namespace, client
+from rayplane.cli.resources import Namespace, client, dashboard_url
 from rayplane.local.client import ControllerError
 from rayplane.settings import Settings
 
@@ -83,7 +83,7 @@ def dashboard_cmd(
     except ControllerError as exc:
         err.print(str(exc))
         raise typer.Exit(1) from exc
-    url = ((detail or {}).get("status") or {}).get("endpoints", {}).get("dashboard")
+    url = dashboard_url((detail or {}).get("status") or {})
     if not url:
         err.print(f"RayCluster {namespace}/{name} has no dashboard yet")
         raise typer.Exit(1)
@@ -100,6 +100,7 @@ def controller_run() -> None:
     from rayplane.local.controller import AlreadyRunning, Controller
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         Controller(Settings.from_env()).run()
     except AlreadyRunning as exc:

@@ -12,8 +12,17 @@ from rich.markup import escape
 
 from rayplane.api.errors import Finding
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _console(stderr: bool) -> Console:
+    """A console that does not squeeze tables to 80 columns when piped or captured."""
+    probe = Console(stderr=stderr)
+    width = None if probe.is_terminal else 240
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+out = _console(False)
+err = _console(True)
 
 
 def dump(objects: list[dict[str, Any]], fmt: str) -> str:

@@ -24,20 +24,24 @@ class Outcome:
     message: str
 
 
-def node_rows(detail: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str, str]
+
+
+def node_rows(detail: dict[str, Any]) -> list[Row]:
     rows = []
     for node in (detail.get("local") or {}).get("nodes", []):
-        rows.append((node["name"], node["group"], node["state"], node.get("reason", "")))
+        rows.append((node["name"], node["group"], node["state"], f"{node.get('age', 0):.0f}s",
+                     node.get("reason", "")))
     return rows
 
 
-def _table(title: str, rows: list[tuple[str, str, str, str]], elapsed: float) -> Table:
+def _table(title: str, rows: list[Row], elapsed: float) -> Table:
     table = Table(title=f"{title}  ({elapsed:.0f}s)", title_justify="left", expand=False)
-    for column in ("NODE", "GROUP", "STATE", "WHY"):
+    for column in ("NODE", "GROUP", "STATE", "AGE", "WHY"):
         table.add_column(column)
     for row in rows:
         style = "green" if row[2] == "ready" else ("red" if row[2] == "failed" else "yellow")
-        table.add_row(row[0], row[1], f"[{style}]{row[2]}[/{style}]", row[3])
+        table.add_row(row[0], row[1], f"[{style}]{row[2]}[/{style}]", row[3], row[4])
     return table
 
 
@@ -64,7 +68,7 @@ def wait_for(
                 live.update(_table(title, rows, elapsed))
             else:
                 for row in rows:
-                    line = f"  {row[0]} ({row[1]}): {row[2]}" + (f" - {row[3]}" if row[3] else "")
+                    line = f"  {row[0]} ({row[1]}): {row[2]}" + (f" - {row[4]}" if row[4] else "")
                     if line not in last_lines:
                         err.print(f"[{elapsed:5.1f}s]{line}")
                         last_lines.add(line)

@@ -66,6 +66,19 @@ def read_resources(files: list[str]) -> list[Document]:
     return keep
 
 
+def dashboard_url(status: dict[str, Any]) -> str | None:
+    """http://IP:PORT from KubeRay-shaped status (head.podIP, endpoints.dashboard)."""
+    port = (status.get("endpoints") or {}).get("dashboard")
+    host = (status.get("head") or {}).get("podIP") or "127.0.0.1"
+    return f"http://{host}:{port}" if port else None
+
+
+def gcs_address(status: dict[str, Any]) -> str | None:
+    port = (status.get("endpoints") or {}).get("gcs-server")
+    host = (status.get("head") or {}).get("podIP") or "127.0.0.1"
+    return f"{host}:{port}" if port else None
+
+
 def cluster_outcome(detail: dict[str, Any] | None) -> Outcome:
     """Ready, failed, or why not yet, for a RayCluster's detail document."""
     if detail is None:
@@ -124,13 +137,12 @@ def apply_cmd(
             err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {outcome.message}")
             failed = True
             continue
-        detail = ctl.get(kind, ns, name) or {}
-        url = (detail.get("status") or {}).get("endpoints", {}).get("dashboard")
+        status = (ctl.get(kind, ns, name) or {}).get("status") or {}
+        url, address = dashboard_url(status), gcs_address(status)
         out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {url}")
-        address = (detail.get("status") or {}).get("endpoints", {}).get("gcs")
         if address:
-            out.print(f"  connect: ray.init(address=\"{address}\")   "
-                      f"submit: ray job submit --address {url} -- python my_script.py")
+            out.print(f"  connect: ray.init(address=\"{address}\")")
+            out.print(f"  submit:  ray job submit --address {url} -- python my_script.py")
     if failed:
         raise typer.Exit(1)
 
@@ -192,7 +204,16 @@ def get_cmd(
         out.print(dump(docs, output), markup=False, end="")
         return
     if not docs:
-        err.print(f"No {plural(kind)} found in {'any namespace' if all_namespaces else namespace}.")
+        hint = ""
+        if not all_namespaces and not name:
+            try:
+                others = ctl.list(kind)
+            except ControllerError:
+                others = []
+            if others:
+                hint = f" ({len(others)} in other namespaces; add -A to see them)"
+        err.print(f"No {plural(kind)} found in "
+                  f"{'any namespace' if all_namespaces else namespace}.{hint}")
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
     headers = ["NAME", "DESIRED WORKERS", "AVAILABLE WORKERS", "CPUS", "MEMORY", "GPUS",
@@ -278,8 +299,10 @@ def delete_cmd(
                 nodes = (detail.get("local") or {}).get("nodes", [])
                 return Outcome(False, False, f"{len(nodes)} node(s) still stopping")
 
-            outcome = wait_for(f"deleting {kind} {ns}/{name}",
-                               lambda k=kind, n=ns, m=name: ctl.get(k, n, m), gone, timeout)
+            def fetch(k: str = kind, n: str = ns, m: str = name) -> dict[str, Any] | None:
+                return ctl.get(k, n, m)
+
+            outcome = wait_for(f"deleting {kind} {ns}/{name}", fetch, gone, timeout)
             if outcome.failed:
                 err.print(f"{kind} {ns}/{name}: {outcome.message}")
                 raise typer.Exit(1)

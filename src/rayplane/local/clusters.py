@@ -33,6 +33,7 @@ from rayplane.reconcile.cluster import (
     DeleteNode,
     ObservedCluster,
     ObservedNode,
+    Phase,
     reconcile_cluster,
 )
 from rayplane.reconcile.raystart import build_ray_start
@@ -119,12 +120,13 @@ class ClusterRuntime:
                 if ready:
                     node.info["was_ready"] = True
                     self._failures.pop((uid, node.group), None)
-            phase = "Running" if alive else "Failed"
+            phase: Phase = "Running" if alive else "Failed"
             if not alive and node.deleting is None:
                 node.info["why"] = "process exited: " + (_log_tail(node.log_path, 2) or "no log")
             self.store.update_node(node)
             nodes.append(ObservedNode(
-                name=node.name, group=node.group, kind=node.kind, phase=phase, ready=ready,
+                name=node.name, group=node.group, kind="head" if node.kind == "head" else "worker",
+                phase=phase, ready=ready,
                 deleting=node.deleting is not None, ip=LOOPBACK_IP,
                 created=datetime.fromtimestamp(node.created, UTC),
             ))
@@ -163,18 +165,23 @@ class ClusterRuntime:
         command = build_ray_start(spec, group, head_address=address, extra=extra)
         env = node_environment(stored, cluster, group, name, address, self.settings)
         env.update(ports.env())
+        argv = ray_start_argv(command.argv(env)[2:])
         row = StoredNode(
             name=name, cluster_uid=stored.uid, group=group_name, kind="head" if head else "worker",
             pid=None, create_time=None, ports=ports.as_dict(), temp_dir=temp_dir,
             log_path=str(log_path), created=time.time(),
         )
         self.store.add_node(row)  # ports are claimed before the next node allocates
-        started = process.spawn(ray_start_argv(command.argv()[2:]), env, log_path)
+        started = process.spawn(argv, env, log_path)
         row.pid, row.create_time = started.pid, started.create_time
         row.info = {"marker": started.marker, "command": command.shell()}
         self.store.update_node(row)
         self.store.event(stored.uid, "CreatedNode", f"created {row.kind} node {name} "
                          f"(pid {started.pid})")
+
+    def _head_ready(self, uid: str) -> bool:
+        return any(n.kind == "head" and n.info.get("why") == "registered with Ray"
+                   for n in self.store.nodes(uid))
 
     def _head_ports(self, uid: str) -> NodePorts | None:
         for node in self.store.nodes(uid):
@@ -234,16 +241,19 @@ class ClusterRuntime:
         elif node.info.get("why") == "registered with Ray":
             state, reason = "ready", ""
         else:
-            age = time.time() - node.created
             state = "starting"
-            reason = f"ray start running for {age:.0f}s" + (
-                f" ({node.info['why']})" if node.info.get("why") else "")
+            reason = str(node.info.get("why") or "ray start launched")
+            if "agent not answering" in reason:
+                reason = "waiting for the head" if node.kind == "worker" and \
+                    not self._head_ready(node.cluster_uid) else "ray start running"
         ports = {"gcs": node.ports.get("gcs"), "dashboard": node.ports.get("dashboard"),
                  "agent": node.ports.get("dashboard_agent_listen"),
                  "client": node.ports.get("client_server")}
         return {"name": node.name, "group": node.group, "kind": node.kind, "state": state,
+                "age": round(time.time() - node.created, 1),
                 "reason": reason, "pid": node.pid, "log": node.log_path,
                 "tempDir": node.temp_dir, "command": node.info.get("command", ""),
+                "marker": node.info.get("marker"),
                 "ports": {k: v for k, v in ports.items() if v is not None}}
 
     def notes(self, stored: StoredResource) -> list[str]:

@@ -95,7 +95,7 @@ class Controller:
     # reconcile -------------------------------------------------------------------------------
 
     def reconcile_all(self) -> None:
-        for resource in self.store.list():
+        for resource in self.store.resources():
             try:
                 if resource.kind == "RayCluster":
                     self.clusters.reconcile(resource)
@@ -116,7 +116,7 @@ class Controller:
             self.stop()
             return 202, {"message": "stopping"}
         if parts == ["resources"] and method == "GET":
-            found = self.store.list(query.get("kind"), query.get("namespace"))
+            found = self.store.resources(query.get("kind"), query.get("namespace"))
             return 200, [r.document() for r in found]
         if len(parts) == 4 and parts[0] == "resources":
             _, kind, namespace, name = parts

@@ -51,7 +51,7 @@ class StoredResource:
 
     def document(self) -> dict[str, Any]:
         """The resource as `get -o yaml` shows it: body, server fields and status."""
-        doc = json.loads(json.dumps(self.body))
+        doc: dict[str, Any] = json.loads(json.dumps(self.body))
         meta = doc.setdefault("metadata", {})
         meta["namespace"] = self.namespace
         meta["uid"] = self.uid
@@ -155,7 +155,9 @@ class Store:
             row = self._db.execute("SELECT * FROM resources WHERE uid=?", (uid,)).fetchone()
         return _resource(row) if row else None
 
-    def list(self, kind: str | None = None, namespace: str | None = None) -> list[StoredResource]:
+    def resources(
+        self, kind: str | None = None, namespace: str | None = None
+    ) -> list[StoredResource]:
         query, args = "SELECT * FROM resources WHERE 1=1", []
         if kind:
             query += " AND kind=?"

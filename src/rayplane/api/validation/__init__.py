@@ -65,7 +65,7 @@ def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
     name = _name(raw)
     if not kind:
         out.error("kind", "is missing.", allowed=", ".join(KINDS))
-    elif kind not in KINDS:
+    elif not isinstance(kind, str) or kind not in KINDS:
         guess = suggest(str(kind), list(KINDS))
         hint = f" Did you mean '{guess}'?" if guess else ""
         out.error("kind", f"'{kind}' is not a kind rayplane runs.{hint}", kind, ", ".join(KINDS))
@@ -74,13 +74,19 @@ def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
         fix = " ray.io/v1alpha1 was removed in KubeRay 1.1; change it to ray.io/v1." \
             if api == "ray.io/v1alpha1" else ""
         out.error("apiVersion", f"is {api!r}; rayplane reads {API_VERSION}.{fix}", api, API_VERSION)
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         return Report(str(kind or ""), name, out.items)
-    model_cls = KINDS[str(kind)]
-    body = {k: v for k, v in raw.items() if k != "apiVersion"}
+    model_cls = KINDS[kind]
+    # A wrong apiVersion is reported above; a right one stays, so resource.wire() has it.
+    body = raw if api == API_VERSION else {k: v for k, v in raw.items() if k != "apiVersion"}
     parsed = parse(model_cls, body, out)
     if isinstance(parsed, Resource):
-        _rules(parsed, out, gates)
+        # Fields with type errors were dropped for the rules, which then saw defaults there;
+        # what the rules say at or under such a field is about the default, not the user's.
+        dropped = [f.path for f in out.items if f.path not in ("kind", "apiVersion")]
+        rules = Findings()
+        _rules(parsed, rules, gates)
+        out.items.extend(f for f in rules.items if not _under_any(f.path, dropped))
         resource: Resource | None = parsed if not out.errors else None
     else:
         resource = None
@@ -93,6 +99,10 @@ def validate_object(obj: BaseModel, gates: FeatureGates | None = None) -> Report
     return validate(obj.wire(), gates)
 
 
+def _under_any(path: str, parents: list[str]) -> bool:
+    return any(path == p or path.startswith((p + ".", p + "[")) for p in parents)
+
+
 def _name(raw: dict[str, Any]) -> str:
     meta = raw.get("metadata")
     return str(meta.get("name") or "") if isinstance(meta, dict) else ""
@@ -100,7 +110,9 @@ def _name(raw: dict[str, Any]) -> str:
 
 def _rules(obj: Resource, out: Findings, gates: FeatureGates) -> None:
     problem = dns1035_problem(obj.metadata.name or "", NAME_LIMITS[obj.kind])
-    if problem:
+    if problem and not obj.metadata.name:
+        out.error("metadata.name", "is missing; every resource needs a name, e.g. name: demo.")
+    elif problem:
         out.error("metadata.name", f"{obj.metadata.name!r} {problem}.", obj.metadata.name)
     annotations = obj.metadata.annotations or {}
     if isinstance(obj, RayCluster):

@@ -1,0 +1,100 @@
+"""A local node's environment: the Ray container's `env`, plus what KubeRay injects.
+
+On Kubernetes the container's env is the node's environment; locally the process gets
+the same, so a KubeRay YAML that passes RAY_REDIS_ADDRESS or PYTHONPATH through `env`
+behaves the same here. KubeRay's own variables (RAY_CLOUD_INSTANCE_ID, RAY_NODE_TYPE_NAME,
+...) are set the way KubeRay sets them, which is how Ray's autoscaler v2 matches nodes.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rayplane.api.k8s import Container, EnvVar
+from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
+from rayplane.local.loopback import LOOPBACK_IP
+from rayplane.local.store import StoredResource
+from rayplane.settings import Settings
+
+_REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
+
+
+def _field_ref(path: str, labels: dict[str, str], name: str, namespace: str) -> str | None:
+    if path == "metadata.name":
+        return name
+    if path == "metadata.namespace":
+        return namespace
+    match = re.fullmatch(r"metadata\.labels\['([^']+)'\]", path)
+    if match:
+        return labels.get(match.group(1))
+    if path in ("status.podIP", "status.hostIP"):
+        return LOOPBACK_IP
+    return None
+
+
+def container_env(
+    container: Container | None, labels: dict[str, str], name: str, namespace: str,
+    base: dict[str, str],
+) -> tuple[dict[str, str], list[str]]:
+    """Resolve a container's env list; return the values and what could not be resolved."""
+    values: dict[str, str] = {}
+    unresolved: list[str] = []
+    for var in (container.env or []) if container else []:
+        value = _resolve(var, labels, name, namespace)
+        if value is None:
+            unresolved.append(var.name)
+            continue
+        # Kubernetes expands $(VAR) from variables defined earlier in the list.
+        merged = {**base, **values}
+        values[var.name] = _REF.sub(lambda m: merged.get(m.group(1), m.group(0)), value)
+    return values, unresolved
+
+
+def _resolve(var: EnvVar, labels: dict[str, str], name: str, namespace: str) -> str | None:
+    if var.value_from is None:
+        return var.value or ""
+    if var.value_from.field_ref is not None:
+        return _field_ref(var.value_from.field_ref.field_path, labels, name, namespace)
+    return None
+
+
+def node_labels(cluster: RayCluster, group: WorkerGroupSpec | None) -> dict[str, str]:
+    """The labels KubeRay puts on the Pod, which fieldRef env vars read."""
+    kind = "head" if group is None else "worker"
+    template = cluster.spec.head_group_spec.template if group is None else group.template
+    labels = dict((template.metadata.labels if template.metadata else None) or {})
+    labels.update({
+        "ray.io/cluster": cluster.name,
+        "ray.io/node-type": kind,
+        "ray.io/group": HEAD_GROUP if group is None else str(group.group_name),
+        "ray.io/identifier": f"{cluster.name}-{kind}",
+        "ray.io/is-ray-node": "yes",
+        "app.kubernetes.io/name": "kuberay",
+        "app.kubernetes.io/created-by": "kuberay-operator",
+    })
+    return labels
+
+
+def node_environment(
+    stored: StoredResource, cluster: RayCluster, group: WorkerGroupSpec | None, name: str,
+    address: str, settings: Settings,
+) -> dict[str, str]:
+    """Everything a node process gets in its environment, KubeRay's injected vars included."""
+    template = cluster.spec.head_group_spec.template if group is None else group.template
+    container = template.spec.containers[0] if template.spec.containers else None
+    labels = node_labels(cluster, group)
+    group_name = HEAD_GROUP if group is None else str(group.group_name)
+    port = address.rsplit(":", 1)[1]
+    injected = {
+        "RAY_CLUSTER_NAME": stored.name,
+        "RAY_CLUSTER_NAMESPACE": stored.namespace,
+        "RAY_CLOUD_INSTANCE_ID": name,
+        "RAY_NODE_TYPE_NAME": group_name,
+        "RAY_PORT": port,
+        "RAY_ADDRESS": address,
+        "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": f"{settings.drain_timeout_s:g}",
+    }
+    if group is not None:
+        injected.update({"FQ_RAY_IP": LOOPBACK_IP, "RAY_IP": LOOPBACK_IP})
+    user, _ = container_env(container, labels, name, stored.namespace, injected)
+    return {**injected, **user}

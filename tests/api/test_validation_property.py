@@ -1,0 +1,185 @@
+"""validate() never raises: random damage to valid documents always yields a Report.
+
+The mutations are the ones a user makes by hand: a deleted key, a value of the wrong type,
+an extra (or real but misplaced) field, an edited string or number, at any depth.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from rayplane.api.errors import Finding
+from rayplane.api.validation import KINDS, FeatureGates, Report, validate, validate_object
+
+
+def _field_names() -> list[str]:
+    """Every wire name the models know, so inserted keys often hit a real rule."""
+    names: set[str] = set()
+    seen: set[type] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            names.add(info.alias or name)
+            stack = [info.annotation]
+            while stack:
+                tp = stack.pop()
+                if isinstance(tp, type) and issubclass(tp, BaseModel):
+                    walk(tp)
+                stack.extend(getattr(tp, "__args__", ()))
+
+    for model in KINDS.values():
+        walk(model)
+    return sorted(names)
+
+
+FIELD_NAMES = _field_names()
+INTERESTING = ["RAY_REDIS_ADDRESS", "REDIS_PASSWORD", "RAY_enable_autoscaler_v2", "rocksdb",
+               "token", "v2", "Never", "Always", "DeleteWorkers", "DeleteNone", "SUCCEEDED",
+               "Failed", "InteractiveMode", "SidecarMode", "NewClusterWithIncrementalUpgrade",
+               "ray.io/cluster", "ray.io/ft-enabled", "num-cpus", "labels", "true", "2.51.0",
+               "gcs-storage", "/etc/ray/tls", "Waiting", "RayClusterSuspended", "", "-1"]
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**40), max_value=2**40)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.sampled_from(INTERESTING)
+)
+keys = st.sampled_from(FIELD_NAMES) | st.sampled_from(INTERESTING) | st.text(max_size=10)
+json_values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(keys, children, max_size=3),
+    max_leaves=6,
+)
+
+
+def _containers(obj: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every dict and list in *obj*, the root included."""
+    found: list[tuple[Any, ...]] = []
+    if isinstance(obj, dict):
+        found.append(here)
+        for key, value in obj.items():
+            found.extend(_containers(value, (*here, key)))
+    elif isinstance(obj, list):
+        found.append(here)
+        for index, value in enumerate(obj):
+            found.extend(_containers(value, (*here, index)))
+    return found
+
+
+def _at(obj: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        obj = obj[key]
+    return obj
+
+
+def _tweak(value: Any, data: st.DataObject) -> Any:
+    """A small edit of a scalar: what a typo does."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + data.draw(st.sampled_from([-value - 1, -1, 1, 10**10, -(10**10)]))
+    if isinstance(value, float):
+        return -value
+    if isinstance(value, str):
+        if not value:
+            return data.draw(st.sampled_from(INTERESTING))
+        index = data.draw(st.integers(0, len(value) - 1))
+        edit = data.draw(st.sampled_from(["drop", "upper", "insert", "dup"]))
+        if edit == "drop":
+            return value[:index] + value[index + 1:]
+        if edit == "upper":
+            return value.upper() if value != value.upper() else value.lower()
+        if edit == "insert":
+            return value[:index] + data.draw(st.text(min_size=1, max_size=2)) + value[index:]
+        return value + value
+    return data.draw(json_values)
+
+
+def _other_type(value: Any, data: st.DataObject) -> Any:
+    def differs(candidate: Any) -> bool:
+        return type(candidate) is not type(value)
+    return data.draw(json_values.filter(differs))
+
+
+def mutate(doc: Any, data: st.DataObject) -> Any:
+    containers = _containers(doc)
+    if not containers:
+        return data.draw(json_values)
+    path = data.draw(st.sampled_from(containers))
+    target = _at(doc, path)
+    action = data.draw(st.sampled_from(["delete", "retype", "insert", "tweak", "replace_root"]))
+    if action == "replace_root":
+        return data.draw(json_values) if data.draw(st.integers(0, 20)) == 0 else doc
+    members = list(target.keys()) if isinstance(target, dict) else list(range(len(target)))
+    if action == "insert" or not members:
+        if isinstance(target, dict):
+            target[data.draw(keys)] = data.draw(json_values)
+        else:
+            target.insert(data.draw(st.integers(0, len(target))), data.draw(json_values))
+        return doc
+    member = data.draw(st.sampled_from(members))
+    if action == "delete":
+        del target[member]
+    elif action == "retype":
+        target[member] = _other_type(target[member], data)
+    else:
+        target[member] = _tweak(target[member], data)
+    return doc
+
+
+def _check(report: Any, doc: Any) -> None:
+    assert isinstance(report, Report)
+    assert report.ok == (not report.errors and report.resource is not None)
+    if not report.ok:
+        assert report.errors or report.resource is None
+    for finding in report.findings:
+        assert isinstance(finding, Finding)
+        assert isinstance(finding.path, str) and finding.path
+        text = str(finding)
+        assert text.startswith(f"{finding.path}: ")
+        json.dumps(finding.as_dict(), default=str)
+    if report.ok:
+        assert report.resource is not None
+        # A valid document survives the trip through the model unchanged and stays valid.
+        assert report.resource.wire() == doc
+        assert validate_object(report.resource).ok
+
+
+ALL_GATES = FeatureGates.parse(",".join(f"{n}=true" for n in (
+    "GCSFaultToleranceEmbeddedStorage", "RayClusterNetworkPolicy", "RayClusterMTLS",
+    "RayClusterHistoryServer")))
+
+
+@settings(max_examples=2000, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_validate_never_raises_on_damaged_documents(
+    make: Callable[[str], dict[str, Any]], examples_dir: Path, data: st.DataObject,
+) -> None:
+    bases = [make(kind) for kind in KINDS]
+    for path in sorted(examples_dir.glob("*.yaml")):
+        bases.extend(d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)
+                     and d.get("apiVersion") == "ray.io/v1")
+    doc = copy.deepcopy(data.draw(st.sampled_from(bases)))
+    for _ in range(data.draw(st.integers(1, 4))):
+        doc = mutate(doc, data)
+    before = copy.deepcopy(doc)
+    gates = data.draw(st.sampled_from([None, ALL_GATES, FeatureGates(RayJobDeletionPolicy=False)]))
+    report = validate(doc, gates)
+    assert doc == before, "validate changed its input"
+    _check(report, doc)

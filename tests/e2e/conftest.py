@@ -1,0 +1,123 @@
+"""One local control plane for the end-to-end tests, and the seed RayCluster on it.
+
+A Ray head takes 5-9 s to start on the 2-core CI machine, so the module shares one
+controller home and one raycluster-basic across tests; each test leaves it as it found it
+(the desired shape), which the fixture checks before handing it on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from rayplane.local.loopback import driver_env
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+        time.sleep(0.3)
+
+
+@dataclass
+class Local:
+    """A RAYPLANE_HOME with its controller, and the rayplane command bound to it."""
+
+    home: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, input: str | None = None, timeout: float = 300,
+            check: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([sys.executable, "-m", "rayplane", *args], env=self.env,
+                              capture_output=True, text=True, input=input, timeout=timeout,
+                              cwd=ROOT)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"rayplane {' '.join(args)} exited {proc.returncode}:\n"
+                                 f"{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def get(self, name: str, kind: str = "raycluster") -> dict[str, Any]:
+        return dict(json.loads(self.run("get", kind, name, "-o", "json").stdout))
+
+    def detail(self, name: str) -> dict[str, Any] | None:
+        from rayplane.local.client import ControllerClient
+        from rayplane.settings import Settings
+
+        old = os.environ.get("RAYPLANE_HOME")
+        os.environ["RAYPLANE_HOME"] = str(self.home)
+        try:
+            client = ControllerClient(Settings.from_env())
+            try:
+                return client.get("RayCluster", "default" if "/" not in name else
+                                  name.split("/")[0], name.split("/")[-1])
+            finally:
+                client.close()
+        finally:
+            if old is None:
+                os.environ.pop("RAYPLANE_HOME", None)
+            else:
+                os.environ["RAYPLANE_HOME"] = old
+
+    def controller_pid(self) -> int:
+        return int((self.home / "controller.lock").read_text().strip())
+
+    def start_controller(self) -> subprocess.Popen[bytes]:
+        log = open(self.home / "controller-test.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "rayplane", "controller", "run"],
+                                env=self.env, stdout=log, stderr=log, start_new_session=True)
+        log.close()
+        wait_for(lambda: self.run("controller", "status", check=False).returncode == 0, 30,
+                 "the controller to answer")
+        return proc
+
+
+def driver(address: str, code: str, timeout: float = 180) -> str:
+    """Run *code* in a fresh Python that has called ray.init(address); return stdout."""
+    script = ("import ray, json\n"
+              f"ray.init(address={address!r}, logging_level='ERROR')\n" + code)
+    proc = subprocess.run([sys.executable, "-c", script], env=driver_env(), capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"driver failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    home = tmp_path_factory.mktemp("rayplane-home")
+    env = dict(os.environ, RAYPLANE_HOME=str(home), RAYPLANE_DRAIN_TIMEOUT="1",
+               RAYPLANE_STOP_GRACE="15", RAYPLANE_OBJECT_STORE_BYTES=str(80 * 2**20),
+               RAYPLANE_TEMP_ROOT=f"/tmp/rp-{os.getpid()}")
+    env.pop("RAY_ADDRESS", None)
+    session = Local(home, env)
+    proc = session.start_controller()
+    yield session
+    # Delete whatever is left, then stop the controller we started, by PID.
+    for kind in ("rayservice", "rayjob", "raycluster"):
+        listed = json.loads(session.run("get", kind, "-A", "-o", "json").stdout or "{}")
+        items = listed.get("items", [listed] if listed.get("metadata") else [])
+        for item in items:
+            session.run("delete", kind, item["metadata"]["name"], "-n",
+                        item["metadata"]["namespace"], check=False, timeout=180)
+    session.run("controller", "stop", check=False)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
