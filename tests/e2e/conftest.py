@@ -53,10 +53,10 @@ class Local:
                                  f"{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def get(self, name: str, kind: str = "raycluster") -> dict[str, Any]:
-        return dict(json.loads(self.run("get", kind, name, "-o", "json").stdout))
+    def get(self, name: str, kind: str = "raycluster", namespace: str = "default") -> dict[str, Any]:
+        return dict(json.loads(self.run("get", kind, name, "-n", namespace, "-o", "json").stdout))
 
-    def detail(self, name: str) -> dict[str, Any] | None:
+    def detail(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
         from rayplane.local.client import ControllerClient
         from rayplane.settings import Settings
 
@@ -65,8 +65,7 @@ class Local:
         try:
             client = ControllerClient(Settings.from_env())
             try:
-                return client.get("RayCluster", "default" if "/" not in name else
-                                  name.split("/")[0], name.split("/")[-1])
+                return client.get("RayCluster", namespace, name)
             finally:
                 client.close()
         finally:

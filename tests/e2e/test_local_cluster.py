@@ -21,10 +21,11 @@ from tests.e2e.conftest import ROOT, Local, driver, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 BASIC = str(ROOT / "examples" / "raycluster-basic.yaml")
+NS = "raydata"  # the seed example's namespace
 
 
 def _nodes(local: Local, name: str) -> list[dict[str, object]]:
-    detail = local.detail(name) or {}
+    detail = local.detail(name, NS) or {}
     return list((detail.get("local") or {}).get("nodes", []))
 
 
@@ -44,7 +45,7 @@ def _settled(local: Local, name: str, workers: int) -> list[dict[str, object]] |
 def basic(local: Local) -> dict[str, object]:
     result = local.run("apply", "-f", BASIC, "--timeout", "300")
     assert "is ready" in result.stdout, result.stdout + result.stderr
-    return local.get("raycluster-basic")
+    return local.get("raycluster-basic", namespace=NS)
 
 
 def test_apply_brings_the_seed_cluster_up(local: Local, basic: dict[str, object]) -> None:
@@ -54,7 +55,7 @@ def test_apply_brings_the_seed_cluster_up(local: Local, basic: dict[str, object]
     assert status["readyWorkerReplicas"] == 2
     alive = driver(_address(basic), "print(sum(1 for n in ray.nodes() if n['Alive']))")
     assert alive.strip() == "3"
-    table = local.run("get", "rayclusters").stdout
+    table = local.run("get", "rayclusters", "-n", NS).stdout
     assert "raycluster-basic" in table and "ready" in table
 
 
@@ -85,7 +86,7 @@ def test_every_ray_listener_is_on_loopback(local: Local, basic: dict[str, object
 
 
 def test_describe_lists_local_notes_and_nodes(local: Local, basic: dict[str, object]) -> None:
-    text = local.run("describe", "raycluster", "raycluster-basic").stdout
+    text = local.run("describe", "raycluster", "raycluster-basic", "-n", NS).stdout
     assert "serviceAccountName" in text and "not applied locally" in text
     assert "dashboard-host is 0.0.0.0" in text
     assert "rayVersion is 2.47.1" in text
@@ -102,7 +103,7 @@ def test_killed_worker_is_replaced(local: Local, basic: dict[str, object]) -> No
             _settled(local, "raycluster-basic", 2) or []),
         180, "the killed worker to be replaced")
     assert len([n for n in nodes if n["kind"] == "worker"]) == 2
-    events = json.dumps((local.detail("raycluster-basic") or {})["local"]["events"])
+    events = json.dumps((local.detail("raycluster-basic", NS) or {})["local"]["events"])
     assert victim["name"] in events
 
 
@@ -125,14 +126,14 @@ def test_invalid_apply_creates_nothing(local: Local, tmp_path: Path) -> None:
     result = local.run("apply", "-f", str(bad), check=False)
     assert result.returncode == 1
     assert "spec.workerGroupSpecs[0].maxReplicas" in result.stderr
-    assert local.run("get", "raycluster", "bad-one", check=False).returncode == 1
+    assert local.run("get", "raycluster", "bad-one", "-n", NS, check=False).returncode == 1
 
 
 def test_delete_leaves_no_process_or_temp_dir(local: Local, basic: dict[str, object]) -> None:
     nodes = _nodes(local, "raycluster-basic")
     pids = [n["pid"] for n in nodes]
     temp_dirs = [Path(str(n["tempDir"])) for n in nodes]
-    local.run("delete", "raycluster", "raycluster-basic", timeout=240)
+    local.run("delete", "raycluster", "raycluster-basic", "-n", NS, timeout=240)
     for pid in pids:
         assert isinstance(pid, int)
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
@@ -140,7 +141,7 @@ def test_delete_leaves_no_process_or_temp_dir(local: Local, basic: dict[str, obj
                  if _marker_of(p) in {str(n.get("marker")) for n in nodes}]
     assert not leftovers
     assert not any(d.exists() for d in temp_dirs)
-    assert local.run("get", "raycluster", "raycluster-basic", check=False).returncode == 1
+    assert local.run("get", "raycluster", "raycluster-basic", "-n", NS, check=False).returncode == 1
 
 
 def _marker_of(proc: psutil.Process) -> str | None:

@@ -74,8 +74,21 @@ def suggest(word: str, choices: Sequence[str]) -> str | None:
     return close[0] if close else None
 
 
-def _clean_loc(loc: Sequence[str | int]) -> tuple[str | int, ...]:
-    return tuple(p for p in loc if not (isinstance(p, str) and _TAG.match(p)))
+def _clean_loc(root: type[BaseModel], loc: Sequence[str | int]) -> tuple[str | int, ...]:
+    """*loc* without pydantic's union-member tags ('int', 'str', ...).
+
+    A part is a tag only where the model has a union of several types; elsewhere a part
+    that looks like one (a user's misspelled `MinReplicas`, an env var name) is a key.
+    """
+    out: list[str | int] = []
+    annotation: Any = root
+    for part in loc:
+        if annotation is not None and isinstance(part, str) and _TAG.match(part) \
+                and len(_unwrap(annotation)) > 1:
+            continue
+        out.append(part)
+        annotation = _descend(annotation, part) if annotation is not None else None
+    return tuple(out)
 
 
 def _expected_literal(error: ErrorDetails) -> list[str]:
@@ -101,7 +114,7 @@ def describe(root: type[BaseModel], errors: list[ErrorDetails], out: Findings) -
     """Add one finding per distinct bad field in *errors*."""
     grouped: dict[tuple[str | int, ...], list[ErrorDetails]] = {}
     for error in errors:
-        grouped.setdefault(_clean_loc(error["loc"]), []).append(error)
+        grouped.setdefault(_clean_loc(root, error["loc"]), []).append(error)
     for loc, errs in grouped.items():
         _describe_one(root, loc, errs, out)
 
@@ -185,7 +198,7 @@ def parse(root: type[BaseModel], raw: dict[str, Any], out: Findings) -> BaseMode
         remaining = copy.deepcopy(raw)
         errors = exc.errors()
     for _ in range(5):
-        if not any(_drop(remaining, _clean_loc(e["loc"])) for e in errors):
+        if not any(_drop(remaining, _clean_loc(root, e["loc"])) for e in errors):
             return None
         try:
             return _validate(root, remaining)
