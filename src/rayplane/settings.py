@@ -36,6 +36,8 @@ class Settings:
     drain_timeout_s: float = 30.0
     # How often the local controller runs every reconcile loop.
     reconcile_interval_s: float = 1.0
+    # `ray start`s in flight at once; more than the cores can start in time fail on 2 cores.
+    max_starting_nodes: int = field(default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)))
     # Object store size per local node, keeping many nodes on one machine affordable.
     object_store_bytes: int = 100 * 1024 * 1024
 
@@ -51,6 +53,8 @@ class Settings:
             stop_grace_s=_float("RAYPLANE_STOP_GRACE", base.stop_grace_s),
             drain_timeout_s=_float("RAYPLANE_DRAIN_TIMEOUT", base.drain_timeout_s),
             reconcile_interval_s=_float("RAYPLANE_RECONCILE_INTERVAL", base.reconcile_interval_s),
+            max_starting_nodes=int(_float("RAYPLANE_MAX_STARTING_NODES",
+                                          float(base.max_starting_nodes))),
             object_store_bytes=int(
                 _float("RAYPLANE_OBJECT_STORE_BYTES", float(base.object_store_bytes))
             ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,25 +89,25 @@ def _at(obj: Any, path: tuple[Any, ...]) -> Any:
     return obj
 
 
-def _tweak(value: Any, data: st.DataObject) -> Any:
+def _tweak(value: Any, rnd: random.Random, data: st.DataObject) -> Any:
     """A small edit of a scalar: what a typo does."""
     if isinstance(value, bool):
         return not value
     if isinstance(value, int):
-        return value + data.draw(st.sampled_from([-value - 1, -1, 1, 10**10, -(10**10)]))
+        return value + rnd.choice([-value - 1, -1, 1, 10**10, -(10**10)])
     if isinstance(value, float):
         return -value
     if isinstance(value, str):
         if not value:
-            return data.draw(st.sampled_from(INTERESTING))
-        index = data.draw(st.integers(0, len(value) - 1))
-        edit = data.draw(st.sampled_from(["drop", "upper", "insert", "dup"]))
+            return rnd.choice(INTERESTING)
+        index = rnd.randrange(len(value))
+        edit = rnd.choice(["drop", "upper", "insert", "dup"])
         if edit == "drop":
             return value[:index] + value[index + 1:]
         if edit == "upper":
             return value.upper() if value != value.upper() else value.lower()
         if edit == "insert":
-            return value[:index] + data.draw(st.text(min_size=1, max_size=2)) + value[index:]
+            return value[:index] + rnd.choice("x-_. /é0") + value[index:]
         return value + value
     return data.draw(json_values)
 
@@ -117,29 +118,30 @@ def _other_type(value: Any, data: st.DataObject) -> Any:
     return data.draw(json_values.filter(differs))
 
 
-def mutate(doc: Any, data: st.DataObject) -> Any:
+def mutate(doc: Any, rnd: random.Random, data: st.DataObject) -> Any:
     containers = _containers(doc)
     if not containers:
         return data.draw(json_values)
-    path = data.draw(st.sampled_from(containers))
-    target = _at(doc, path)
-    action = data.draw(st.sampled_from(["delete", "retype", "insert", "tweak", "replace_root"]))
+    target = _at(doc, rnd.choice(containers))
+    action = rnd.choice(["delete", "retype", "insert", "tweak", "tweak", "replace_root"])
     if action == "replace_root":
-        return data.draw(json_values) if data.draw(st.integers(0, 20)) == 0 else doc
+        return data.draw(json_values) if rnd.randrange(20) == 0 else doc
     members = list(target.keys()) if isinstance(target, dict) else list(range(len(target)))
     if action == "insert" or not members:
+        value = data.draw(json_values)
         if isinstance(target, dict):
-            target[data.draw(keys)] = data.draw(json_values)
+            target[rnd.choice(FIELD_NAMES + INTERESTING) if rnd.randrange(4) else
+                   data.draw(keys)] = value
         else:
-            target.insert(data.draw(st.integers(0, len(target))), data.draw(json_values))
+            target.insert(rnd.randrange(len(target) + 1), value)
         return doc
-    member = data.draw(st.sampled_from(members))
+    member = rnd.choice(members)
     if action == "delete":
         del target[member]
     elif action == "retype":
         target[member] = _other_type(target[member], data)
     else:
-        target[member] = _tweak(target[member], data)
+        target[member] = _tweak(target[member], rnd, data)
     return doc
 
 
@@ -191,11 +193,12 @@ ALL_GATES = FeatureGates.parse(",".join(f"{n}=true" for n in (
 def test_validate_never_raises_on_damaged_documents(
     make: Callable[[str], dict[str, Any]], examples_dir: Path, data: st.DataObject,
 ) -> None:
-    doc = copy.deepcopy(data.draw(st.sampled_from(_bases(make, examples_dir))))
-    for _ in range(data.draw(st.integers(1, 4))):
-        doc = mutate(doc, data)
+    rnd = data.draw(st.randoms(use_true_random=False))
+    doc = copy.deepcopy(rnd.choice(_bases(make, examples_dir)))
+    for _ in range(rnd.randint(1, 4)):
+        doc = mutate(doc, rnd, data)
     before = copy.deepcopy(doc)
-    gates = data.draw(st.sampled_from([None, ALL_GATES, FeatureGates(RayJobDeletionPolicy=False)]))
+    gates = rnd.choice([None, ALL_GATES, FeatureGates(RayJobDeletionPolicy=False)])
     report = validate(doc, gates)
     assert doc == before, "validate changed its input"
     _check(report, doc)

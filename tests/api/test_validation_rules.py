@@ -59,12 +59,12 @@ def _get(obj: Any, path: str | list[str | int]) -> Any:
     return obj
 
 
-def S(path: str | list[str | int], value: Any) -> Op:  # noqa: N802 - reads as a table
+def S(path: str | list[str | int], value: Any) -> Op:
     """Set a field of the cluster spec."""
     return lambda doc, cluster: _put(cluster, path, value)
 
 
-def D(path: str) -> Op:  # noqa: N802
+def D(path: str) -> Op:
     """Delete a field of the cluster spec."""
     def op(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
         keys = _keys(path)
@@ -72,30 +72,30 @@ def D(path: str) -> Op:  # noqa: N802
     return op
 
 
-def J(path: str | list[str | int], value: Any) -> Op:  # noqa: N802
+def J(path: str | list[str | int], value: Any) -> Op:
     """Set a field of the document itself (not of its cluster spec)."""
     return lambda doc, cluster: _put(doc, path, value)
 
 
-def ANN(key: str, value: str) -> Op:  # noqa: N802
+def ANN(key: str, value: str) -> Op:
     return J(["metadata", "annotations", key], value)
 
 
-def ENV(container: str, name: str, value: str = "x") -> Op:  # noqa: N802
+def ENV(container: str, name: str, value: str = "x") -> Op:
     """Append an env var to the container at *container* (a cluster-spec path)."""
     def op(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
         _get(cluster, container).setdefault("env", []).append({"name": name, "value": value})
     return op
 
 
-def MOUNT(container: str, name: str, mount_path: str) -> Op:  # noqa: N802
+def MOUNT(container: str, name: str, mount_path: str) -> Op:
     def op(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
         _get(cluster, container).setdefault("volumeMounts", []).append(
             {"name": name, "mountPath": mount_path})
     return op
 
 
-def DUP_GROUP(doc: dict[str, Any], cluster: dict[str, Any]) -> None:  # noqa: N802
+def DUP_GROUP(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
     cluster["workerGroupSpecs"].append(dict(cluster["workerGroupSpecs"][0]))
 
 
@@ -103,11 +103,11 @@ V2 = [S("enableInTreeAutoscaling", True), S("autoscalerOptions", {"version": "v2
 FT_OPTS = S("gcsFaultToleranceOptions", {"redisAddress": "redis:6379"})
 
 
-def ROCKS(**extra: Any) -> Op:  # noqa: N802
+def ROCKS(**extra: Any) -> Op:
     return S("gcsFaultToleranceOptions", {"backend": "rocksdb", **extra})
 
 
-def K8S_AUTH(version: str = "2.55.0", **auth: Any) -> list[Op]:  # noqa: N802
+def K8S_AUTH(version: str = "2.55.0", **auth: Any) -> list[Op]:
     return [S("rayVersion", version),
             S("authOptions", {"mode": "token", "enableK8sTokenAuth": True, **auth})]
 
@@ -217,16 +217,19 @@ CLUSTER_RULES = [
     case("group-name-repeated", "{c}.workerGroupSpecs[1].groupName", DUP_GROUP),
     # rayStartParams vs group resources
     case("head-num-cpus-and-resources", "{c}.headGroupSpec.rayStartParams.num-cpus",
-         S("headGroupSpec.rayStartParams.num-cpus", "1"), S("headGroupSpec.resources", {"CPU": "1"})),
+         S("headGroupSpec.rayStartParams.num-cpus", "1"),
+         S("headGroupSpec.resources", {"CPU": "1"})),
     case("worker-num-gpus-and-resources", f"{WP}.rayStartParams.num-gpus",
          S(f"{W0}.rayStartParams.num-gpus", "1"), S(f"{W0}.resources", {"GPU": "1"})),
     case("worker-memory-and-resources", f"{WP}.rayStartParams.memory",
          S(f"{W0}.rayStartParams.memory", "1000"), S(f"{W0}.resources", {"memory": "1Gi"})),
     case("worker-resources-param-and-resources", f"{WP}.rayStartParams.resources",
-         S(f"{W0}.rayStartParams.resources", '"{\\"TPU\\": 1}"'), S(f"{W0}.resources", {"TPU": "1"})),
+         S(f"{W0}.rayStartParams.resources", '"{\\"TPU\\": 1}"'),
+         S(f"{W0}.resources", {"TPU": "1"})),
     case("resources-param-not-json", "{c}.headGroupSpec.rayStartParams.resources",
          S("headGroupSpec.rayStartParams.resources", "TPU=1")),
-    case("group-resources-not-quantity", f"{WP}.resources.CPU", S(f"{W0}.resources", {"CPU": "two"})),
+    case("group-resources-not-quantity", f"{WP}.resources.CPU",
+         S(f"{W0}.resources", {"CPU": "two"})),
     case("container-resources-not-quantity",
          "{c}.headGroupSpec.template.spec.containers[0].resources.limits.cpu",
          S(f"{HEAD_C}.resources", {"limits": {"cpu": "two"}})),
@@ -495,13 +498,13 @@ def test_missing_min_max_without_autoscaling_is_a_warning(raycluster: dict[str, 
 # ---------------------------------------------------------------- RayJob rules
 
 
-def RULES(*rules: tuple[str, str, int]) -> Op:  # noqa: N802
+def RULES(*rules: tuple[str, str, int]) -> Op:
     """deletionRules from (policy, jobStatus, ttlSeconds) triples."""
     body = [{"policy": p, "condition": {"jobStatus": s, "ttlSeconds": t}} for p, s, t in rules]
     return J("spec.deletionStrategy", {"deletionRules": body})
 
 
-def LEGACY(on_success: str | None, on_failure: str | None) -> Op:  # noqa: N802
+def LEGACY(on_success: str | None, on_failure: str | None) -> Op:
     strategy: dict[str, Any] = {}
     if on_success is not None:
         strategy["onSuccess"] = {"policy": on_success}
@@ -510,7 +513,7 @@ def LEGACY(on_success: str | None, on_failure: str | None) -> Op:  # noqa: N802
     return J("spec.deletionStrategy", strategy)
 
 
-def SELECTOR(doc: dict[str, Any], cluster: dict[str, Any]) -> None:  # noqa: N802
+def SELECTOR(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
     del doc["spec"]["rayClusterSpec"]
     doc["spec"]["clusterSelector"] = {"ray.io/cluster": "shared"}
 
@@ -632,7 +635,8 @@ JOB_CONTROLS = [
          S("headGroupSpec.template.spec.restartPolicy", "Never")),
     case("http-mode", "", J("spec.submissionMode", "HTTPMode"), J("spec.backoffLimit", 3)),
     case("runtime-env", "", J("spec.runtimeEnvYAML", "pip: [pandas]\nworking_dir: ./src\n")),
-    case("deadlines", "", J("spec.activeDeadlineSeconds", 1), J("spec.preRunningDeadlineSeconds", 1)),
+    case("deadlines", "", J("spec.activeDeadlineSeconds", 1),
+         J("spec.preRunningDeadlineSeconds", 1)),
     case("token-auth", "", S("authOptions", {"mode": "token"})),
 ]
 
@@ -648,14 +652,15 @@ def test_rayjob_accepts(make: Callable[[str], dict[str, Any]], ops: list[Op], pa
 TIMEOUT = "ray.io/initializing-timeout"
 INCREMENTAL = [
     AUTOSCALING,
-    J("spec.upgradeStrategy", {"type": "NewClusterWithIncrementalUpgrade", "clusterUpgradeOptions": {
-        "maxSurgePercent": 50, "stepSizePercent": 25, "intervalSeconds": 30,
-        "gatewayClassName": "istio"}}),
+    J("spec.upgradeStrategy", {
+        "type": "NewClusterWithIncrementalUpgrade",
+        "clusterUpgradeOptions": {"maxSurgePercent": 50, "stepSizePercent": 25,
+                                  "intervalSeconds": 30, "gatewayClassName": "istio"}}),
 ]
 CUO = "spec.upgradeStrategy.clusterUpgradeOptions"
 
 
-def CUO_SET(**values: Any) -> Op:  # noqa: N802
+def CUO_SET(**values: Any) -> Op:
     def op(doc: dict[str, Any], cluster: dict[str, Any]) -> None:
         options = doc["spec"]["upgradeStrategy"]["clusterUpgradeOptions"]
         for key, value in values.items():

@@ -56,10 +56,14 @@ class Findings:
 
     items: list[Finding] = field(default_factory=list)
 
-    def error(self, path: str, message: str, value: Any = _UNSET, allowed: str | None = None) -> None:
+    def error(
+        self, path: str, message: str, value: Any = _UNSET, allowed: str | None = None
+    ) -> None:
         self.items.append(Finding(path, message, value, allowed, "error"))
 
-    def warn(self, path: str, message: str, value: Any = _UNSET, allowed: str | None = None) -> None:
+    def warn(
+        self, path: str, message: str, value: Any = _UNSET, allowed: str | None = None
+    ) -> None:
         self.items.append(Finding(path, message, value, allowed, "warning"))
 
     @property

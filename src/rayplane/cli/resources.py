@@ -88,14 +88,17 @@ def cluster_outcome(detail: dict[str, Any] | None) -> Outcome:
         return Outcome(True, False, "ready")
     conditions = {c["type"]: c for c in status.get("conditions") or []}
     failure = conditions.get("ReplicaFailure")
-    if failure and failure.get("status") == "True" and failure.get("reason") == "CrashLoop":
+    if failure and failure.get("status") == "True" and \
+            str(failure.get("message", "")).startswith("CrashLoop"):
         return Outcome(True, True, failure.get("message", "a node keeps failing"))
     nodes = (detail.get("local") or {}).get("nodes", [])
     waiting = [f"{n['name']}: {n.get('reason') or n['state']}" for n in nodes
                if n["state"] != "ready"]
     desired = (status.get("desiredWorkerReplicas") or 0) + 1
     if len(nodes) < desired:
-        waiting.append(f"{desired - len(nodes)} node(s) not created yet")
+        head_ready = any(n["kind"] == "head" and n["state"] == "ready" for n in nodes)
+        why = "starting a few at a time" if head_ready else "waiting for the head (wait-gcs-ready)"
+        waiting.append(f"{desired - len(nodes)} node(s) not created yet: {why}")
     return Outcome(False, False, "; ".join(waiting) or "waiting for status")
 
 

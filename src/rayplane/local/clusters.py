@@ -29,6 +29,9 @@ from rayplane.local.notes import local_notes
 from rayplane.local.ports import NodePorts, allocate_node_ports, ports_in_use
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.cluster import (
+    FAILED_CREATE_HEAD_POD,
+    FAILED_CREATE_WORKER_POD,
+    DELETE_UNHEALTHY,
     CreateNode,
     DeleteNode,
     ObservedCluster,
@@ -44,6 +47,7 @@ log = logging.getLogger("rayplane.clusters")
 # A node that dies this many times in a row without ever becoming ready is a crash loop:
 # apply stops waiting and shows the node's last log lines instead of retrying forever.
 CRASH_LOOP_AFTER = 3
+CRASH_LOOP = "CrashLoop"
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -71,6 +75,7 @@ class ClusterRuntime:
         self._http = httpx.Client(timeout=1.0)
         # (cluster uid, group) -> consecutive failures of nodes that were never ready
         self._failures: dict[tuple[str, str], list[str]] = {}
+        self._last_failure: dict[tuple[str, str], float] = {}
 
     def close(self) -> None:
         self._stops.shutdown(wait=False, cancel_futures=False)
@@ -132,21 +137,36 @@ class ClusterRuntime:
             ))
         for (cluster_uid, group), history in self._failures.items():
             if cluster_uid == uid and len(history) >= CRASH_LOOP_AFTER:
-                failures.append(f"CrashLoop: {group} nodes failed {len(history)} times in a row; "
-                                f"last: {history[-1]}")
+                reason = FAILED_CREATE_HEAD_POD if group == HEAD_GROUP else \
+                    FAILED_CREATE_WORKER_POD
+                failures.append(f"{reason}: {CRASH_LOOP}: {group} nodes failed {len(history)} "
+                                f"times in a row; last: {history[-1]}")
         return ObservedCluster(nodes=nodes, failures=failures)
 
     # nodes ----------------------------------------------------------------------------------
 
+    def _backing_off(self, uid: str, group: str) -> bool:
+        """After a crash loop, retry a group at most every 2**n seconds (up to a minute)."""
+        history = self._failures.get((uid, group), [])
+        if len(history) < CRASH_LOOP_AFTER:
+            return False
+        wait = min(60.0, 2.0 ** (len(history) - CRASH_LOOP_AFTER + 1))
+        return time.time() - self._last_failure.get((uid, group), 0.0) < wait
+
     def _create_node(self, stored: StoredResource, cluster: RayCluster, group_name: str) -> None:
+        if self._backing_off(stored.uid, group_name):
+            return
         spec = cluster.spec
         head = group_name == HEAD_GROUP
         group: WorkerGroupSpec | None = None
         if not head:
             group = next(g for g in spec.worker_group_specs if g.group_name == group_name)
         head_ports = self._head_ports(stored.uid)
-        if not head and head_ports is None:
-            return  # the reconciler creates the head first; workers follow on the next pass
+        if not head and (head_ports is None or not self._head_ready(stored.uid)):
+            # KubeRay's wait-gcs-ready init container: a worker starts once the GCS answers.
+            return
+        if self._starting() >= self.settings.max_starting_nodes:
+            return  # too many `ray start`s at once time out on a small machine; next pass
         name = (f"{stored.name}-head-{_suffix()}" if head
                 else f"{stored.name}-{group_name}-worker-{_suffix()}")[:63].lower()
         ports = allocate_node_ports(head=head, exclude=ports_in_use(
@@ -179,6 +199,13 @@ class ClusterRuntime:
         self.store.event(stored.uid, "CreatedNode", f"created {row.kind} node {name} "
                          f"(pid {started.pid})")
 
+    def _starting(self) -> int:
+        """Nodes of any cluster that were launched and have not registered yet."""
+        return sum(1 for n in self.store.nodes()
+                   if n.deleting is None and n.info.get("why") != "registered with Ray"
+                   and n.pid is not None and n.create_time is not None
+                   and process.is_alive(n.pid, n.create_time))
+
     def _head_ready(self, uid: str) -> bool:
         return any(n.kind == "head" and n.info.get("why") == "registered with Ray"
                    for n in self.store.nodes(uid))
@@ -193,9 +220,10 @@ class ClusterRuntime:
         node = next((n for n in self.store.nodes(stored.uid) if n.name == name), None)
         if node is None or node.deleting is not None:
             return
-        if not node.info.get("was_ready") and reason.lower().startswith(("failed", "unhealthy")):
+        if not node.info.get("was_ready") and reason == DELETE_UNHEALTHY:
             history = self._failures.setdefault((stored.uid, node.group), [])
             history.append(f"{name}: {node.info.get('why', 'exited')}")
+            self._last_failure[(stored.uid, node.group)] = time.time()
         node.deleting = time.time()
         self.store.update_node(node)
         self.store.event(stored.uid, "DeletedNode", f"deleting {node.kind} node {name}: {reason}")

@@ -146,7 +146,8 @@ def _check_params_and_resources(
             )
         for key, value in resources.items():
             if not is_quantity(value):
-                out.error(join(join(path, "resources"), key), f"{value!r} is not a quantity.", value)
+                out.error(join(join(path, "resources"), key), f"{value!r} is not a quantity.",
+                          value)
     if "labels" in params:
         out.error(
             join(ppath, "labels"),
@@ -253,14 +254,14 @@ def _check_group(
             out.error(
                 join(path, "idleTimeoutSeconds"),
                 "is set, but a per-group idle timeout needs autoscaler v2; set "
-                "spec.autoscalerOptions.version: v2.",
+                "autoscalerOptions.version: v2 (with enableInTreeAutoscaling: true).",
                 group.idle_timeout_seconds,
             )
     # KubeRay defaults priority to 0 and only checks a non-zero priority.
     if group.priority:
         if not v2:
-            out.error(join(path, "priority"), "needs autoscaler v2; set "
-                      "spec.autoscalerOptions.version: v2.", group.priority)
+            out.error(join(path, "priority"), "needs autoscaler v2; set autoscalerOptions."
+                      "version: v2 (with enableInTreeAutoscaling: true).", group.priority)
         problem = _version_problem(spec.ray_version, (2, 56))
         if problem:
             out.error(join(path, "priority"), f"needs Ray 2.56 or newer; {problem}",
@@ -281,9 +282,8 @@ def _check_group(
 
 def _version_problem(version: str | None, minimum: tuple[int, ...]) -> str | None:
     """Why *version* does not meet *minimum*: unset (KubeRay requires it) or too old."""
-    wanted = ".".join(str(p) for p in minimum)
     if not version:
-        return f"spec.rayVersion is not set; set it to {wanted} or newer."
+        return "rayVersion is not set, and KubeRay needs it to check this."
     if not at_least(version, minimum):
         return f"rayVersion is {version}."
     return None

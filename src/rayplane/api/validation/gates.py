@@ -29,7 +29,8 @@ class FeatureGates:
         for item in filter(None, (p.strip() for p in text.split(","))):
             name, _, value = item.partition("=")
             if name not in known:
-                raise ValueError(f"unknown feature gate {name!r}; known: {', '.join(sorted(known))}")
+                raise ValueError(
+                    f"unknown feature gate {name!r}; known: {', '.join(sorted(known))}")
             if value.lower() not in {"true", "false"}:
                 raise ValueError(f"feature gate {name} needs =true or =false, not {value!r}")
             changes[name] = value.lower() == "true"

@@ -22,7 +22,8 @@ def validate_rayjob(job: RayJob, out: Findings, gates: FeatureGates) -> None:
     _check_modes(spec, out)
     _check_deletion(spec, out, gates)
     status = job.status
-    if status and status.job_deployment_status == "Waiting" and spec.submission_mode != "InteractiveMode":
+    if status and status.job_deployment_status == "Waiting" \
+            and spec.submission_mode != "InteractiveMode":
         out.error("status.jobDeploymentStatus", "Waiting is only valid in InteractiveMode.",
                   "Waiting")
 

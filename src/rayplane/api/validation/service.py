@@ -88,7 +88,8 @@ def _check_incremental(svc: RayService, out: Findings, gates: FeatureGates) -> N
                   + gates.hint("RayServiceIncrementalUpgrade"))
     if not svc.spec.ray_cluster_config.autoscaling:
         out.error("spec.rayClusterConfig.enableInTreeAutoscaling", "incremental upgrades need "
-                  "the autoscaler; set it to true.", svc.spec.ray_cluster_config.enable_in_tree_autoscaling)
+                  "the autoscaler; set it to true.",
+                  svc.spec.ray_cluster_config.enable_in_tree_autoscaling)
     options = strategy.cluster_upgrade_options
     opath = join(path, "clusterUpgradeOptions")
     if options is None:

@@ -149,7 +149,8 @@ def _describe_one(
         guess = suggest(str(value), allowed) if isinstance(value, str) else None
         hint = f" Did you mean '{guess}'?" if guess else ""
         out.error(
-            path, f"{show(value)} is not one of the allowed values.{hint}", value, ", ".join(allowed)
+            path, f"{show(value)} is not one of the allowed values.{hint}", value,
+            ", ".join(allowed),
         )
         return
     wants = sorted({_TYPE_WORDS.get(e["type"], "") for e in errs} - {""})
