@@ -53,8 +53,9 @@ class Settings:
             stop_grace_s=_float("RAYPLANE_STOP_GRACE", base.stop_grace_s),
             drain_timeout_s=_float("RAYPLANE_DRAIN_TIMEOUT", base.drain_timeout_s),
             reconcile_interval_s=_float("RAYPLANE_RECONCILE_INTERVAL", base.reconcile_interval_s),
-            max_starting_nodes=int(_float("RAYPLANE_MAX_STARTING_NODES",
-                                          float(base.max_starting_nodes))),
+            max_starting_nodes=int(
+                _float("RAYPLANE_MAX_STARTING_NODES", float(base.max_starting_nodes))
+            ),
             object_store_bytes=int(
                 _float("RAYPLANE_OBJECT_STORE_BYTES", float(base.object_store_bytes))
             ),

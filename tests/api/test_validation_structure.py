@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -337,6 +338,19 @@ def test_missing_file_raises_load_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     with pytest.raises(LoadError, match=r"nope\.yaml: cannot read"):
         load([missing])
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root reads files regardless of their mode")
+def test_unreadable_file_raises_load_error(tmp_path: Path) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text(CLUSTER_YAML)
+    path.chmod(0)
+    try:
+        with pytest.raises(LoadError, match=r"secret\.yaml: cannot read: Permission denied"):
+            load([path])
+    finally:
+        path.chmod(0o600)
 
 
 def test_binary_file_raises_load_error(tmp_path: Path) -> None:

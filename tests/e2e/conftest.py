@@ -43,17 +43,27 @@ class Local:
     home: Path
     env: dict[str, str]
 
-    def run(self, *args: str, input: str | None = None, timeout: float = 300,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "rayplane", *args], env=self.env,
-                              capture_output=True, text=True, input=input, timeout=timeout,
-                              cwd=ROOT)
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 300, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "rayplane", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+            cwd=ROOT,
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"rayplane {' '.join(args)} exited {proc.returncode}:\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"rayplane {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
-    def get(self, name: str, kind: str = "raycluster", namespace: str = "default") -> dict[str, Any]:
+    def get(
+        self, name: str, kind: str = "raycluster", namespace: str = "default"
+    ) -> dict[str, Any]:
         return dict(json.loads(self.run("get", kind, name, "-n", namespace, "-o", "json").stdout))
 
     def detail(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
@@ -79,20 +89,32 @@ class Local:
 
     def start_controller(self) -> subprocess.Popen[bytes]:
         log = open(self.home / "controller-test.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "rayplane", "controller", "run"],
-                                env=self.env, stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rayplane", "controller", "run"],
+            env=self.env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         log.close()
-        wait_for(lambda: self.run("controller", "status", check=False).returncode == 0, 30,
-                 "the controller to answer")
+        wait_for(
+            lambda: self.run("controller", "status", check=False).returncode == 0,
+            30,
+            "the controller to answer",
+        )
         return proc
 
 
 def driver(address: str, code: str, timeout: float = 180) -> str:
     """Run *code* in a fresh Python that has called ray.init(address); return stdout."""
-    script = ("import ray, json\n"
-              f"ray.init(address={address!r}, logging_level='ERROR')\n" + code)
-    proc = subprocess.run([sys.executable, "-c", script], env=driver_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    script = f"import ray, json\nray.init(address={address!r}, logging_level='ERROR')\n" + code
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env=driver_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if proc.returncode != 0:
         raise AssertionError(f"driver failed:\n{proc.stdout}\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -101,9 +123,14 @@ def driver(address: str, code: str, timeout: float = 180) -> str:
 @pytest.fixture(scope="session")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     home = tmp_path_factory.mktemp("rayplane-home")
-    env = dict(os.environ, RAYPLANE_HOME=str(home), RAYPLANE_DRAIN_TIMEOUT="1",
-               RAYPLANE_STOP_GRACE="15", RAYPLANE_OBJECT_STORE_BYTES=str(80 * 2**20),
-               RAYPLANE_TEMP_ROOT=f"/tmp/rp-{os.getpid()}")
+    env = dict(
+        os.environ,
+        RAYPLANE_HOME=str(home),
+        RAYPLANE_DRAIN_TIMEOUT="1",
+        RAYPLANE_STOP_GRACE="15",
+        RAYPLANE_OBJECT_STORE_BYTES=str(80 * 2**20),
+        RAYPLANE_TEMP_ROOT=f"/tmp/rp-{os.getpid()}",
+    )
     env.pop("RAY_ADDRESS", None)
     session = Local(home, env)
     proc = session.start_controller()
@@ -113,8 +140,15 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         listed = json.loads(session.run("get", kind, "-A", "-o", "json").stdout or "{}")
         items = listed.get("items", [listed] if listed.get("metadata") else [])
         for item in items:
-            session.run("delete", kind, item["metadata"]["name"], "-n",
-                        item["metadata"]["namespace"], check=False, timeout=180)
+            session.run(
+                "delete",
+                kind,
+                item["metadata"]["name"],
+                "-n",
+                item["metadata"]["namespace"],
+                check=False,
+                timeout=180,
+            )
     session.run("controller", "stop", check=False)
     try:
         proc.wait(timeout=30)

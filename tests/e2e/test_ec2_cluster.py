@@ -12,8 +12,12 @@ from tests.e2e.conftest import ROOT, Local, driver
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
 SEED_ENV = {
-    "CLUSTER_NAME": "ec2-ray", "AWS_REGION": "us-west-2", "X86_AMI_ID": "ami-x86",
-    "ARM_AMI_ID": "ami-arm", "PRIV_SUBNET_ID": "subnet-1", "HEAD_SG_ID": "sg-h",
+    "CLUSTER_NAME": "ec2-ray",
+    "AWS_REGION": "us-west-2",
+    "X86_AMI_ID": "ami-x86",
+    "ARM_AMI_ID": "ami-arm",
+    "PRIV_SUBNET_ID": "subnet-1",
+    "HEAD_SG_ID": "sg-h",
     "WORKER_SG_ID": "sg-w",
 }
 
@@ -21,7 +25,8 @@ SEED_ENV = {
 def test_converted_ec2_cluster_places_graviton_work_on_graviton(local: Local) -> None:
     env = dict(local.env, **SEED_ENV)
     converted = Local(local.home, env).run(
-        "convert", str(ROOT / "examples" / "ec2-cluster-launcher.yaml"))
+        "convert", str(ROOT / "examples" / "ec2-cluster-launcher.yaml")
+    )
     try:
         local.run("apply", "-f", "-", "--timeout", "400", input=converted.stdout)
         status = local.get("ec2-ray")["status"]

@@ -100,19 +100,29 @@ def test_killed_worker_is_replaced(local: Local, basic: dict[str, object]) -> No
     os.killpg(victim["pid"], signal.SIGKILL)
     nodes = wait_for(
         lambda: (lambda ns: ns if victim["name"] not in {n["name"] for n in ns} else None)(
-            _settled(local, "raycluster-basic", 2) or []),
-        180, "the killed worker to be replaced")
+            _settled(local, "raycluster-basic", 2) or []
+        ),
+        180,
+        "the killed worker to be replaced",
+    )
     assert len([n for n in nodes if n["kind"] == "worker"]) == 2
     events = json.dumps((local.detail("raycluster-basic", NS) or {})["local"]["events"])
     assert victim["name"] in events
 
 
 def test_restarted_controller_adopts_its_nodes(local: Local, basic: dict[str, object]) -> None:
-    before = {n["name"]: n["pid"] for n in wait_for(
-        lambda: _settled(local, "raycluster-basic", 2), 180, "the cluster to settle")}
+    before = {
+        n["name"]: n["pid"]
+        for n in wait_for(
+            lambda: _settled(local, "raycluster-basic", 2), 180, "the cluster to settle"
+        )
+    }
     os.kill(local.controller_pid(), signal.SIGKILL)
-    wait_for(lambda: local.run("controller", "status", check=False).returncode != 0, 30,
-             "the controller to be gone")
+    wait_for(
+        lambda: local.run("controller", "status", check=False).returncode != 0,
+        30,
+        "the controller to be gone",
+    )
     local.start_controller()
     for _ in range(5):  # several reconcile passes
         after = wait_for(lambda: _settled(local, "raycluster-basic", 2), 60, "adoption")
@@ -121,8 +131,12 @@ def test_restarted_controller_adopts_its_nodes(local: Local, basic: dict[str, ob
 
 def test_invalid_apply_creates_nothing(local: Local, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(Path(BASIC).read_text().replace("name: raycluster-basic", "name: bad-one")
-                   .replace("maxReplicas: 10", "maxReplicas: -3"))
+    bad.write_text(
+        Path(BASIC)
+        .read_text()
+        .replace("name: raycluster-basic", "name: bad-one")
+        .replace("maxReplicas: 10", "maxReplicas: -3")
+    )
     result = local.run("apply", "-f", str(bad), check=False)
     assert result.returncode == 1
     assert "spec.workerGroupSpecs[0].maxReplicas" in result.stderr
@@ -137,8 +151,11 @@ def test_delete_leaves_no_process_or_temp_dir(local: Local, basic: dict[str, obj
     for pid in pids:
         assert isinstance(pid, int)
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    leftovers = [p for p in psutil.process_iter(["environ"])
-                 if _marker_of(p) in {str(n.get("marker")) for n in nodes}]
+    leftovers = [
+        p
+        for p in psutil.process_iter(["environ"])
+        if _marker_of(p) in {str(n.get("marker")) for n in nodes}
+    ]
     assert not leftovers
     assert not any(d.exists() for d in temp_dirs)
     assert local.run("get", "raycluster", "raycluster-basic", "-n", NS, check=False).returncode == 1
@@ -149,5 +166,3 @@ def _marker_of(proc: psutil.Process) -> str | None:
         return (proc.info.get("environ") or {}).get("RAYPLANE_NODE_MARKER")
     except (psutil.Error, AttributeError):
         return None
-
-

@@ -28,7 +28,9 @@ _SUFFIX = {
     "Pi": Decimal(2) ** 50,
     "Ei": Decimal(2) ** 60,
 }
-_PATTERN = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$")
+_PATTERN = re.compile(
+    r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)$"
+)
 
 
 class QuantityError(ValueError):
@@ -43,9 +45,7 @@ def parse_quantity(value: str | int | float) -> Decimal:
         return Decimal(str(value))
     match = _PATTERN.match(value.strip())
     if not match:
-        raise QuantityError(
-            f"{value!r} is not a Kubernetes quantity (examples: 2, 500m, 4Gi, 1.5)"
-        )
+        raise QuantityError(f"{value!r} is not a Kubernetes quantity (examples: 2, 500m, 4Gi, 1.5)")
     number, suffix = match.groups()
     try:
         return Decimal(number) * _SUFFIX[suffix]

@@ -39,11 +39,19 @@ def render(detail: dict[str, Any]) -> None:
         for column in ("TYPE", "STATUS", "REASON", "MESSAGE", "SINCE"):
             table.add_column(column)
         for c in conditions:
-            table.add_row(c["type"], c["status"], c.get("reason", ""), c.get("message", ""),
-                          c.get("lastTransitionTime", ""))
+            table.add_row(
+                c["type"],
+                c["status"],
+                c.get("reason", ""),
+                c.get("message", ""),
+                c.get("lastTransitionTime", ""),
+            )
         out.print(table)
-    summary = {k: v for k, v in status.items()
-               if k not in ("conditions", "endpoints", "state") and not isinstance(v, dict | list)}
+    summary = {
+        k: v
+        for k, v in status.items()
+        if k not in ("conditions", "endpoints", "state") and not isinstance(v, dict | list)
+    }
     if summary:
         _section("Status")
         for key, value in summary.items():
@@ -56,8 +64,11 @@ def render(detail: dict[str, Any]) -> None:
             table.add_column(column, overflow="fold")
         for n in nodes:
             ports = n.get("ports") or {}
-            shown = ", ".join(f"{k}={v}" for k, v in sorted(ports.items())
-                              if k in ("gcs", "dashboard", "agent", "client", "serve"))
+            shown = ", ".join(
+                f"{k}={v}"
+                for k, v in sorted(ports.items())
+                if k in ("gcs", "dashboard", "agent", "client", "serve")
+            )
             state = n["state"] + (f" ({n['reason']})" if n.get("reason") else "")
             table.add_row(n["name"], n["group"], state, str(n.get("pid") or ""), shown)
         out.print(table)

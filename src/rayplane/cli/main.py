@@ -72,18 +72,35 @@ def validate_cmd(
     failed = False
     results: list[dict[str, object]] = []
     for doc in docs:
-        if doc.kind and doc.kind not in KINDS and isinstance(doc.raw, dict) and \
-                not str(doc.raw.get("apiVersion", "")).startswith("ray.io"):
-            results.append({"source": doc.where, "kind": doc.kind, "name": doc.name,
-                            "valid": None, "skipped": "not a ray.io kind"})
+        if (
+            doc.kind
+            and doc.kind not in KINDS
+            and isinstance(doc.raw, dict)
+            and not str(doc.raw.get("apiVersion", "")).startswith("ray.io")
+        ):
+            results.append(
+                {
+                    "source": doc.where,
+                    "kind": doc.kind,
+                    "name": doc.name,
+                    "valid": None,
+                    "skipped": "not a ray.io kind",
+                }
+            )
             if output == "text":
                 err.print(f"- {doc.kind}/{doc.name} ({doc.where}): skipped, not a ray.io kind")
             continue
         report = validate(doc.raw, gates)
         failed = failed or not report.ok
-        results.append({"source": doc.where, "kind": report.kind, "name": report.name,
-                        "valid": report.ok,
-                        "findings": [f.as_dict() for f in report.findings]})
+        results.append(
+            {
+                "source": doc.where,
+                "kind": report.kind,
+                "name": report.name,
+                "valid": report.ok,
+                "findings": [f.as_dict() for f in report.findings],
+            }
+        )
         if output == "text":
             label = f"{report.kind or '?'}/{report.name or '?'} ({doc.where})"
             if report.ok:
@@ -122,8 +139,10 @@ def convert_cmd(
         resource.setdefault("metadata", {})["namespace"] = namespace
     sys.stdout.write(dump([resource], output))
     for name in result.unset_variables:
-        err.print(f"[yellow]warning[/yellow] ${{{name}}} is not set in the environment; "
-                  "it was left as written.")
+        err.print(
+            f"[yellow]warning[/yellow] ${{{name}}} is not set in the environment; "
+            "it was left as written."
+        )
     for note in result.notes:
         err.print(f"note: {note}")
 
@@ -139,8 +158,12 @@ def crds_cmd() -> None:
 @app.command("version")
 def version_cmd(output: Annotated[str, typer.Option("-o", "--output")] = "text") -> None:
     """Print rayplane's version, the Ray it runs, and the KubeRay API it speaks."""
-    info = {"rayplane": __version__, "ray": installed_ray_version(),
-            "api": "ray.io/v1 (KubeRay v1.4-v1.7)", "python": sys.version.split()[0]}
+    info = {
+        "rayplane": __version__,
+        "ray": installed_ray_version(),
+        "api": "ray.io/v1 (KubeRay v1.4-v1.7)",
+        "python": sys.version.split()[0],
+    }
     if output == "json":
         out.print_json(json.dumps(info))
         return

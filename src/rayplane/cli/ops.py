@@ -16,8 +16,9 @@ from rayplane.cli.resources import Namespace, client, dashboard_url
 from rayplane.local.client import ControllerError
 from rayplane.settings import Settings
 
-controller_app = typer.Typer(help="Run or inspect the local controller.", no_args_is_help=True,
-                             rich_markup_mode=None)
+controller_app = typer.Typer(
+    help="Run or inspect the local controller.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _tail(path: Path, lines: int) -> str:
@@ -31,7 +32,9 @@ def _tail(path: Path, lines: int) -> str:
 
 def logs_cmd(
     ref: Annotated[str, typer.Argument(help="raycluster/NAME")],
-    node: Annotated[str | None, typer.Option("--node", help="One node (default: the head).")] = None,
+    node: Annotated[
+        str | None, typer.Option("--node", help="One node (default: the head).")
+    ] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
     tail: Annotated[int, typer.Option("--tail", help="Lines to show; -1 for all.")] = 200,
     namespace: Namespace = "default",
@@ -47,8 +50,11 @@ def logs_cmd(
         err.print(f'{kind} "{name}" not found in namespace {namespace}')
         raise typer.Exit(1)
     nodes = (detail.get("local") or {}).get("nodes", [])
-    chosen = [n for n in nodes if (n["name"] == node or n["group"] == node)] if node else \
-        [n for n in nodes if n["kind"] == "head"]
+    chosen = (
+        [n for n in nodes if (n["name"] == node or n["group"] == node)]
+        if node
+        else [n for n in nodes if n["kind"] == "head"]
+    )
     if not chosen:
         names = ", ".join(n["name"] for n in nodes) or "none"
         err.print(f"no node {node or '(head)'} in {name}; nodes: {names}")

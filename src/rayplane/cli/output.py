@@ -13,7 +13,6 @@ from rich.markup import escape
 from rayplane.api.errors import Finding
 
 
-
 def _console(stderr: bool) -> Console:
     """A console that does not squeeze tables to 80 columns when piped or captured."""
     probe = Console(stderr=stderr)

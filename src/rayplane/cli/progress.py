@@ -30,8 +30,15 @@ Row = tuple[str, str, str, str, str]
 def node_rows(detail: dict[str, Any]) -> list[Row]:
     rows = []
     for node in (detail.get("local") or {}).get("nodes", []):
-        rows.append((node["name"], node["group"], node["state"], f"{node.get('age', 0):.0f}s",
-                     node.get("reason", "")))
+        rows.append(
+            (
+                node["name"],
+                node["group"],
+                node["state"],
+                f"{node.get('age', 0):.0f}s",
+                node.get("reason", ""),
+            )
+        )
     return rows
 
 

@@ -51,8 +51,10 @@ def read_resources(files: list[str]) -> list[Document]:
     bad = 0
     for doc in docs:
         if doc.kind not in KINDS:
-            err.print(f"note: {doc.kind or 'a document'} {doc.name} ({doc.where}) is not a "
-                      "ray.io kind; skipped.")
+            err.print(
+                f"note: {doc.kind or 'a document'} {doc.name} ({doc.where}) is not a "
+                "ray.io kind; skipped."
+            )
             continue
         report = validate(doc.raw)
         if not report.ok:
@@ -88,12 +90,16 @@ def cluster_outcome(detail: dict[str, Any] | None) -> Outcome:
         return Outcome(True, False, "ready")
     conditions = {c["type"]: c for c in status.get("conditions") or []}
     failure = conditions.get("ReplicaFailure")
-    if failure and failure.get("status") == "True" and \
-            str(failure.get("message", "")).startswith("CrashLoop"):
+    if (
+        failure
+        and failure.get("status") == "True"
+        and str(failure.get("message", "")).startswith("CrashLoop")
+    ):
         return Outcome(True, True, failure.get("message", "a node keeps failing"))
     nodes = (detail.get("local") or {}).get("nodes", [])
-    waiting = [f"{n['name']}: {n.get('reason') or n['state']}" for n in nodes
-               if n["state"] != "ready"]
+    waiting = [
+        f"{n['name']}: {n.get('reason') or n['state']}" for n in nodes if n["state"] != "ready"
+    ]
     desired = (status.get("desiredWorkerReplicas") or 0) + 1
     if len(nodes) < desired:
         head_ready = any(n["kind"] == "head" and n["state"] == "ready" for n in nodes)
@@ -122,9 +128,15 @@ def apply_cmd(
                 for finding in exc.payload["findings"]:
                     err.print(f"  {finding['path']}: {finding['message']}")
             raise typer.Exit(1) from exc
-        verb = "created" if before is None else (
-            "configured" if after["metadata"]["generation"] != before["metadata"]["generation"]
-            else "unchanged")
+        verb = (
+            "created"
+            if before is None
+            else (
+                "configured"
+                if after["metadata"]["generation"] != before["metadata"]["generation"]
+                else "unchanged"
+            )
+        )
         out.print(f"{plural(doc.kind)[:-1]}.ray.io/{doc.name} {verb}")
         applied.append((doc.kind, ns, doc.name))
     if no_wait:
@@ -134,8 +146,11 @@ def apply_cmd(
     for kind, ns, name in applied:
         if kind != "RayCluster":
             continue
-        outcome = wait_for(f"RayCluster {ns}/{name}", lambda: ctl.get(kind, ns, name),
-                           cluster_outcome, limit)
+
+        def fetch(k: str = kind, n: str = ns, m: str = name) -> dict[str, Any] | None:
+            return ctl.get(k, n, m)
+
+        outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit)
         if outcome.failed:
             err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {outcome.message}")
             failed = True
@@ -144,7 +159,7 @@ def apply_cmd(
         url, address = dashboard_url(status), gcs_address(status)
         out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {url}")
         if address:
-            out.print(f"  connect: ray.init(address=\"{address}\")")
+            out.print(f'  connect: ray.init(address="{address}")')
             out.print(f"  submit:  ray job submit --address {url} -- python my_script.py")
     if failed:
         raise typer.Exit(1)
@@ -153,8 +168,11 @@ def apply_cmd(
 def _age(created: str | None) -> str:
     if not created:
         return "?"
-    seconds = time.time() - time.mktime(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ")) \
+    seconds = (
+        time.time()
+        - time.mktime(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ"))
         + time.mktime(time.gmtime(0))
+    )
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
             return f"{int(seconds // size)}{unit}"
@@ -215,19 +233,26 @@ def get_cmd(
                 others = []
             if others:
                 hint = f" ({len(others)} in other namespaces; add -A to see them)"
-        err.print(f"No {plural(kind)} found in "
-                  f"{'any namespace' if all_namespaces else namespace}.{hint}")
+        err.print(
+            f"No {plural(kind)} found in {'any namespace' if all_namespaces else namespace}.{hint}"
+        )
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
-    headers = ["NAME", "DESIRED WORKERS", "AVAILABLE WORKERS", "CPUS", "MEMORY", "GPUS",
-               "STATUS", "AGE"] if kind == "RayCluster" else ["NAME", "STATUS", "AGE"]
+    headers = (
+        ["NAME", "DESIRED WORKERS", "AVAILABLE WORKERS", "CPUS", "MEMORY", "GPUS", "STATUS", "AGE"]
+        if kind == "RayCluster"
+        else ["NAME", "STATUS", "AGE"]
+    )
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
     for header in headers:
         table.add_column(header)
     for doc in docs:
-        row = _cluster_row(doc) if kind == "RayCluster" else [
-            doc["metadata"]["name"], "", _age(doc["metadata"].get("creationTimestamp"))]
+        row = (
+            _cluster_row(doc)
+            if kind == "RayCluster"
+            else [doc["metadata"]["name"], "", _age(doc["metadata"].get("creationTimestamp"))]
+        )
         if all_namespaces:
             row.insert(0, doc["metadata"]["namespace"])
         table.add_row(*row)
@@ -296,6 +321,7 @@ def delete_cmd(
             missing = True
             continue
         if wait:
+
             def gone(detail: dict[str, Any] | None) -> Outcome:
                 if detail is None:
                     return Outcome(True, False, "deleted")
@@ -312,5 +338,3 @@ def delete_cmd(
         out.print(f'{plural(kind)[:-1]}.ray.io "{name}" deleted')
     if missing:
         raise typer.Exit(1)
-
-

@@ -65,8 +65,11 @@ class ControllerClient:
         try:
             subprocess.Popen(
                 [sys.executable, "-m", "rayplane", "controller", "run"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, env=dict(os.environ, RAYPLANE_HOME=str(home)),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                env=dict(os.environ, RAYPLANE_HOME=str(home)),
                 close_fds=True,
             )
         finally:
@@ -103,9 +106,7 @@ class ControllerClient:
 
     def delete(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         try:
-            result: dict[str, Any] = self.request(
-                "DELETE", f"/resources/{kind}/{namespace}/{name}"
-            )
+            result: dict[str, Any] = self.request("DELETE", f"/resources/{kind}/{namespace}/{name}")
         except ControllerError as exc:
             if exc.status == 404:
                 return None

@@ -29,9 +29,9 @@ from rayplane.local.notes import local_notes
 from rayplane.local.ports import NodePorts, allocate_node_ports, ports_in_use
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.cluster import (
+    DELETE_UNHEALTHY,
     FAILED_CREATE_HEAD_POD,
     FAILED_CREATE_WORKER_POD,
-    DELETE_UNHEALTHY,
     CreateNode,
     DeleteNode,
     ObservedCluster,
@@ -108,8 +108,11 @@ class ClusterRuntime:
         nodes: list[ObservedNode] = []
         failures: list[str] = []
         for node in self.store.nodes(uid):
-            alive = node.pid is not None and node.create_time is not None and \
-                process.is_alive(node.pid, node.create_time)
+            alive = (
+                node.pid is not None
+                and node.create_time is not None
+                and process.is_alive(node.pid, node.create_time)
+            )
             if node.deleting is not None:
                 future = self._stopping.get(node.name)
                 if future is None:
@@ -119,8 +122,9 @@ class ClusterRuntime:
                     continue
             ready = False
             if alive and node.deleting is None:
-                ready, why = node_healthy(self._http, LOOPBACK_IP,
-                                          node.ports["dashboard_agent_listen"])
+                ready, why = node_healthy(
+                    self._http, LOOPBACK_IP, node.ports["dashboard_agent_listen"]
+                )
                 node.info["why"] = "registered with Ray" if ready else why
                 if ready:
                     node.info["was_ready"] = True
@@ -129,18 +133,25 @@ class ClusterRuntime:
             if not alive and node.deleting is None:
                 node.info["why"] = "process exited: " + (_log_tail(node.log_path, 2) or "no log")
             self.store.update_node(node)
-            nodes.append(ObservedNode(
-                name=node.name, group=node.group, kind="head" if node.kind == "head" else "worker",
-                phase=phase, ready=ready,
-                deleting=node.deleting is not None, ip=LOOPBACK_IP,
-                created=datetime.fromtimestamp(node.created, UTC),
-            ))
+            nodes.append(
+                ObservedNode(
+                    name=node.name,
+                    group=node.group,
+                    kind="head" if node.kind == "head" else "worker",
+                    phase=phase,
+                    ready=ready,
+                    deleting=node.deleting is not None,
+                    ip=LOOPBACK_IP,
+                    created=datetime.fromtimestamp(node.created, UTC),
+                )
+            )
         for (cluster_uid, group), history in self._failures.items():
             if cluster_uid == uid and len(history) >= CRASH_LOOP_AFTER:
-                reason = FAILED_CREATE_HEAD_POD if group == HEAD_GROUP else \
-                    FAILED_CREATE_WORKER_POD
-                failures.append(f"{reason}: {CRASH_LOOP}: {group} nodes failed {len(history)} "
-                                f"times in a row; last: {history[-1]}")
+                reason = FAILED_CREATE_HEAD_POD if group == HEAD_GROUP else FAILED_CREATE_WORKER_POD
+                failures.append(
+                    f"{reason}: {CRASH_LOOP}: {group} nodes failed {len(history)} "
+                    f"times in a row; last: {history[-1]}"
+                )
         return ObservedCluster(nodes=nodes, failures=failures)
 
     # nodes ----------------------------------------------------------------------------------
@@ -167,10 +178,14 @@ class ClusterRuntime:
             return
         if self._starting() >= self.settings.max_starting_nodes:
             return  # too many `ray start`s at once time out on a small machine; next pass
-        name = (f"{stored.name}-head-{_suffix()}" if head
-                else f"{stored.name}-{group_name}-worker-{_suffix()}")[:63].lower()
-        ports = allocate_node_ports(head=head, exclude=ports_in_use(
-            n.ports for n in self.store.nodes()))
+        name = (
+            f"{stored.name}-head-{_suffix()}"
+            if head
+            else f"{stored.name}-{group_name}-worker-{_suffix()}"
+        )[:63].lower()
+        ports = allocate_node_ports(
+            head=head, exclude=ports_in_use(n.ports for n in self.store.nodes())
+        )
         self.settings.temp_root.mkdir(parents=True, exist_ok=True)
         temp_dir = tempfile.mkdtemp(prefix="n", dir=self.settings.temp_root)
         log_path = self.settings.home / "logs" / stored.namespace / stored.name / f"{name}.log"
@@ -187,28 +202,47 @@ class ClusterRuntime:
         env.update(ports.env())
         argv = ray_start_argv(command.argv(env)[2:])
         row = StoredNode(
-            name=name, cluster_uid=stored.uid, group=group_name, kind="head" if head else "worker",
-            pid=None, create_time=None, ports=ports.as_dict(), temp_dir=temp_dir,
-            log_path=str(log_path), created=time.time(),
+            name=name,
+            cluster_uid=stored.uid,
+            group=group_name,
+            kind="head" if head else "worker",
+            pid=None,
+            create_time=None,
+            ports=ports.as_dict(),
+            temp_dir=temp_dir,
+            log_path=str(log_path),
+            created=time.time(),
         )
         self.store.add_node(row)  # ports are claimed before the next node allocates
         started = process.spawn(argv, env, log_path)
         row.pid, row.create_time = started.pid, started.create_time
         row.info = {"marker": started.marker, "command": command.shell()}
         self.store.update_node(row)
-        self.store.event(stored.uid, "CreatedNode", f"created {row.kind} node {name} "
-                         f"(pid {started.pid})")
+        self.store.event(
+            stored.uid, "CreatedNode", f"created {row.kind} node {name} (pid {started.pid})"
+        )
+
+    def busy(self) -> bool:
+        """True while any node is starting or stopping (the controller polls faster)."""
+        return bool(self._stopping) or self._starting() > 0
 
     def _starting(self) -> int:
         """Nodes of any cluster that were launched and have not registered yet."""
-        return sum(1 for n in self.store.nodes()
-                   if n.deleting is None and n.info.get("why") != "registered with Ray"
-                   and n.pid is not None and n.create_time is not None
-                   and process.is_alive(n.pid, n.create_time))
+        return sum(
+            1
+            for n in self.store.nodes()
+            if n.deleting is None
+            and n.info.get("why") != "registered with Ray"
+            and n.pid is not None
+            and n.create_time is not None
+            and process.is_alive(n.pid, n.create_time)
+        )
 
     def _head_ready(self, uid: str) -> bool:
-        return any(n.kind == "head" and n.info.get("why") == "registered with Ray"
-                   for n in self.store.nodes(uid))
+        return any(
+            n.kind == "head" and n.info.get("why") == "registered with Ray"
+            for n in self.store.nodes(uid)
+        )
 
     def _head_ports(self, uid: str) -> NodePorts | None:
         for node in self.store.nodes(uid):
@@ -236,8 +270,13 @@ class ClusterRuntime:
 
     def _stop(self, node: StoredNode) -> None:
         if node.pid is not None and node.create_time is not None:
-            process.stop_group(node.pid, node.pid, node.create_time, self.settings.stop_grace_s,
-                               marker=node.info.get("marker"))
+            process.stop_group(
+                node.pid,
+                node.pid,
+                node.create_time,
+                self.settings.stop_grace_s,
+                marker=node.info.get("marker"),
+            )
 
     def _forget(self, node: StoredNode) -> None:
         shutil.rmtree(node.temp_dir, ignore_errors=True)
@@ -250,8 +289,9 @@ class ClusterRuntime:
             if not node.deleting:
                 self._delete_node(stored, node.name, "the RayCluster is being deleted")
         if not self.store.nodes(stored.uid):
-            shutil.rmtree(self.settings.home / "logs" / stored.namespace / stored.name,
-                          ignore_errors=True)
+            shutil.rmtree(
+                self.settings.home / "logs" / stored.namespace / stored.name, ignore_errors=True
+            )
             self.store.remove(stored.uid)
             for key in [k for k in self._failures if k[0] == stored.uid]:
                 del self._failures[key]
@@ -260,8 +300,11 @@ class ClusterRuntime:
     # describe -----------------------------------------------------------------------------
 
     def describe_node(self, node: StoredNode) -> dict[str, Any]:
-        alive = node.pid is not None and node.create_time is not None and \
-            process.is_alive(node.pid, node.create_time)
+        alive = (
+            node.pid is not None
+            and node.create_time is not None
+            and process.is_alive(node.pid, node.create_time)
+        )
         if node.deleting is not None:
             state, reason = "stopping", "being stopped"
         elif not alive:
@@ -272,17 +315,31 @@ class ClusterRuntime:
             state = "starting"
             reason = str(node.info.get("why") or "ray start launched")
             if "agent not answering" in reason:
-                reason = "waiting for the head" if node.kind == "worker" and \
-                    not self._head_ready(node.cluster_uid) else "ray start running"
-        ports = {"gcs": node.ports.get("gcs"), "dashboard": node.ports.get("dashboard"),
-                 "agent": node.ports.get("dashboard_agent_listen"),
-                 "client": node.ports.get("client_server")}
-        return {"name": node.name, "group": node.group, "kind": node.kind, "state": state,
-                "age": round(time.time() - node.created, 1),
-                "reason": reason, "pid": node.pid, "log": node.log_path,
-                "tempDir": node.temp_dir, "command": node.info.get("command", ""),
-                "marker": node.info.get("marker"),
-                "ports": {k: v for k, v in ports.items() if v is not None}}
+                reason = (
+                    "waiting for the head"
+                    if node.kind == "worker" and not self._head_ready(node.cluster_uid)
+                    else "ray start running"
+                )
+        ports = {
+            "gcs": node.ports.get("gcs"),
+            "dashboard": node.ports.get("dashboard"),
+            "agent": node.ports.get("dashboard_agent_listen"),
+            "client": node.ports.get("client_server"),
+        }
+        return {
+            "name": node.name,
+            "group": node.group,
+            "kind": node.kind,
+            "state": state,
+            "age": round(time.time() - node.created, 1),
+            "reason": reason,
+            "pid": node.pid,
+            "log": node.log_path,
+            "tempDir": node.temp_dir,
+            "command": node.info.get("command", ""),
+            "marker": node.info.get("marker"),
+            "ports": {k: v for k, v in ports.items() if v is not None},
+        }
 
     def notes(self, stored: StoredResource) -> list[str]:
         if stored.kind != "RayCluster":
@@ -294,12 +351,21 @@ class ClusterRuntime:
         head = self._head_ports(stored.uid)
         if head is None:
             return
-        endpoints = {"gcs-server": str(head.gcs), "dashboard": str(head.dashboard),
-                     "client": str(head.client_server), "metrics": str(head.metrics_export)}
+        endpoints = {
+            "gcs-server": str(head.gcs),
+            "dashboard": str(head.dashboard),
+            "client": str(head.client_server),
+            "metrics": str(head.metrics_export),
+        }
         status["endpoints"] = endpoints
         head_info = status.setdefault("head", {})
-        head_info.update({"podIP": LOOPBACK_IP, "serviceIP": LOOPBACK_IP,
-                          "serviceName": f"{stored.name}-head-svc"})
+        head_info.update(
+            {
+                "podIP": LOOPBACK_IP,
+                "serviceIP": LOOPBACK_IP,
+                "serviceName": f"{stored.name}-head-svc",
+            }
+        )
 
 
 def _flags(args: list[str]) -> dict[str, str]:
@@ -313,5 +379,6 @@ def _flags(args: list[str]) -> dict[str, str]:
 def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
     """Status changed in anything but its timestamp (avoids a write per pass)."""
     strip = {"lastUpdateTime"}
-    return {k: v for k, v in new.items() if k not in strip} != \
-        {k: v for k, v in old.items() if k not in strip}
+    return {k: v for k, v in new.items() if k not in strip} != {
+        k: v for k, v in old.items() if k not in strip
+    }

@@ -68,8 +68,7 @@ class Controller:
         server, _ = serve(self.settings.home / "controller.sock", self.handle)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop())
-        log.info("controller %s up (pid %d, home %s)", __version__, os.getpid(),
-                 self.settings.home)
+        log.info("controller %s up (pid %d, home %s)", __version__, os.getpid(), self.settings.home)
         try:
             while not self._stop.is_set():
                 started = time.monotonic()
@@ -77,8 +76,9 @@ class Controller:
                     self.reconcile_all()
                 except Exception:  # one bad pass must not end the controller
                     log.exception("reconcile pass failed")
-                self._wake.wait(max(0.0, self.settings.reconcile_interval_s -
-                                    (time.monotonic() - started)))
+                # While nodes are starting, look often: readiness is what users wait for.
+                interval = 0.25 if self.clusters.busy() else self.settings.reconcile_interval_s
+                self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
                 self._wake.clear()
         finally:
             server.shutdown()
@@ -100,18 +100,23 @@ class Controller:
                 if resource.kind == "RayCluster":
                     self.clusters.reconcile(resource)
             except Exception as exc:
-                log.exception("reconciling %s %s/%s failed", resource.kind, resource.namespace,
-                              resource.name)
-                self.store.event(resource.uid, "ReconcileError", f"{type(exc).__name__}: {exc}",
-                                 "Warning")
+                log.exception(
+                    "reconciling %s %s/%s failed", resource.kind, resource.namespace, resource.name
+                )
+                self.store.event(
+                    resource.uid, "ReconcileError", f"{type(exc).__name__}: {exc}", "Warning"
+                )
 
     # API -----------------------------------------------------------------------------------------
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
         parts = [p for p in path.split("/") if p]
         if parts == ["healthz"]:
-            return 200, {"pid": os.getpid(), "version": __version__,
-                         "home": str(self.settings.home)}
+            return 200, {
+                "pid": os.getpid(),
+                "version": __version__,
+                "home": str(self.settings.home),
+            }
         if parts == ["shutdown"] and method == "POST":
             self.stop()
             return 202, {"message": "stopping"}
@@ -125,17 +130,24 @@ class Controller:
             return self._one(method, kind, namespace, name, body)
         return 404, {"message": f"no route {method} {path}"}
 
-    def _one(self, method: str, kind: str, namespace: str, name: str,
-             body: Any) -> tuple[int, Any]:
+    def _one(self, method: str, kind: str, namespace: str, name: str, body: Any) -> tuple[int, Any]:
         if method == "PUT":
             report = validate(body)
             if not report.ok:
-                return 422, {"message": "invalid", "findings": [f.as_dict() for f in report.findings]}
+                return 422, {
+                    "message": "invalid",
+                    "findings": [f.as_dict() for f in report.findings],
+                }
             body = dict(body)
             body.pop("status", None)
             meta = dict(body.get("metadata") or {})
-            for server_field in ("uid", "generation", "resourceVersion", "creationTimestamp",
-                                 "deletionTimestamp"):
+            for server_field in (
+                "uid",
+                "generation",
+                "resourceVersion",
+                "creationTimestamp",
+                "deletionTimestamp",
+            ):
                 meta.pop(server_field, None)
             meta["namespace"] = namespace
             body["metadata"] = meta

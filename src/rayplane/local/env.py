@@ -33,7 +33,10 @@ def _field_ref(path: str, labels: dict[str, str], name: str, namespace: str) -> 
 
 
 def container_env(
-    container: Container | None, labels: dict[str, str], name: str, namespace: str,
+    container: Container | None,
+    labels: dict[str, str],
+    name: str,
+    namespace: str,
     base: dict[str, str],
 ) -> tuple[dict[str, str], list[str]]:
     """Resolve a container's env list; return the values and what could not be resolved."""
@@ -45,9 +48,12 @@ def container_env(
             unresolved.append(var.name)
             continue
         # Kubernetes expands $(VAR) from variables defined earlier in the list.
-        merged = {**base, **values}
-        values[var.name] = _REF.sub(lambda m: merged.get(m.group(1), m.group(0)), value)
+        values[var.name] = _expand(value, {**base, **values})
     return values, unresolved
+
+
+def _expand(value: str, known: dict[str, str]) -> str:
+    return _REF.sub(lambda m: known.get(m.group(1), m.group(0)), value)
 
 
 def _resolve(var: EnvVar, labels: dict[str, str], name: str, namespace: str) -> str | None:
@@ -63,21 +69,27 @@ def node_labels(cluster: RayCluster, group: WorkerGroupSpec | None) -> dict[str,
     kind = "head" if group is None else "worker"
     template = cluster.spec.head_group_spec.template if group is None else group.template
     labels = dict((template.metadata.labels if template.metadata else None) or {})
-    labels.update({
-        "ray.io/cluster": cluster.name,
-        "ray.io/node-type": kind,
-        "ray.io/group": HEAD_GROUP if group is None else str(group.group_name),
-        "ray.io/identifier": f"{cluster.name}-{kind}",
-        "ray.io/is-ray-node": "yes",
-        "app.kubernetes.io/name": "kuberay",
-        "app.kubernetes.io/created-by": "kuberay-operator",
-    })
+    labels.update(
+        {
+            "ray.io/cluster": cluster.name,
+            "ray.io/node-type": kind,
+            "ray.io/group": HEAD_GROUP if group is None else str(group.group_name),
+            "ray.io/identifier": f"{cluster.name}-{kind}",
+            "ray.io/is-ray-node": "yes",
+            "app.kubernetes.io/name": "kuberay",
+            "app.kubernetes.io/created-by": "kuberay-operator",
+        }
+    )
     return labels
 
 
 def node_environment(
-    stored: StoredResource, cluster: RayCluster, group: WorkerGroupSpec | None, name: str,
-    address: str, settings: Settings,
+    stored: StoredResource,
+    cluster: RayCluster,
+    group: WorkerGroupSpec | None,
+    name: str,
+    address: str,
+    settings: Settings,
 ) -> dict[str, str]:
     """Everything a node process gets in its environment, KubeRay's injected vars included."""
     template = cluster.spec.head_group_spec.template if group is None else group.template

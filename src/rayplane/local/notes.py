@@ -14,12 +14,32 @@ from rayplane.api.k8s import PodTemplateSpec
 from rayplane.api.quantity import QuantityError, ceil_value, parse_quantity
 from rayplane.api.raycluster import RayCluster
 
-_POD_ONLY = ("serviceAccountName", "nodeSelector", "tolerations", "volumes", "affinity",
-             "imagePullSecrets", "initContainers", "securityContext", "priorityClassName",
-             "schedulerName", "hostNetwork", "topologySpreadConstraints")
-_CONTAINER_ONLY = ("image", "imagePullPolicy", "livenessProbe", "readinessProbe",
-                   "startupProbe", "volumeMounts", "securityContext", "lifecycle", "command",
-                   "args")
+_POD_ONLY = (
+    "serviceAccountName",
+    "nodeSelector",
+    "tolerations",
+    "volumes",
+    "affinity",
+    "imagePullSecrets",
+    "initContainers",
+    "securityContext",
+    "priorityClassName",
+    "schedulerName",
+    "hostNetwork",
+    "topologySpreadConstraints",
+)
+_CONTAINER_ONLY = (
+    "image",
+    "imagePullPolicy",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "volumeMounts",
+    "securityContext",
+    "lifecycle",
+    "command",
+    "args",
+)
 
 
 def _installed_ray() -> str | None:
@@ -46,12 +66,16 @@ def local_notes(cluster: RayCluster) -> list[str]:
         notes += _template_notes(f"workerGroupSpecs[{index}].template.spec", group.template)
     host = spec.head_group_spec.ray_start_params.get("dashboard-host")
     if host and host != "127.0.0.1":
-        notes.append(f"headGroupSpec.rayStartParams.dashboard-host is {host}; locally every "
-                     "Ray listener is bound to 127.0.0.1 instead.")
+        notes.append(
+            f"headGroupSpec.rayStartParams.dashboard-host is {host}; locally every "
+            "Ray listener is bound to 127.0.0.1 instead."
+        )
     installed = _installed_ray()
     if spec.ray_version and installed and spec.ray_version != installed:
-        notes.append(f"rayVersion is {spec.ray_version} but the installed Ray is {installed}; "
-                     "the local runtime runs the installed one.")
+        notes.append(
+            f"rayVersion is {spec.ray_version} but the installed Ray is {installed}; "
+            "the local runtime runs the installed one."
+        )
     notes += _capacity_notes(cluster)
     return notes
 
@@ -82,14 +106,18 @@ def _capacity_notes(cluster: RayCluster) -> list[str]:
     notes = []
     have_cpus = os.cpu_count() or 1
     if cpus > have_cpus:
-        notes.append(f"the cluster asks for {cpus} CPUs and this machine has {have_cpus}; Ray "
-                     "resources are logical, so it runs oversubscribed.")
+        notes.append(
+            f"the cluster asks for {cpus} CPUs and this machine has {have_cpus}; Ray "
+            "resources are logical, so it runs oversubscribed."
+        )
     try:
         have_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):  # pragma: no cover - not on Linux
         have_memory = 0
     if have_memory and memory > have_memory:
-        notes.append(f"the cluster asks for {memory / 2**30:.1f} GiB of memory and this machine "
-                     f"has {have_memory / 2**30:.1f} GiB; Ray memory is logical, so it runs "
-                     "oversubscribed.")
+        notes.append(
+            f"the cluster asks for {memory / 2**30:.1f} GiB of memory and this machine "
+            f"has {have_memory / 2**30:.1f} GiB; Ray memory is logical, so it runs "
+            "oversubscribed."
+        )
     return notes

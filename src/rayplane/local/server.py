@@ -43,7 +43,7 @@ def serve(path: Path, handler: Handler) -> tuple[_Server, threading.Thread]:
         def address_string(self) -> str:
             return "local"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _handle(self) -> None:
@@ -62,7 +62,7 @@ def serve(path: Path, handler: Handler) -> tuple[_Server, threading.Thread]:
             self.end_headers()
             self.wfile.write(data)
 
-        do_GET = do_PUT = do_POST = do_DELETE = _handle  # noqa: N815
+        do_GET = do_PUT = do_POST = do_DELETE = _handle
 
     server = _Server(str(path), _Request)
     os.chmod(path, 0o600)

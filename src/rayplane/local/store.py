@@ -91,8 +91,9 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        self._db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=30
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
 
@@ -118,7 +119,8 @@ class Store:
         with self._tx() as db:
             row = db.execute(
                 "SELECT uid, generation, body, deleting FROM resources "
-                "WHERE kind=? AND namespace=? AND name=?", (kind, namespace, name)
+                "WHERE kind=? AND namespace=? AND name=?",
+                (kind, namespace, name),
             ).fetchone()
             if row is None:
                 uid, generation, created = str(uuid.uuid4()), 1, time.time()
@@ -136,7 +138,8 @@ class Store:
                 generation = row[1] + (1 if old.get("spec") != body.get("spec") else 0)
                 db.execute(
                     "UPDATE resources SET body=?, generation=? WHERE kind=? AND namespace=? "
-                    "AND name=?", (json.dumps(body), generation, kind, namespace, name)
+                    "AND name=?",
+                    (json.dumps(body), generation, kind, namespace, name),
                 )
         got = self.get(kind, namespace, name)
         assert got is not None
@@ -176,14 +179,17 @@ class Store:
     def patch_body(self, uid: str, body: dict[str, Any]) -> None:
         """Controller-side spec edits (the autoscaler's replicas); generation grows."""
         with self._tx() as db:
-            db.execute("UPDATE resources SET body=?, generation=generation+1 WHERE uid=?",
-                       (json.dumps(body), uid))
+            db.execute(
+                "UPDATE resources SET body=?, generation=generation+1 WHERE uid=?",
+                (json.dumps(body), uid),
+            )
 
     def mark_deleting(self, kind: str, namespace: str, name: str) -> StoredResource | None:
         with self._tx() as db:
             db.execute(
                 "UPDATE resources SET deleting=COALESCE(deleting, ?) WHERE kind=? AND "
-                "namespace=? AND name=?", (time.time(), kind, namespace, name)
+                "namespace=? AND name=?",
+                (time.time(), kind, namespace, name),
             )
         return self.get(kind, namespace, name)
 
@@ -198,9 +204,20 @@ class Store:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (node.name, node.cluster_uid, node.group, node.kind, node.pid,
-                 node.create_time, json.dumps(node.ports), node.temp_dir, node.log_path,
-                 node.created, node.deleting, json.dumps(node.info)),
+                (
+                    node.name,
+                    node.cluster_uid,
+                    node.group,
+                    node.kind,
+                    node.pid,
+                    node.create_time,
+                    json.dumps(node.ports),
+                    node.temp_dir,
+                    node.log_path,
+                    node.created,
+                    node.deleting,
+                    json.dumps(node.info),
+                ),
             )
 
     def update_node(self, node: StoredNode) -> None:
@@ -233,19 +250,26 @@ class Store:
 
     def event(self, uid: str, reason: str, message: str, type_: str = "Normal") -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO events (at, uid, type, reason, message) VALUES (?,?,?,?,?)",
-                       (time.time(), uid, type_, reason, message))
-            db.execute("DELETE FROM events WHERE uid=? AND id NOT IN (SELECT id FROM events "
-                       "WHERE uid=? ORDER BY id DESC LIMIT 200)", (uid, uid))
+            db.execute(
+                "INSERT INTO events (at, uid, type, reason, message) VALUES (?,?,?,?,?)",
+                (time.time(), uid, type_, reason, message),
+            )
+            db.execute(
+                "DELETE FROM events WHERE uid=? AND id NOT IN (SELECT id FROM events "
+                "WHERE uid=? ORDER BY id DESC LIMIT 200)",
+                (uid, uid),
+            )
 
     def events(self, uid: str, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT at, type, reason, message FROM events WHERE uid=? ORDER BY id DESC "
-                "LIMIT ?", (uid, limit)
+                "SELECT at, type, reason, message FROM events WHERE uid=? ORDER BY id DESC LIMIT ?",
+                (uid, limit),
             ).fetchall()
-        return [{"time": iso(r[0]), "type": r[1], "reason": r[2], "message": r[3]}
-                for r in reversed(rows)]
+        return [
+            {"time": iso(r[0]), "type": r[1], "reason": r[2], "message": r[3]}
+            for r in reversed(rows)
+        ]
 
 
 class ConflictError(Exception):
@@ -254,15 +278,30 @@ class ConflictError(Exception):
 
 def _resource(row: tuple[Any, ...]) -> StoredResource:
     return StoredResource(
-        kind=row[0], namespace=row[1], name=row[2], uid=row[3], generation=row[4],
-        created=row[5], body=json.loads(row[6]),
-        status=json.loads(row[7]) if row[7] else None, deleting=row[8],
+        kind=row[0],
+        namespace=row[1],
+        name=row[2],
+        uid=row[3],
+        generation=row[4],
+        created=row[5],
+        body=json.loads(row[6]),
+        status=json.loads(row[7]) if row[7] else None,
+        deleting=row[8],
     )
 
 
 def _node(row: tuple[Any, ...]) -> StoredNode:
     return StoredNode(
-        name=row[0], cluster_uid=row[1], group=row[2], kind=row[3], pid=row[4],
-        create_time=row[5], ports=json.loads(row[6]), temp_dir=row[7], log_path=row[8],
-        created=row[9], deleting=row[10], info=json.loads(row[11] or "{}"),
+        name=row[0],
+        cluster_uid=row[1],
+        group=row[2],
+        kind=row[3],
+        pid=row[4],
+        create_time=row[5],
+        ports=json.loads(row[6]),
+        temp_dir=row[7],
+        log_path=row[8],
+        created=row[9],
+        deleting=row[10],
+        info=json.loads(row[11] or "{}"),
     )

@@ -109,4 +109,5 @@ def _mute_template(holder: Any) -> None:
 def _digest(doc: Any) -> str:
     """SHA-1 of canonical JSON in base32 with the hex alphabet, KubeRay's GenerateJsonHash form."""
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return base64.b32hexencode(hashlib.sha1(text.encode("utf-8")).digest()).decode("ascii")
+    digest = hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).digest()
+    return base64.b32hexencode(digest).decode("ascii")

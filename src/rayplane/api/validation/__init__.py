@@ -23,8 +23,11 @@ from rayplane.api.validation.names import dns1035_problem
 from rayplane.api.validation.service import validate_rayservice
 from rayplane.api.validation.structure import parse, suggest
 
-KINDS: dict[str, type[Resource]] = {"RayCluster": RayCluster, "RayJob": RayJob,
-                                    "RayService": RayService}
+KINDS: dict[str, type[Resource]] = {
+    "RayCluster": RayCluster,
+    "RayJob": RayJob,
+    "RayService": RayService,
+}
 # Name limits leave room for the suffixes KubeRay appends (contract section 5).
 NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47}
 
@@ -58,8 +61,10 @@ def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
     gates = gates or FeatureGates()
     out = Findings()
     if not isinstance(raw, dict):
-        out.error("(document)", f"is a {type(raw).__name__}, not an object with apiVersion, kind, "
-                  "metadata and spec.")
+        out.error(
+            "(document)",
+            f"is a {type(raw).__name__}, not an object with apiVersion, kind, metadata and spec.",
+        )
         return Report("", "", out.items)
     kind = raw.get("kind")
     name = _name(raw)
@@ -71,8 +76,11 @@ def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
         out.error("kind", f"'{kind}' is not a kind rayplane runs.{hint}", kind, ", ".join(KINDS))
     api = raw.get("apiVersion")
     if api != API_VERSION:
-        fix = " ray.io/v1alpha1 was removed in KubeRay 1.1; change it to ray.io/v1." \
-            if api == "ray.io/v1alpha1" else ""
+        fix = (
+            " ray.io/v1alpha1 was removed in KubeRay 1.1; change it to ray.io/v1."
+            if api == "ray.io/v1alpha1"
+            else ""
+        )
         out.error("apiVersion", f"is {api!r}; rayplane reads {API_VERSION}.{fix}", api, API_VERSION)
     if not isinstance(kind, str) or kind not in KINDS:
         return Report(str(kind or ""), name, out.items)
@@ -118,10 +126,14 @@ def _rules(obj: Resource, out: Findings, gates: FeatureGates) -> None:
     if isinstance(obj, RayCluster):
         validate_cluster_spec(obj.spec, "spec", out, gates, annotations, standalone=True)
         conditions = {c.type: c.status for c in (obj.status.conditions or [])} if obj.status else {}
-        if conditions.get("RayClusterSuspending") == "True" and \
-                conditions.get("RayClusterSuspended") == "True":
-            out.error("status.conditions", "RayClusterSuspending and RayClusterSuspended cannot "
-                      "both be True.")
+        if (
+            conditions.get("RayClusterSuspending") == "True"
+            and conditions.get("RayClusterSuspended") == "True"
+        ):
+            out.error(
+                "status.conditions",
+                "RayClusterSuspending and RayClusterSuspended cannot both be True.",
+            )
     elif isinstance(obj, RayJob):
         validate_rayjob(obj, out, gates)
     elif isinstance(obj, RayService):

@@ -44,8 +44,9 @@ def autoscaler_v2(spec: RayClusterSpec) -> bool:
 
 def ft_enabled(spec: RayClusterSpec, annotations: dict[str, str]) -> bool:
     # KubeRay's IsGCSFaultToleranceEnabled compares the annotation case-insensitively.
-    return (annotations.get(FT_ANNOTATION) or "").lower() == "true" or \
-        spec.gcs_fault_tolerance_options is not None
+    return (
+        annotations.get(FT_ANNOTATION) or ""
+    ).lower() == "true" or spec.gcs_fault_tolerance_options is not None
 
 
 def _truthy(value: str | None) -> bool:
@@ -146,8 +147,9 @@ def _check_params_and_resources(
             )
         for key, value in resources.items():
             if not is_quantity(value):
-                out.error(join(join(path, "resources"), key), f"{value!r} is not a quantity.",
-                          value)
+                out.error(
+                    join(join(path, "resources"), key), f"{value!r} is not a quantity.", value
+                )
     if "labels" in params:
         out.error(
             join(ppath, "labels"),
@@ -223,15 +225,25 @@ def _check_group(
         )
     _check_template(group.template, join(path, "template"), out, "worker")
     _check_params_and_resources(group.ray_start_params, group.resources, group.labels, path, out)
-    for field, value in (("replicas", group.replicas), ("minReplicas", group.min_replicas),
-                         ("maxReplicas", group.max_replicas)):
+    for field, value in (
+        ("replicas", group.replicas),
+        ("minReplicas", group.min_replicas),
+        ("maxReplicas", group.max_replicas),
+    ):
         if value is not None and value < 0:
             out.error(join(path, field), f"is {value}; it must be 0 or more.", value, ">= 0")
     if group.num_of_hosts < 1:
-        out.error(join(path, "numOfHosts"), f"is {group.num_of_hosts}; it must be 1 or more.",
-                  group.num_of_hosts, ">= 1")
-    if group.min_replicas is not None and group.max_replicas is not None \
-            and group.min_replicas > group.max_replicas:
+        out.error(
+            join(path, "numOfHosts"),
+            f"is {group.num_of_hosts}; it must be 1 or more.",
+            group.num_of_hosts,
+            ">= 1",
+        )
+    if (
+        group.min_replicas is not None
+        and group.max_replicas is not None
+        and group.min_replicas > group.max_replicas
+    ):
         out.error(
             join(path, "minReplicas"),
             f"is {group.min_replicas}, more than maxReplicas {group.max_replicas}; "
@@ -239,8 +251,11 @@ def _check_group(
             group.min_replicas,
         )
     if not spec.autoscaling and (group.min_replicas is None or group.max_replicas is None):
-        missing = [n for n, v in (("minReplicas", group.min_replicas),
-                                  ("maxReplicas", group.max_replicas)) if v is None]
+        missing = [
+            n
+            for n, v in (("minReplicas", group.min_replicas), ("maxReplicas", group.max_replicas))
+            if v is None
+        ]
         out.warn(
             path,
             f"{' and '.join(missing)} not set while autoscaling is off; KubeRay's defaults "
@@ -248,8 +263,12 @@ def _check_group(
         )
     if group.idle_timeout_seconds is not None:
         if group.idle_timeout_seconds < 0:
-            out.error(join(path, "idleTimeoutSeconds"), f"is {group.idle_timeout_seconds}; "
-                      "it must be 0 or more.", group.idle_timeout_seconds, ">= 0")
+            out.error(
+                join(path, "idleTimeoutSeconds"),
+                f"is {group.idle_timeout_seconds}; it must be 0 or more.",
+                group.idle_timeout_seconds,
+                ">= 0",
+            )
         if not v2:
             out.error(
                 join(path, "idleTimeoutSeconds"),
@@ -260,24 +279,39 @@ def _check_group(
     # KubeRay defaults priority to 0 and only checks a non-zero priority.
     if group.priority:
         if not v2:
-            out.error(join(path, "priority"), "needs autoscaler v2; set autoscalerOptions."
-                      "version: v2 (with enableInTreeAutoscaling: true).", group.priority)
+            out.error(
+                join(path, "priority"),
+                "needs autoscaler v2; set autoscalerOptions."
+                "version: v2 (with enableInTreeAutoscaling: true).",
+                group.priority,
+            )
         problem = _version_problem(spec.ray_version, (2, 56))
         if problem:
-            out.error(join(path, "priority"), f"needs Ray 2.56 or newer; {problem}",
-                      group.priority)
+            out.error(join(path, "priority"), f"needs Ray 2.56 or newer; {problem}", group.priority)
     if group.suspend:
         if not gates.RayJobDeletionPolicy:
-            out.error(join(path, "suspend"), "needs the RayJobDeletionPolicy feature gate. "
-                      + gates.hint("RayJobDeletionPolicy"), True)
+            out.error(
+                join(path, "suspend"),
+                "needs the RayJobDeletionPolicy feature gate. "
+                + gates.hint("RayJobDeletionPolicy"),
+                True,
+            )
         if spec.autoscaling:
-            out.error(join(path, "suspend"), "a worker group cannot be suspended while "
-                      "enableInTreeAutoscaling is true; the autoscaler owns its size.", True)
+            out.error(
+                join(path, "suspend"),
+                "a worker group cannot be suspended while "
+                "enableInTreeAutoscaling is true; the autoscaler owns its size.",
+                True,
+            )
     if v2 and spec.autoscaling:
         policy = group.template.spec.restart_policy
         if policy not in (None, "", "Never"):
-            out.error(join(join(join(path, "template"), "spec"), "restartPolicy"),
-                      f"is {policy}; autoscaler v2 needs Never (or unset).", policy, "Never")
+            out.error(
+                join(join(join(path, "template"), "spec"), "restartPolicy"),
+                f"is {policy}; autoscaler v2 needs Never (or unset).",
+                policy,
+                "Never",
+            )
 
 
 def _version_problem(version: str | None, minimum: tuple[int, ...]) -> str | None:
@@ -319,41 +353,65 @@ def _check_ft(
         out.error(
             _env_path(cpath, head, "RAY_REDIS_ADDRESS"),
             "sets RAY_REDIS_ADDRESS but GCS fault tolerance is off; add the annotation "
-            f"{FT_ANNOTATION}: \"true\" or use gcsFaultToleranceOptions.redisAddress.",
+            f'{FT_ANNOTATION}: "true" or use gcsFaultToleranceOptions.redisAddress.',
             "RAY_REDIS_ADDRESS",
         )
     if params.get("redis-username"):
-        out.error(join(ppath, "redis-username"), "is not allowed; use "
-                  "gcsFaultToleranceOptions.redisUsername.", params["redis-username"])
+        out.error(
+            join(ppath, "redis-username"),
+            "is not allowed; use gcsFaultToleranceOptions.redisUsername.",
+            params["redis-username"],
+        )
     if head and head.has_env("REDIS_USERNAME"):
-        out.error(_env_path(cpath, head, "REDIS_USERNAME"), "sets REDIS_USERNAME, which is not "
-                  "allowed; use gcsFaultToleranceOptions.redisUsername.", "REDIS_USERNAME")
+        out.error(
+            _env_path(cpath, head, "REDIS_USERNAME"),
+            "sets REDIS_USERNAME, which is not "
+            "allowed; use gcsFaultToleranceOptions.redisUsername.",
+            "REDIS_USERNAME",
+        )
     if options is None:
         return
     forbidden = [
-        (bool(params.get("redis-password")), join(ppath, "redis-password"),
-         "rayStartParams redis-password"),
-        (bool(head and head.has_env("REDIS_PASSWORD")), _env_path(cpath, head, "REDIS_PASSWORD"),
-         "the REDIS_PASSWORD env var"),
-        (bool(head and head.has_env("RAY_REDIS_ADDRESS")),
-         _env_path(cpath, head, "RAY_REDIS_ADDRESS"), "the RAY_REDIS_ADDRESS env var"),
-        (bool(annotations.get(STORAGE_NS_ANNOTATION)),
-         f"metadata.annotations[{STORAGE_NS_ANNOTATION}]",
-         "the external-storage-namespace annotation"),
+        (
+            bool(params.get("redis-password")),
+            join(ppath, "redis-password"),
+            "rayStartParams redis-password",
+        ),
+        (
+            bool(head and head.has_env("REDIS_PASSWORD")),
+            _env_path(cpath, head, "REDIS_PASSWORD"),
+            "the REDIS_PASSWORD env var",
+        ),
+        (
+            bool(head and head.has_env("RAY_REDIS_ADDRESS")),
+            _env_path(cpath, head, "RAY_REDIS_ADDRESS"),
+            "the RAY_REDIS_ADDRESS env var",
+        ),
+        (
+            bool(annotations.get(STORAGE_NS_ANNOTATION)),
+            f"metadata.annotations[{STORAGE_NS_ANNOTATION}]",
+            "the external-storage-namespace annotation",
+        ),
     ]
     for bad, where, what in forbidden:
         if bad:
-            out.error(where, f"{what} cannot be combined with gcsFaultToleranceOptions; set the "
-                      "value in gcsFaultToleranceOptions instead.")
+            out.error(
+                where,
+                f"{what} cannot be combined with gcsFaultToleranceOptions; set the "
+                "value in gcsFaultToleranceOptions instead.",
+            )
     if options.backend == "rocksdb":
         _check_rocksdb(spec, path, out, gates)
     else:
         if options.storage is not None:
-            out.error(join(opath, "storage"), "is only for backend rocksdb; the Redis backend "
-                      "keeps GCS state in Redis.")
+            out.error(
+                join(opath, "storage"),
+                "is only for backend rocksdb; the Redis backend keeps GCS state in Redis.",
+            )
         if not options.redis_address:
-            out.error(join(opath, "redisAddress"), "is required for the Redis backend, e.g. "
-                      "redis:6379.")
+            out.error(
+                join(opath, "redisAddress"), "is required for the Redis backend, e.g. redis:6379."
+            )
 
 
 def _check_rocksdb(spec: RayClusterSpec, path: str, out: Findings, gates: FeatureGates) -> None:
@@ -363,36 +421,62 @@ def _check_rocksdb(spec: RayClusterSpec, path: str, out: Findings, gates: Featur
     head = _head_container(spec)
     cpath = _head_container_path(path)
     if not gates.GCSFaultToleranceEmbeddedStorage:
-        out.error(join(opath, "backend"), "rocksdb needs the GCSFaultToleranceEmbeddedStorage "
-                  "feature gate. " + gates.hint("GCSFaultToleranceEmbeddedStorage"), "rocksdb")
-    for field, value in (("redisAddress", options.redis_address),
-                         ("redisPassword", options.redis_password),
-                         ("redisUsername", options.redis_username),
-                         ("externalStorageNamespace", options.external_storage_namespace)):
+        out.error(
+            join(opath, "backend"),
+            "rocksdb needs the GCSFaultToleranceEmbeddedStorage "
+            "feature gate. " + gates.hint("GCSFaultToleranceEmbeddedStorage"),
+            "rocksdb",
+        )
+    for field, value in (
+        ("redisAddress", options.redis_address),
+        ("redisPassword", options.redis_password),
+        ("redisUsername", options.redis_username),
+        ("externalStorageNamespace", options.external_storage_namespace),
+    ):
         if value is not None and value != "":
             out.error(join(opath, field), "is a Redis setting, but backend is rocksdb.")
     storage = options.storage
-    if storage and storage.claim_name and (
-        storage.size is not None or storage.storage_class_name is not None or storage.access_modes
+    if (
+        storage
+        and storage.claim_name
+        and (
+            storage.size is not None
+            or storage.storage_class_name is not None
+            or storage.access_modes
+        )
     ):
-        out.error(join(opath, "storage"), "claimName names an existing volume claim; "
-                  "size, storageClassName and accessModes cannot be set with it.")
+        out.error(
+            join(opath, "storage"),
+            "claimName names an existing volume claim; "
+            "size, storageClassName and accessModes cannot be set with it.",
+        )
     for name in (GCS_STORAGE_ENV, GCS_STORAGE_PATH_ENV):
         if head and head.has_env(name):
-            out.error(_env_path(cpath, head, name), f"{name} is set by the rocksdb backend; "
-                      "remove it.", name)
+            out.error(
+                _env_path(cpath, head, name),
+                f"{name} is set by the rocksdb backend; remove it.",
+                name,
+            )
     for index, mount in enumerate((head.volume_mounts or []) if head else []):
-        if isinstance(mount, dict) and (mount.get("name") == GCS_STORAGE_VOLUME
-                                        or mount.get("mountPath") == GCS_STORAGE_MOUNT_PATH):
-            out.error(join(join(cpath, "volumeMounts"), index), f"the rocksdb backend mounts "
-                      f"its volume {GCS_STORAGE_VOLUME!r} at {GCS_STORAGE_MOUNT_PATH}; remove "
-                      "this mount.")
+        if isinstance(mount, dict) and (
+            mount.get("name") == GCS_STORAGE_VOLUME
+            or mount.get("mountPath") == GCS_STORAGE_MOUNT_PATH
+        ):
+            out.error(
+                join(join(cpath, "volumeMounts"), index),
+                f"the rocksdb backend mounts "
+                f"its volume {GCS_STORAGE_VOLUME!r} at {GCS_STORAGE_MOUNT_PATH}; remove "
+                "this mount.",
+            )
     pod = spec.head_group_spec.template.spec
     vpath = join(join(join(join(path, "headGroupSpec"), "template"), "spec"), "volumes")
     for index, volume in enumerate(pod.volumes or []):
         if isinstance(volume, dict) and volume.get("name") == GCS_STORAGE_VOLUME:
-            out.error(join(vpath, index), f"the volume name {GCS_STORAGE_VOLUME!r} is reserved "
-                      "for the rocksdb backend's storage; rename it.")
+            out.error(
+                join(vpath, index),
+                f"the volume name {GCS_STORAGE_VOLUME!r} is reserved "
+                "for the rocksdb backend's storage; rename it.",
+            )
 
 
 def _check_autoscaler(spec: RayClusterSpec, path: str, out: Findings) -> None:
@@ -401,28 +485,49 @@ def _check_autoscaler(spec: RayClusterSpec, path: str, out: Findings) -> None:
     head = _head_container(spec)
     env_v2 = _head_env(spec, "RAY_enable_autoscaler_v2")
     if _truthy(env_v2) and not spec.autoscaling:
-        out.error(join(path, "enableInTreeAutoscaling"), "must be true when the head sets "
-                  "RAY_enable_autoscaler_v2.", spec.enable_in_tree_autoscaling)
-    if spec.autoscaling and options and options.version and head \
-            and head.has_env("RAY_enable_autoscaler_v2"):
-        out.error(join(apath, "version"), "cannot be combined with the RAY_enable_autoscaler_v2 "
-                  "env var of the head container; use autoscalerOptions.version only.",
-                  options.version)
+        out.error(
+            join(path, "enableInTreeAutoscaling"),
+            "must be true when the head sets RAY_enable_autoscaler_v2.",
+            spec.enable_in_tree_autoscaling,
+        )
+    if (
+        spec.autoscaling
+        and options
+        and options.version
+        and head
+        and head.has_env("RAY_enable_autoscaler_v2")
+    ):
+        out.error(
+            join(apath, "version"),
+            "cannot be combined with the RAY_enable_autoscaler_v2 "
+            "env var of the head container; use autoscalerOptions.version only.",
+            options.version,
+        )
     if spec.autoscaling and autoscaler_v2(spec):
         policy = spec.head_group_spec.template.spec.restart_policy
         if policy not in (None, "", "Never"):
-            out.error(join(join(join(join(path, "headGroupSpec"), "template"), "spec"),
-                           "restartPolicy"),
-                      f"is {policy}; autoscaler v2 needs Never (or unset).", policy, "Never")
+            out.error(
+                join(join(join(join(path, "headGroupSpec"), "template"), "spec"), "restartPolicy"),
+                f"is {policy}; autoscaler v2 needs Never (or unset).",
+                policy,
+                "Never",
+            )
     if options is None:
         return
     if options.idle_timeout_seconds is not None and options.idle_timeout_seconds < 0:
-        out.error(join(apath, "idleTimeoutSeconds"), f"is {options.idle_timeout_seconds}; it "
-                  "must be 0 or more.", options.idle_timeout_seconds, ">= 0")
+        out.error(
+            join(apath, "idleTimeoutSeconds"),
+            f"is {options.idle_timeout_seconds}; it must be 0 or more.",
+            options.idle_timeout_seconds,
+            ">= 0",
+        )
     for index, var in enumerate(options.env or []):
         if var.name == "KUBERAY_GEN_AUTOSCALER_START_CMD":
-            out.error(join(join(apath, "env"), index), "KUBERAY_GEN_AUTOSCALER_START_CMD is set "
-                      "by the operator and cannot be overridden.", var.name)
+            out.error(
+                join(join(apath, "env"), index),
+                "KUBERAY_GEN_AUTOSCALER_START_CMD is set by the operator and cannot be overridden.",
+                var.name,
+            )
 
 
 def _check_auth(spec: RayClusterSpec, path: str, out: Findings) -> None:
@@ -433,19 +538,32 @@ def _check_auth(spec: RayClusterSpec, path: str, out: Findings) -> None:
     if auth.mode == "token":
         problem = _version_problem(spec.ray_version, (2, 52))
         if problem:
-            out.error(join(apath, "mode"), f"token authentication needs Ray 2.52 or newer; "
-                      f"{problem}", "token")
+            out.error(
+                join(apath, "mode"),
+                f"token authentication needs Ray 2.52 or newer; {problem}",
+                "token",
+            )
     if auth.enable_k8s_token_auth:
         # An unset rayVersion is already reported for mode: token above.
         if auth.mode == "token" and spec.ray_version and not at_least(spec.ray_version, (2, 55)):
-            out.error(join(apath, "enableK8sTokenAuth"), f"needs Ray 2.55 or newer; rayVersion "
-                      f"is {spec.ray_version}.", True)
+            out.error(
+                join(apath, "enableK8sTokenAuth"),
+                f"needs Ray 2.55 or newer; rayVersion is {spec.ray_version}.",
+                True,
+            )
         if auth.secret_name:
-            out.error(join(apath, "secretName"), "cannot be set with enableK8sTokenAuth.",
-                      auth.secret_name)
+            out.error(
+                join(apath, "secretName"),
+                "cannot be set with enableK8sTokenAuth.",
+                auth.secret_name,
+            )
         if auth.mode != "token":
-            out.error(join(apath, "mode"), "must be token when enableK8sTokenAuth is true.",
-                      auth.mode, "token")
+            out.error(
+                join(apath, "mode"),
+                "must be token when enableK8sTokenAuth is true.",
+                auth.mode,
+                "token",
+            )
 
 
 def _check_alpha(spec: RayClusterSpec, path: str, out: Findings, gates: FeatureGates) -> None:
@@ -455,8 +573,10 @@ def _check_alpha(spec: RayClusterSpec, path: str, out: Findings, gates: FeatureG
         ("historyServerOptions", spec.history_server_options, "RayClusterHistoryServer"),
     ):
         if value is not None and not getattr(gates, gate):
-            out.error(join(path, field), f"is an alpha KubeRay feature behind the {gate} gate. "
-                      + gates.hint(gate))
+            out.error(
+                join(path, field),
+                f"is an alpha KubeRay feature behind the {gate} gate. " + gates.hint(gate),
+            )
     if gates.RayClusterMTLS and spec.tls_options and spec.tls_options.enabled:
         _check_tls(spec, path, out)
 
@@ -470,20 +590,38 @@ def _check_tls(spec: RayClusterSpec, path: str, out: Findings) -> None:
     for index, group in enumerate(spec.worker_group_specs):
         if group.template.spec.containers:
             worker = group.template.spec.containers[0]
-            gpath = join(join(join(join(join(join(path, "workerGroupSpecs"), index), "template"),
-                                   "spec"), "containers"), 0)
+            gpath = join(
+                join(
+                    join(join(join(join(path, "workerGroupSpecs"), index), "template"), "spec"),
+                    "containers",
+                ),
+                0,
+            )
             places.append((gpath, worker.env, worker.volume_mounts))
     if spec.autoscaler_options:
-        places.append((join(path, "autoscalerOptions"), spec.autoscaler_options.env,
-                       spec.autoscaler_options.volume_mounts))
+        places.append(
+            (
+                join(path, "autoscalerOptions"),
+                spec.autoscaler_options.env,
+                spec.autoscaler_options.volume_mounts,
+            )
+        )
     for where, env, mounts in places:
         for index, var in enumerate(env or []):
             if var.name in TLS_ENV:
-                out.error(join(join(where, "env"), index), f"{var.name} is set by the operator "
-                          "when tlsOptions.enabled is true; remove it.", var.name)
+                out.error(
+                    join(join(where, "env"), index),
+                    f"{var.name} is set by the operator "
+                    "when tlsOptions.enabled is true; remove it.",
+                    var.name,
+                )
         for index, mount in enumerate(mounts or []):
-            if isinstance(mount, dict) and (mount.get("name") == TLS_VOLUME
-                                            or mount.get("mountPath") == TLS_MOUNT_PATH):
-                out.error(join(join(where, "volumeMounts"), index), f"the operator mounts the "
-                          f"TLS certificates ({TLS_VOLUME!r}) at {TLS_MOUNT_PATH} when "
-                          "tlsOptions.enabled is true; remove this mount.")
+            if isinstance(mount, dict) and (
+                mount.get("name") == TLS_VOLUME or mount.get("mountPath") == TLS_MOUNT_PATH
+            ):
+                out.error(
+                    join(join(where, "volumeMounts"), index),
+                    f"the operator mounts the "
+                    f"TLS certificates ({TLS_VOLUME!r}) at {TLS_MOUNT_PATH} when "
+                    "tlsOptions.enabled is true; remove this mount.",
+                )

@@ -30,7 +30,8 @@ class FeatureGates:
             name, _, value = item.partition("=")
             if name not in known:
                 raise ValueError(
-                    f"unknown feature gate {name!r}; known: {', '.join(sorted(known))}")
+                    f"unknown feature gate {name!r}; known: {', '.join(sorted(known))}"
+                )
             if value.lower() not in {"true", "false"}:
                 raise ValueError(f"feature gate {name} needs =true or =false, not {value!r}")
             changes[name] = value.lower() == "true"

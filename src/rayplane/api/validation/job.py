@@ -22,30 +22,51 @@ def validate_rayjob(job: RayJob, out: Findings, gates: FeatureGates) -> None:
     _check_modes(spec, out)
     _check_deletion(spec, out, gates)
     status = job.status
-    if status and status.job_deployment_status == "Waiting" \
-            and spec.submission_mode != "InteractiveMode":
-        out.error("status.jobDeploymentStatus", "Waiting is only valid in InteractiveMode.",
-                  "Waiting")
+    if (
+        status
+        and status.job_deployment_status == "Waiting"
+        and spec.submission_mode != "InteractiveMode"
+    ):
+        out.error(
+            "status.jobDeploymentStatus", "Waiting is only valid in InteractiveMode.", "Waiting"
+        )
 
 
 def _check_basics(spec: RayJobSpec, out: Findings) -> None:
     if spec.suspend and not spec.shutdown_after_job_finishes:
-        out.error("spec.suspend", "a RayJob can only be suspended with "
-                  "shutdownAfterJobFinishes: true (suspending deletes its cluster).", True)
+        out.error(
+            "spec.suspend",
+            "a RayJob can only be suspended with "
+            "shutdownAfterJobFinishes: true (suspending deletes its cluster).",
+            True,
+        )
     if spec.ttl_seconds_after_finished < 0:
-        out.error("spec.ttlSecondsAfterFinished", f"is {spec.ttl_seconds_after_finished}; it "
-                  "must be 0 or more.", spec.ttl_seconds_after_finished, ">= 0")
+        out.error(
+            "spec.ttlSecondsAfterFinished",
+            f"is {spec.ttl_seconds_after_finished}; it must be 0 or more.",
+            spec.ttl_seconds_after_finished,
+            ">= 0",
+        )
     if spec.ttl_seconds_after_finished > 0 and not spec.shutdown_after_job_finishes:
-        out.error("spec.ttlSecondsAfterFinished", "only takes effect with "
-                  "shutdownAfterJobFinishes: true; set that too, or remove the TTL.",
-                  spec.ttl_seconds_after_finished)
-    for field, value in (("activeDeadlineSeconds", spec.active_deadline_seconds),
-                         ("preRunningDeadlineSeconds", spec.pre_running_deadline_seconds)):
+        out.error(
+            "spec.ttlSecondsAfterFinished",
+            "only takes effect with "
+            "shutdownAfterJobFinishes: true; set that too, or remove the TTL.",
+            spec.ttl_seconds_after_finished,
+        )
+    for field, value in (
+        ("activeDeadlineSeconds", spec.active_deadline_seconds),
+        ("preRunningDeadlineSeconds", spec.pre_running_deadline_seconds),
+    ):
         if value is not None and value <= 0:
             out.error(f"spec.{field}", f"is {value}; it must be more than 0.", value, "> 0")
     if spec.backoff_limit < 0:
-        out.error("spec.backoffLimit", f"is {spec.backoff_limit}; it must be 0 or more.",
-                  spec.backoff_limit, ">= 0")
+        out.error(
+            "spec.backoffLimit",
+            f"is {spec.backoff_limit}; it must be 0 or more.",
+            spec.backoff_limit,
+            ">= 0",
+        )
     if spec.runtime_env_yaml:
         try:
             parsed = yaml.safe_load(spec.runtime_env_yaml)
@@ -53,11 +74,17 @@ def _check_basics(spec: RayJobSpec, out: Findings) -> None:
             out.error("spec.runtimeEnvYAML", f"is not valid YAML: {exc}.")
         else:
             if parsed is not None and not isinstance(parsed, dict):
-                out.error("spec.runtimeEnvYAML", "must be a YAML mapping such as "
-                          "'pip: [pandas]' or 'working_dir: ./src'.", spec.runtime_env_yaml)
+                out.error(
+                    "spec.runtimeEnvYAML",
+                    "must be a YAML mapping such as 'pip: [pandas]' or 'working_dir: ./src'.",
+                    spec.runtime_env_yaml,
+                )
     if not spec.entrypoint and spec.submission_mode != "InteractiveMode":
-        out.error("spec.entrypoint", f"is required in {spec.submission_mode}: the command the job "
-                  "runs, e.g. entrypoint: python my_script.py.")
+        out.error(
+            "spec.entrypoint",
+            f"is required in {spec.submission_mode}: the command the job "
+            "runs, e.g. entrypoint: python my_script.py.",
+        )
 
 
 def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> None:
@@ -65,46 +92,81 @@ def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> No
     has_spec = spec.ray_cluster_spec is not None
     selector = spec.cluster_selector
     if has_spec == (selector is not None and len(selector) > 0):
-        out.error("spec", "set exactly one of rayClusterSpec (a cluster for this job) or "
-                  "clusterSelector (ray.io/cluster: NAME of an existing cluster).")
+        out.error(
+            "spec",
+            "set exactly one of rayClusterSpec (a cluster for this job) or "
+            "clusterSelector (ray.io/cluster: NAME of an existing cluster).",
+        )
     if selector:
         if not selector.get("ray.io/cluster"):
             out.error("spec.clusterSelector", "needs a non-empty ray.io/cluster: NAME.", selector)
         if spec.suspend:
-            out.error("spec.suspend", "cannot be used with clusterSelector; suspending deletes "
-                      "the job's cluster, which a selected cluster is not.", True)
+            out.error(
+                "spec.suspend",
+                "cannot be used with clusterSelector; suspending deletes "
+                "the job's cluster, which a selected cluster is not.",
+                True,
+            )
         if spec.submission_mode == "SidecarMode":
-            out.error("spec.submissionMode", "SidecarMode needs a cluster of the job's own "
-                      "(rayClusterSpec), not a clusterSelector.", "SidecarMode")
+            out.error(
+                "spec.submissionMode",
+                "SidecarMode needs a cluster of the job's own "
+                "(rayClusterSpec), not a clusterSelector.",
+                "SidecarMode",
+            )
         if spec.backoff_limit > 0:
-            out.error("spec.backoffLimit", "retries create a new cluster, so they are not "
-                      "allowed with clusterSelector.", spec.backoff_limit)
+            out.error(
+                "spec.backoffLimit",
+                "retries create a new cluster, so they are not allowed with clusterSelector.",
+                spec.backoff_limit,
+            )
     if spec.ray_cluster_spec is not None:
         cluster = spec.ray_cluster_spec
-        validate_cluster_spec(cluster, "spec.rayClusterSpec", out, gates,
-                              job.metadata.annotations or {}, standalone=False)
+        validate_cluster_spec(
+            cluster,
+            "spec.rayClusterSpec",
+            out,
+            gates,
+            job.metadata.annotations or {},
+            standalone=False,
+        )
         auth = cluster.auth_options
         if auth and auth.enable_k8s_token_auth:
-            out.error("spec.rayClusterSpec.authOptions.enableK8sTokenAuth", "is not supported "
-                      "for RayJob.", True)
+            out.error(
+                "spec.rayClusterSpec.authOptions.enableK8sTokenAuth",
+                "is not supported for RayJob.",
+                True,
+            )
 
 
 def _check_modes(spec: RayJobSpec, out: Findings) -> None:
     if spec.submission_mode == "InteractiveMode" and spec.backoff_limit > 0:
-        out.error("spec.backoffLimit", "InteractiveMode does not retry; set backoffLimit: 0.",
-                  spec.backoff_limit, "0")
+        out.error(
+            "spec.backoffLimit",
+            "InteractiveMode does not retry; set backoffLimit: 0.",
+            spec.backoff_limit,
+            "0",
+        )
     if spec.submission_mode == "SidecarMode":
         if spec.submitter_pod_template is not None:
-            out.error("spec.submitterPodTemplate", "SidecarMode runs the submitter inside the "
-                      "head pod; remove submitterPodTemplate.")
+            out.error(
+                "spec.submitterPodTemplate",
+                "SidecarMode runs the submitter inside the head pod; remove submitterPodTemplate.",
+            )
         if spec.submitter_config is not None:
-            out.error("spec.submitterConfig", "SidecarMode runs the submitter inside the head "
-                      "pod; remove submitterConfig.")
+            out.error(
+                "spec.submitterConfig",
+                "SidecarMode runs the submitter inside the head pod; remove submitterConfig.",
+            )
         cluster = spec.ray_cluster_spec
         policy = cluster.head_group_spec.template.spec.restart_policy if cluster else None
         if policy not in (None, "Never"):
-            out.error("spec.rayClusterSpec.headGroupSpec.template.spec.restartPolicy",
-                      f"is {policy}; SidecarMode needs Never.", policy, "Never")
+            out.error(
+                "spec.rayClusterSpec.headGroupSpec.template.spec.restartPolicy",
+                f"is {policy}; SidecarMode needs Never.",
+                policy,
+                "Never",
+            )
 
 
 def _check_deletion(spec: RayJobSpec, out: Findings, gates: FeatureGates) -> None:
@@ -113,30 +175,44 @@ def _check_deletion(spec: RayJobSpec, out: Findings, gates: FeatureGates) -> Non
         return
     path = "spec.deletionStrategy"
     if not gates.RayJobDeletionPolicy:
-        out.error(path, "needs the RayJobDeletionPolicy feature gate. "
-                  + gates.hint("RayJobDeletionPolicy"))
+        out.error(
+            path,
+            "needs the RayJobDeletionPolicy feature gate. " + gates.hint("RayJobDeletionPolicy"),
+        )
     # KubeRay counts deletionRules as configured only when the list is non-empty.
     rules = strategy.deletion_rules or []
     legacy = strategy.on_success is not None or strategy.on_failure is not None
     if not rules and not legacy:
-        out.error(path, "is empty; set deletionRules (a list of {policy, condition}) or both "
-                  "legacy fields onSuccess and onFailure.")
+        out.error(
+            path,
+            "is empty; set deletionRules (a list of {policy, condition}) or both "
+            "legacy fields onSuccess and onFailure.",
+        )
         return
     if rules:
         if legacy:
-            out.error(path, "deletionRules cannot be combined with the legacy onSuccess/onFailure; "
-                      "use deletionRules only.")
+            out.error(
+                path,
+                "deletionRules cannot be combined with the legacy onSuccess/onFailure; "
+                "use deletionRules only.",
+            )
         if spec.shutdown_after_job_finishes:
-            out.error("spec.shutdownAfterJobFinishes", "cannot be combined with "
-                      "deletionStrategy.deletionRules; express the shutdown as a DeleteCluster "
-                      "rule.", True)
+            out.error(
+                "spec.shutdownAfterJobFinishes",
+                "cannot be combined with "
+                "deletionStrategy.deletionRules; express the shutdown as a DeleteCluster "
+                "rule.",
+                True,
+            )
         _check_rules(spec, path, out)
         return
     policies: list[tuple[str, str | None]] = []
     for field, value in (("onSuccess", strategy.on_success), ("onFailure", strategy.on_failure)):
         if value is None or value.policy is None:
-            out.error(join(path, field), "the legacy form needs both onSuccess and onFailure, "
-                      "each with a policy.")
+            out.error(
+                join(path, field),
+                "the legacy form needs both onSuccess and onFailure, each with a policy.",
+            )
         else:
             policies.append((join(join(path, field), "policy"), value.policy))
     _check_policies(spec, policies, out)
@@ -148,12 +224,23 @@ def _check_policies(
     """Rules shared by both forms; *policies* pairs each policy with its field path."""
     for where, policy in policies:
         if spec.cluster_selector and policy in ("DeleteCluster", "DeleteWorkers"):
-            out.error(where, f"{policy} cannot be used with clusterSelector: the selected "
-                      "cluster is not the job's to delete.", policy)
-        if policy == "DeleteWorkers" and spec.ray_cluster_spec is not None \
-                and spec.ray_cluster_spec.autoscaling:
-            out.error(where, "DeleteWorkers cannot be used with autoscaling; the autoscaler would "
-                      "bring the workers back.", policy)
+            out.error(
+                where,
+                f"{policy} cannot be used with clusterSelector: the selected "
+                "cluster is not the job's to delete.",
+                policy,
+            )
+        if (
+            policy == "DeleteWorkers"
+            and spec.ray_cluster_spec is not None
+            and spec.ray_cluster_spec.autoscaling
+        ):
+            out.error(
+                where,
+                "DeleteWorkers cannot be used with autoscaling; the autoscaler would "
+                "bring the workers back.",
+                policy,
+            )
         if policy == "DeleteNone" and spec.shutdown_after_job_finishes:
             out.error(where, "DeleteNone contradicts shutdownAfterJobFinishes: true.", policy)
 
@@ -167,19 +254,27 @@ def _check_rules(spec: RayJobSpec, path: str, out: Findings) -> None:
         cond = rule.condition
         statuses = [s for s in (cond.job_status, cond.job_deployment_status) if s]
         if len(statuses) != 1:
-            out.error(join(rpath, "condition"), "needs exactly one of jobStatus or "
-                      "jobDeploymentStatus.")
+            out.error(
+                join(rpath, "condition"), "needs exactly one of jobStatus or jobDeploymentStatus."
+            )
         if cond.ttl_seconds < 0:
-            out.error(join(join(rpath, "condition"), "ttlSeconds"), f"is {cond.ttl_seconds}; it "
-                      "must be 0 or more.", cond.ttl_seconds, ">= 0")
+            out.error(
+                join(join(rpath, "condition"), "ttlSeconds"),
+                f"is {cond.ttl_seconds}; it must be 0 or more.",
+                cond.ttl_seconds,
+                ">= 0",
+            )
         if len(statuses) != 1:
             continue
         # jobStatus FAILED and jobDeploymentStatus Failed are different conditions.
         status = ("jobStatus " if cond.job_status else "jobDeploymentStatus ") + statuses[0]
         key = (rule.policy, status)
         if key in seen:
-            out.error(rpath, f"repeats policy {rule.policy} for {status}; each (policy, status) "
-                      "pair may appear once.")
+            out.error(
+                rpath,
+                f"repeats policy {rule.policy} for {status}; each (policy, status) "
+                "pair may appear once.",
+            )
             continue
         seen.add(key)
         ttl_by.setdefault(status, {})[rule.policy] = cond.ttl_seconds
@@ -187,12 +282,17 @@ def _check_rules(spec: RayJobSpec, path: str, out: Findings) -> None:
         ordered = sorted((p for p in ttls if p in _ORDER), key=_ORDER.__getitem__)
         for low, high in itertools.pairwise(ordered):
             if ttls[low] > ttls[high]:
-                out.error(join(path, "deletionRules"), f"for {status}, {low} has ttlSeconds "
-                          f"{ttls[low]} but {high} has {ttls[high]}; TTLs must satisfy "
-                          "DeleteWorkers <= DeleteCluster <= DeleteSelf.")
+                out.error(
+                    join(path, "deletionRules"),
+                    f"for {status}, {low} has ttlSeconds "
+                    f"{ttls[low]} but {high} has {ttls[high]}; TTLs must satisfy "
+                    "DeleteWorkers <= DeleteCluster <= DeleteSelf.",
+                )
     _check_policies(
         spec,
-        [(join(join(join(path, "deletionRules"), i), "policy"), r.policy)
-         for i, r in enumerate(rules or [])],
+        [
+            (join(join(join(path, "deletionRules"), i), "policy"), r.policy)
+            for i, r in enumerate(rules or [])
+        ],
         out,
     )

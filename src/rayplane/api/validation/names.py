@@ -7,7 +7,8 @@ import re
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
 _LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 
 
@@ -27,8 +28,10 @@ def dns1035_problem(name: str, limit: int) -> str | None:
 
 def dns1123_label_problem(name: str) -> str | None:
     if len(name) > 63 or not _DNS1123_LABEL.match(name):
-        return ("must be at most 63 lowercase letters, digits or '-', starting and ending "
-                "with an alphanumeric")
+        return (
+            "must be at most 63 lowercase letters, digits or '-', starting and ending "
+            "with an alphanumeric"
+        )
     return None
 
 
@@ -37,15 +40,19 @@ def label_key_problem(key: str) -> str | None:
     if slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
         return f"has prefix {prefix!r}, which is not a DNS subdomain"
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
-        return ("must be at most 63 characters of [A-Za-z0-9-_.], starting and ending with "
-                "an alphanumeric")
+        return (
+            "must be at most 63 characters of [A-Za-z0-9-_.], starting and ending with "
+            "an alphanumeric"
+        )
     return None
 
 
 def label_value_problem(value: str) -> str | None:
     if value and (len(value) > 63 or not _LABEL_NAME.match(value)):
-        return ("must be empty or at most 63 characters of [A-Za-z0-9-_.], starting and "
-                "ending with an alphanumeric")
+        return (
+            "must be empty or at most 63 characters of [A-Za-z0-9-_.], starting and "
+            "ending with an alphanumeric"
+        )
     return None
 
 

@@ -24,24 +24,37 @@ def validate_rayservice(svc: RayService, out: Findings, gates: FeatureGates) -> 
     timeout = annotations.get(INITIALIZING_TIMEOUT)
     # KubeRay ignores an empty annotation.
     if timeout and not _positive_duration(timeout):
-        out.error(f"metadata.annotations[{INITIALIZING_TIMEOUT}]", f"'{timeout}' is not a "
-                  "positive duration.", timeout, "a Go duration such as 10m or 90s, or seconds")
-    validate_cluster_spec(spec.ray_cluster_config, "spec.rayClusterConfig", out, gates,
-                          annotations, standalone=False)
+        out.error(
+            f"metadata.annotations[{INITIALIZING_TIMEOUT}]",
+            f"'{timeout}' is not a positive duration.",
+            timeout,
+            "a Go duration such as 10m or 90s, or seconds",
+        )
+    validate_cluster_spec(
+        spec.ray_cluster_config, "spec.rayClusterConfig", out, gates, annotations, standalone=False
+    )
     cluster = spec.ray_cluster_config
     if cluster.auth_options and cluster.auth_options.enable_k8s_token_auth:
-        out.error("spec.rayClusterConfig.authOptions.enableK8sTokenAuth", "is not supported for "
-                  "RayService.", True)
+        out.error(
+            "spec.rayClusterConfig.authOptions.enableK8sTokenAuth",
+            "is not supported for RayService.",
+            True,
+        )
     head_service = cluster.head_group_spec.head_service
     if head_service and head_service.metadata and head_service.metadata.name:
-        out.error("spec.rayClusterConfig.headGroupSpec.headService.metadata.name",
-                  "cannot be set for a RayService: the controller names the head Service "
-                  "<service>-head-svc so that it survives cluster upgrades. Remove it.",
-                  head_service.metadata.name)
+        out.error(
+            "spec.rayClusterConfig.headGroupSpec.headService.metadata.name",
+            "cannot be set for a RayService: the controller names the head Service "
+            "<service>-head-svc so that it survives cluster upgrades. Remove it.",
+            head_service.metadata.name,
+        )
     if spec.ray_cluster_deletion_delay_seconds < 0:
-        out.error("spec.rayClusterDeletionDelaySeconds", f"is "
-                  f"{spec.ray_cluster_deletion_delay_seconds}; it must be 0 or more.",
-                  spec.ray_cluster_deletion_delay_seconds, ">= 0")
+        out.error(
+            "spec.rayClusterDeletionDelaySeconds",
+            f"is {spec.ray_cluster_deletion_delay_seconds}; it must be 0 or more.",
+            spec.ray_cluster_deletion_delay_seconds,
+            ">= 0",
+        )
     if spec.serve_config_v2:
         _check_serve_config(spec.serve_config_v2, out)
     for field, attr in (
@@ -69,13 +82,17 @@ def _check_serve_config(text: str, out: Findings) -> None:
         out.error("spec.serveConfigV2", f"is not valid YAML: {exc}.")
         return
     if not isinstance(parsed, dict) or not isinstance(parsed.get("applications"), list):
-        out.error("spec.serveConfigV2", "must be a Serve config with an `applications:` list "
-                  "(the output of `serve build`).")
+        out.error(
+            "spec.serveConfigV2",
+            "must be a Serve config with an `applications:` list (the output of `serve build`).",
+        )
         return
     for index, app in enumerate(parsed["applications"]):
         if not isinstance(app, dict) or not app.get("import_path"):
-            out.error(f"spec.serveConfigV2.applications[{index}]", "needs import_path "
-                      "(module:deployment), e.g. import_path: app.main:app.")
+            out.error(
+                f"spec.serveConfigV2.applications[{index}]",
+                "needs import_path (module:deployment), e.g. import_path: app.main:app.",
+            )
 
 
 def _check_incremental(svc: RayService, out: Findings, gates: FeatureGates) -> None:
@@ -84,12 +101,17 @@ def _check_incremental(svc: RayService, out: Findings, gates: FeatureGates) -> N
         return
     path = "spec.upgradeStrategy"
     if not gates.RayServiceIncrementalUpgrade:
-        out.error(join(path, "type"), "needs the RayServiceIncrementalUpgrade feature gate. "
-                  + gates.hint("RayServiceIncrementalUpgrade"))
+        out.error(
+            join(path, "type"),
+            "needs the RayServiceIncrementalUpgrade feature gate. "
+            + gates.hint("RayServiceIncrementalUpgrade"),
+        )
     if not svc.spec.ray_cluster_config.autoscaling:
-        out.error("spec.rayClusterConfig.enableInTreeAutoscaling", "incremental upgrades need "
-                  "the autoscaler; set it to true.",
-                  svc.spec.ray_cluster_config.enable_in_tree_autoscaling)
+        out.error(
+            "spec.rayClusterConfig.enableInTreeAutoscaling",
+            "incremental upgrades need the autoscaler; set it to true.",
+            svc.spec.ray_cluster_config.enable_in_tree_autoscaling,
+        )
     options = strategy.cluster_upgrade_options
     opath = join(path, "clusterUpgradeOptions")
     if options is None:
@@ -100,8 +122,11 @@ def _check_incremental(svc: RayService, out: Findings, gates: FeatureGates) -> N
         out.error(join(opath, "maxSurgePercent"), f"is {surge}; it must be 0 to 100.", surge)
     step = options.step_size_percent
     if step is None or not 0 <= step <= 100 or step > surge:
-        out.error(join(opath, "stepSizePercent"), f"is {step}; it must be 0 to 100 and at most "
-                  f"maxSurgePercent ({surge}).", step)
+        out.error(
+            join(opath, "stepSizePercent"),
+            f"is {step}; it must be 0 to 100 and at most maxSurgePercent ({surge}).",
+            step,
+        )
     if options.interval_seconds is None or options.interval_seconds <= 0:
         out.error(join(opath, "intervalSeconds"), "must be more than 0.", options.interval_seconds)
     if not options.gateway_class_name:

@@ -83,8 +83,12 @@ def _clean_loc(root: type[BaseModel], loc: Sequence[str | int]) -> tuple[str | i
     out: list[str | int] = []
     annotation: Any = root
     for part in loc:
-        if annotation is not None and isinstance(part, str) and _TAG.match(part) \
-                and len(_unwrap(annotation)) > 1:
+        if (
+            annotation is not None
+            and isinstance(part, str)
+            and _TAG.match(part)
+            and len(_unwrap(annotation)) > 1
+        ):
             continue
         out.append(part)
         annotation = _descend(annotation, part) if annotation is not None else None
@@ -149,7 +153,9 @@ def _describe_one(
         guess = suggest(str(value), allowed) if isinstance(value, str) else None
         hint = f" Did you mean '{guess}'?" if guess else ""
         out.error(
-            path, f"{show(value)} is not one of the allowed values.{hint}", value,
+            path,
+            f"{show(value)} is not one of the allowed values.{hint}",
+            value,
             ", ".join(allowed),
         )
         return
@@ -206,4 +212,3 @@ def parse(root: type[BaseModel], raw: dict[str, Any], out: Findings) -> BaseMode
         except ValidationError as exc:
             errors = exc.errors()
     return None
-
