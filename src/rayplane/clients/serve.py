@@ -153,13 +153,15 @@ class ServeClient:
             payload = response.json()
         except ValueError as exc:
             raise ServeClientError(
-                f"GET {url}: the answer is not JSON", status_code=response.status_code,
+                f"GET {url}: the answer is not JSON",
+                status_code=response.status_code,
                 body=response.text,
             ) from exc
         if not isinstance(payload, dict):
             raise ServeClientError(
                 f"GET {url}: expected a JSON object, got {type(payload).__name__}",
-                status_code=response.status_code, body=response.text,
+                status_code=response.status_code,
+                body=response.text,
             )
         return parse_serve_state(payload)
 

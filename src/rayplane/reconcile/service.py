@@ -529,6 +529,7 @@ class _Pass:
         return self.finish()
 
     def reconcile(self) -> None:
+        """Steps 6-10 of the module docstring: clusters, Serve, traffic, promotion, status."""
         active_name = self.active.ray_cluster_name or ""
         pending_name = self.pending.ray_cluster_name or ""
         active = self.clusters.get(active_name) if active_name else None
@@ -698,14 +699,16 @@ class _Pass:
         reason = _why_submit(cluster.cached_serve_config or "", wanted, apps)
         if reason is not None:
             if not wanted:
-                self.events.append(f"Not applying Serve config to {cluster.name}: serveConfigV2 "
-                                   "is empty")
+                self.events.append(
+                    f"Not applying Serve config to {cluster.name}: serveConfigV2 is empty"
+                )
             else:
                 config = self.parse_serve_config(wanted)
                 if config is not None:
                     self.actions.append(ApplyServeConfig(cluster.name, config, wanted))
-                    self.events.append(f"Applying Serve config to RayCluster {cluster.name}: "
-                                       f"{reason}")
+                    self.events.append(
+                        f"Applying Serve config to RayCluster {cluster.name}: {reason}"
+                    )
         return ready, _app_statuses(apps)
 
     def parse_serve_config(self, text: str) -> dict[str, Any] | None:
@@ -732,9 +735,7 @@ class _Pass:
         """KubeRay's setCondition: meta.SetStatusCondition stamped with observedGeneration."""
         conditions = set_condition(self.conditions, type_, status, reason, message, self.now)
         self.conditions = [
-            c.model_copy(update={"observed_generation": self.generation})
-            if c.type == type_
-            else c
+            c.model_copy(update={"observed_generation": self.generation}) if c.type == type_ else c
             for c in conditions
         ]
 
@@ -779,9 +780,11 @@ class _Pass:
             f"{format_go_duration(timeout)}. Time spent initializing: {format_go_duration(spent)}"
         )
         self.set(READY, FALSE, INITIALIZING_TIMEOUT, message)
-        self.events.append(f"Warning: RayService initializing timeout exceeded after "
-                           f"{format_go_duration(spent)} (configured timeout: "
-                           f"{format_go_duration(timeout)})")
+        self.events.append(
+            f"Warning: RayService initializing timeout exceeded after "
+            f"{format_go_duration(spent)} (configured timeout: "
+            f"{format_go_duration(timeout)})"
+        )
 
     def initializing_timed_out(self) -> bool:
         ready = find_condition(self.conditions, READY)

@@ -172,8 +172,10 @@ def set_token_auth_env(container: dict[str, Any], cluster: str, spec: RayCluster
             add_env(container, "RAY_ENABLE_K8S_TOKEN_AUTH", "true")
         mounts = container.get("volumeMounts") or ()
         if not any(m.get("name") == RAY_TOKEN_VOLUME for m in mounts):
-            add_mount(container, {"name": RAY_TOKEN_VOLUME, "mountPath": RAY_TOKEN_MOUNT_PATH,
-                                  "readOnly": True})
+            add_mount(
+                container,
+                {"name": RAY_TOKEN_VOLUME, "mountPath": RAY_TOKEN_MOUNT_PATH, "readOnly": True},
+            )
     elif not has_env(container, "RAY_AUTH_TOKEN"):
         ref = {"name": auth_secret_name(cluster, spec), "key": AUTH_TOKEN_KEY}
         env_list(container).append({"name": "RAY_AUTH_TOKEN", "valueFrom": {"secretKeyRef": ref}})

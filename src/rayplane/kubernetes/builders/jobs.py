@@ -31,8 +31,8 @@ from rayplane.kubernetes.builders.objects import (
     BuildError,
     Manifest,
     add_env,
-    envelope,
     env_list,
+    envelope,
     normalize_resources,
     resources,
 )
@@ -52,11 +52,18 @@ REDIS_CLEANUP_BACKOFF_LIMIT = 0
 REDIS_CLEANUP_DEADLINE_S = 300
 
 _PY_HEALTH = (
-    'python -c "import urllib.request; r=urllib.request.urlopen(\'{url}\', timeout={timeout}); '
+    "python -c \"import urllib.request; r=urllib.request.urlopen('{url}', timeout={timeout}); "
     "exit(0 if b'success' in r.read() else 1)\""
 )
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-               "\v": "\\v"}
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+}
 
 
 # -- quoting as Go does it ------------------------------------------------------------------------
@@ -85,8 +92,13 @@ def go_quote(text: str) -> str:
 def go_json(value: Any) -> str:
     """Go's json.Marshal of a map: sorted keys, compact, HTML characters escaped."""
     text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for char, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escaped)
     return text
 
@@ -129,21 +141,45 @@ def job_submit_command(
         address = f"http://127.0.0.1:{port}"
         health = f"http://localhost:{port}/{GCS_HEALTH_PATH}"
     elif mode == K8S_JOB_MODE:
-        address = dashboard_url if dashboard_url.startswith("http://") else "http://" + dashboard_url
+        address = dashboard_url
+        if not address.startswith("http://"):
+            address = "http://" + address
         health = f"{address}/{GCS_HEALTH_PATH}"
     else:
         raise BuildError(f"unsupported submission mode for a submitter: {mode}")
 
     check = mode == K8S_JOB_MODE
     words = [
-        "until", _PY_HEALTH.format(url=health, timeout=GCS_HEALTH_TIMEOUT_S), ">/dev/null",
-        "2>&1", ";", "do", "echo",
+        "until",
+        _PY_HEALTH.format(url=health, timeout=GCS_HEALTH_TIMEOUT_S),
+        ">/dev/null",
+        "2>&1",
+        ";",
+        "do",
+        "echo",
         go_quote(f"Waiting for Ray Dashboard GCS to become healthy at {address} ..."),
-        ";", "sleep", "2", ";", "done", ";",
+        ";",
+        "sleep",
+        "2",
+        ";",
+        "done",
+        ";",
     ]
     if check:
-        words += ["if", "!", "ray", "job", "status", "--address", address, job_id,
-                  ">/dev/null", "2>&1", ";", "then"]
+        words += [
+            "if",
+            "!",
+            "ray",
+            "job",
+            "status",
+            "--address",
+            address,
+            job_id,
+            ">/dev/null",
+            "2>&1",
+            ";",
+            "then",
+        ]
     words += ["ray", "job", "submit", "--address", address]
     if check:
         words.append("--no-wait")
@@ -160,8 +196,7 @@ def job_submit_command(
             if parsed is None:
                 raise BuildError(f"failed to parse Ray version: {version}")
             if parsed < METADATA_MIN_RAY:
-                raise BuildError("the Ray version must be at least 2.6.0 to use the metadata "
-                                 "field")
+                raise BuildError("the Ray version must be at least 2.6.0 to use the metadata field")
         words += ["--metadata-json", go_quote(go_json(spec.metadata))]
     if job_id:
         words += ["--submission-id", job_id]
@@ -246,8 +281,7 @@ def submitter_job(
     containers = pod_spec.get("containers") or []
     if not containers:
         raise BuildError("submitterPodTemplate has no container")
-    _configure_submitter(containers[0], job, job_id, dashboard_url, K8S_JOB_MODE, cluster,
-                         options)
+    _configure_submitter(containers[0], job, job_id, dashboard_url, K8S_JOB_MODE, cluster, options)
     normalize_resources(containers)
     if cluster is not None and k8s_token_auth_enabled(cluster[1]):
         add_token_volume(pod_spec)
@@ -312,8 +346,15 @@ def redis_cleanup_job(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIO
     ray["resources"] = resources("200m", "256Mi")
     pod_spec["restartPolicy"] = "Never"
 
-    job = envelope("batch/v1", "Job", redis_cleanup_job_name(cluster.name), cluster.namespace,
-                   labels=meta["labels"], annotations=meta.get("annotations"), owner=cluster)
+    job = envelope(
+        "batch/v1",
+        "Job",
+        redis_cleanup_job_name(cluster.name),
+        cluster.namespace,
+        labels=meta["labels"],
+        annotations=meta.get("annotations"),
+        owner=cluster,
+    )
     template_meta = {k: meta[k] for k in ("labels", "annotations") if meta.get(k)}
     job["spec"] = {
         "backoffLimit": REDIS_CLEANUP_BACKOFF_LIMIT,

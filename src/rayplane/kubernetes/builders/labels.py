@@ -78,9 +78,7 @@ def pod_labels(
     return labels
 
 
-def head_service_selector(
-    cluster: str, labels: Mapping[str, str] | None = None
-) -> dict[str, str]:
+def head_service_selector(cluster: str, labels: Mapping[str, str] | None = None) -> dict[str, str]:
     """The head Service's selector: KubeRay's head labels, values overridable by *labels*.
 
     Only the default keys are kept (``BuildServiceForHeadPod``); KubeRay passes the head

@@ -62,6 +62,19 @@ def envelope(
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
 
 
+_METADATA_ORDER = ("name", "generateName", "namespace", "labels", "annotations", "ownerReferences")
+
+
+def tidy_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """*metadata* in the usual reading order, without empty labels or annotations."""
+    ordered = {key: metadata[key] for key in _METADATA_ORDER if key in metadata}
+    ordered.update({k: v for k, v in metadata.items() if k not in ordered})
+    for key in ("labels", "annotations"):
+        if key in ordered and not ordered[key]:
+            del ordered[key]
+    return ordered
+
+
 def deep(value: Any) -> Any:
     return copy.deepcopy(value)
 
@@ -88,9 +101,7 @@ def add_env_if_missing(container: dict[str, Any], name: str, value: str) -> None
 
 
 def add_field_env(container: dict[str, Any], name: str, field_path: str) -> None:
-    env_list(container).append(
-        {"name": name, "valueFrom": {"fieldRef": {"fieldPath": field_path}}}
-    )
+    env_list(container).append({"name": name, "valueFrom": {"fieldRef": {"fieldPath": field_path}}})
 
 
 def label_field(key: str) -> str:
@@ -139,8 +150,9 @@ def normalize_resources(containers: Iterable[dict[str, Any]]) -> None:
                 resources[key] = {k: quantity_text(v) for k, v in values.items()}
 
 
-def resources(cpu: str, memory: str, request_cpu: str | None = None,
-              request_memory: str | None = None) -> dict[str, Any]:
+def resources(
+    cpu: str, memory: str, request_cpu: str | None = None, request_memory: str | None = None
+) -> dict[str, Any]:
     """Limits *cpu*/*memory*; requests the same unless given."""
     return {
         "limits": {"cpu": cpu, "memory": memory},

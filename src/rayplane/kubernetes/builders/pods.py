@@ -68,6 +68,7 @@ from rayplane.kubernetes.builders.objects import (
     label_field,
     normalize_resources,
     owner_reference,
+    tidy_metadata,
 )
 from rayplane.kubernetes.builders.options import DEFAULT_OPTIONS, BuildOptions
 from rayplane.kubernetes.builders.probes import add_probes
@@ -140,7 +141,7 @@ def head_pod(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> Ma
     ``ray.io/kuberay-version``, which ``upgradeStrategy: Recreate`` compares.
     """
     pod = build_head_pod(cluster, options)
-    annotations = pod["metadata"].setdefault("annotations", {})
+    annotations = pod["metadata"].setdefault("annotations", {})  # ft-enabled is always there
     annotations[L.UPGRADE_STRATEGY_RECREATE_HASH] = spec_hash(cluster.spec)
     annotations[L.KUBERAY_VERSION] = options.operator_version
     return pod
@@ -176,7 +177,7 @@ def build_head_pod(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS)
     _metrics_port(ray)
     _token_auth(cluster, pod_spec)
     _build_pod(cluster, meta, pod_spec, command, head=True, options=options)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": tidy_metadata(meta), "spec": pod_spec}
 
 
 def worker_pod(
@@ -217,7 +218,7 @@ def worker_pod(
         pod_spec["restartPolicy"] = "Never"
     _token_auth(cluster, pod_spec)
     _build_pod(cluster, meta, pod_spec, command, head=False, options=options)
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": pod_spec}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": tidy_metadata(meta), "spec": pod_spec}
 
 
 def pods_for(
@@ -233,9 +234,7 @@ def pods_for(
     """
     if action.kind == "head":
         return [head_pod(cluster, options)]
-    group = next(
-        (g for g in cluster.spec.worker_group_specs if g.group_name == action.group), None
-    )
+    group = next((g for g in cluster.spec.worker_group_specs if g.group_name == action.group), None)
     if group is None:
         raise BuildError(f"RayCluster {cluster.name!r} has no worker group {action.group!r}")
     name_of = replica_name or (lambda g: with_suffix(g, random_suffix()))
@@ -296,8 +295,9 @@ def _gcs_fault_tolerance(
         return
     if not head:
         # Workers wait up to 10 minutes for a restarted GCS instead of Ray's 60 s.
-        add_env_if_missing(ray, "RAY_gcs_rpc_server_reconnect_timeout_s",
-                           WORKER_GCS_RECONNECT_TIMEOUT_S)
+        add_env_if_missing(
+            ray, "RAY_gcs_rpc_server_reconnect_timeout_s", WORKER_GCS_RECONNECT_TIMEOUT_S
+        )
         return
     if embedded_ft(cluster):
         _embedded_ft(cluster, pod_spec, ray)

@@ -35,20 +35,38 @@ def user_service_account(cluster: RayCluster) -> bool:
 def service_account(cluster: RayCluster) -> Manifest:
     """The autoscaler's ServiceAccount (only when the head template names none)."""
     name = check_name(head_service_account(cluster.name, cluster.spec))
-    return envelope("v1", "ServiceAccount", name, cluster.namespace,
-                    labels=L.operator_labels(cluster.name), owner=cluster)
+    return envelope(
+        "v1",
+        "ServiceAccount",
+        name,
+        cluster.namespace,
+        labels=L.operator_labels(cluster.name),
+        owner=cluster,
+    )
 
 
 def role(cluster: RayCluster) -> Manifest:
-    role_ = envelope(RBAC_API, "Role", check_name(cluster.name), cluster.namespace,
-                     labels=L.operator_labels(cluster.name), owner=cluster)
+    role_ = envelope(
+        RBAC_API,
+        "Role",
+        check_name(cluster.name),
+        cluster.namespace,
+        labels=L.operator_labels(cluster.name),
+        owner=cluster,
+    )
     role_["rules"] = [{k: list(v) for k, v in rule.items()} for rule in AUTOSCALER_RULES]
     return role_
 
 
 def role_binding(cluster: RayCluster) -> Manifest:
-    binding = envelope(RBAC_API, "RoleBinding", check_name(cluster.name), cluster.namespace,
-                       labels=L.operator_labels(cluster.name), owner=cluster)
+    binding = envelope(
+        RBAC_API,
+        "RoleBinding",
+        check_name(cluster.name),
+        cluster.namespace,
+        labels=L.operator_labels(cluster.name),
+        owner=cluster,
+    )
     binding["subjects"] = [
         {
             "kind": "ServiceAccount",

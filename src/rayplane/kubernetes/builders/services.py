@@ -42,6 +42,7 @@ from rayplane.kubernetes.builders.objects import (
     deep,
     envelope,
     owner_reference,
+    tidy_metadata,
 )
 from rayplane.kubernetes.builders.options import DEFAULT_OPTIONS, BuildOptions
 
@@ -126,12 +127,16 @@ def _service_for_head_pod(
         meta["namespace"] = cluster.namespace
         if not spec.get("type") and head.service_type:
             spec["type"] = head.service_type
-        if not meta["annotations"]:
-            del meta["annotations"]
-        return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": tidy_metadata(meta),
+            "spec": spec,
+        }
 
-    service = envelope("v1", "Service", name, cluster.namespace, labels=selector,
-                       annotations=annotations)
+    service = envelope(
+        "v1", "Service", name, cluster.namespace, labels=selector, annotations=annotations
+    )
     body: dict[str, Any] = {"selector": dict(selector), "ports": ports}
     if head.service_type:
         body["type"] = head.service_type
@@ -147,8 +152,12 @@ def _service_for_head_pod(
 def headless_worker_service(cluster: RayCluster) -> Manifest:
     """``<cluster>-headless``: DNS for the workers of multi-host groups to find each other."""
     service = envelope(
-        "v1", "Service", headless_service_name(cluster.name), cluster.namespace,
-        labels={L.HEADLESS_WORKER_SVC: cluster.name}, owner=cluster,
+        "v1",
+        "Service",
+        headless_service_name(cluster.name),
+        cluster.namespace,
+        labels={L.HEADLESS_WORKER_SVC: cluster.name},
+        owner=cluster,
     )
     service["spec"] = {
         "clusterIP": "None",
@@ -188,8 +197,14 @@ def cluster_serve_service(cluster: RayCluster) -> Manifest:
         **L.originated_from(cluster.name, "RayCluster"),
         L.SERVE: serve_service_label(cluster.name),
     }
-    service = envelope("v1", "Service", serve_service_name(cluster.name), cluster.namespace,
-                       labels=labels, owner=cluster)
+    service = envelope(
+        "v1",
+        "Service",
+        serve_service_name(cluster.name),
+        cluster.namespace,
+        labels=labels,
+        owner=cluster,
+    )
     body: dict[str, Any] = {"selector": {L.CLUSTER: cluster.name}, "ports": ports}
     if cluster.spec.head_group_spec.service_type:
         body["type"] = cluster.spec.head_group_spec.service_type
@@ -214,8 +229,10 @@ def rayservice_serve_service(service: RayService, cluster: RayCluster) -> Manife
     custom = None if incremental else service.spec.serve_service
     if not ports and custom is None:
         raise BuildError(NO_SERVE_PORT)
-    labels = {**L.originated_from(owner_name, "RayService"),
-              L.SERVE: serve_service_label(owner_name)}
+    labels = {
+        **L.originated_from(owner_name, "RayService"),
+        L.SERVE: serve_service_label(owner_name),
+    }
     selector = {L.CLUSTER: cluster.name, L.SERVE: "true"}
     service_type = service.spec.ray_cluster_config.head_group_spec.service_type
     name = serve_service_name(owner_name)
@@ -236,7 +253,12 @@ def rayservice_serve_service(service: RayService, cluster: RayCluster) -> Manife
         meta["ownerReferences"] = [owner_reference(service)]
         if not spec.get("type") and service_type:
             spec["type"] = service_type
-        return {"apiVersion": "v1", "kind": "Service", "metadata": meta, "spec": spec}
+        return {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": tidy_metadata(meta),
+            "spec": spec,
+        }
 
     result = envelope("v1", "Service", name, service.namespace, labels=labels, owner=service)
     body: dict[str, Any] = {"selector": selector, "ports": ports}
@@ -267,6 +289,7 @@ def owner_head_service(
         L.IDENTIFIER: identifier(owner.name, L.HEAD),
     }
     meta["ownerReferences"] = [owner_reference(owner)]
+    service["metadata"] = tidy_metadata(meta)
     return service
 
 
@@ -293,8 +316,15 @@ def head_ingress(cluster: RayCluster) -> Manifest:
         L.APP_NAME: L.APP_NAME_VALUE,
         L.CREATED_BY: L.CREATED_BY_VALUE,
     }
-    ingress = envelope("networking.k8s.io/v1", "Ingress", ingress_name(cluster.name),
-                       cluster.namespace, labels=labels, annotations=annotations, owner=cluster)
+    ingress = envelope(
+        "networking.k8s.io/v1",
+        "Ingress",
+        ingress_name(cluster.name),
+        cluster.namespace,
+        labels=labels,
+        annotations=annotations,
+        owner=cluster,
+    )
     backend = {
         "service": {
             "name": head_service_name(cluster.name, cluster.spec),

@@ -27,14 +27,19 @@ def gcs_pvc(cluster: RayCluster) -> Manifest:
     options = cluster.spec.gcs_fault_tolerance_options
     storage = options.storage if options is not None else None
     retain = storage is not None and storage.deletion_policy == RETAIN
-    pvc = envelope("v1", "PersistentVolumeClaim", gcs_pvc_name(cluster.name, cluster.spec),
-                   cluster.namespace, labels={L.CLUSTER: cluster.name},
-                   owner=None if retain else cluster)
+    pvc = envelope(
+        "v1",
+        "PersistentVolumeClaim",
+        gcs_pvc_name(cluster.name, cluster.spec),
+        cluster.namespace,
+        labels={L.CLUSTER: cluster.name},
+        owner=None if retain else cluster,
+    )
     spec: dict[str, object] = {
-        "accessModes": list(storage.access_modes or ["ReadWriteOnce"]) if storage
+        "accessModes": list(storage.access_modes or ["ReadWriteOnce"])
+        if storage
         else ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": (storage.size if storage else None)
-                                   or DEFAULT_SIZE}},
+        "resources": {"requests": {"storage": (storage.size if storage else None) or DEFAULT_SIZE}},
     }
     if storage is not None and storage.storage_class_name is not None:
         spec["storageClassName"] = storage.storage_class_name

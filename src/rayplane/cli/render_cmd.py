@@ -1,0 +1,98 @@
+"""`rayplane render`: the Kubernetes objects the operator would create, without a cluster.
+
+A dry run of the Kubernetes runtime: validate, then print every Pod, Service, Job,
+ServiceAccount/Role/RoleBinding (and, for RayJob and RayService, the RayCluster) that the
+operator would create for the resources, as KubeRay would create them. Pipe it to
+``kubectl apply --dry-run=server -f -`` to have an API server check it too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from rayplane.api.loading import LoadError, load
+from rayplane.api.validation import KINDS, validate
+from rayplane.cli.output import dump, err, print_findings
+from rayplane.kubernetes.builders import BuildError
+from rayplane.kubernetes.render import is_cleanup_job, managed_elsewhere, render
+
+
+def render_cmd(
+    filename: Annotated[
+        list[str],
+        typer.Option("-f", "--filename", help="File, directory or - (stdin) with the resources."),
+    ],
+    output: Annotated[str, typer.Option("-o", "--output", help="yaml or json.")] = "yaml",
+) -> None:
+    """Print the Kubernetes objects the operator would create for the resources (dry run)."""
+    if output not in ("yaml", "json"):
+        err.print(f"-o {output}: unsupported output format; use yaml or json.")
+        raise typer.Exit(2)
+    try:
+        docs = load(filename)
+    except LoadError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    if not docs:
+        err.print("no documents found in " + ", ".join(filename))
+        raise typer.Exit(2)
+
+    reports = []
+    bad = 0
+    for doc in docs:
+        if doc.kind not in KINDS and not str(_api_version(doc.raw)).startswith("ray.io"):
+            err.print(
+                f"note: {doc.kind or 'a document'} {doc.name} ({doc.where}) is not a ray.io "
+                "kind; skipped."
+            )
+            continue
+        report = validate(doc.raw)
+        if not report.ok:
+            bad += 1
+            what = f"{report.kind or '?'}/{report.name or '?'}"
+            err.print(f"[red]invalid[/red] {what} ({doc.where}):")
+        print_findings(report.findings)
+        reports.append((doc, report))
+    if bad:
+        err.print(f"nothing was rendered: {bad} invalid resource{'s' * (bad != 1)}.")
+        raise typer.Exit(1)
+
+    objects: list[dict[str, Any]] = []
+    for doc, report in reports:
+        resource = report.resource
+        assert resource is not None  # report.ok
+        label = f"{resource.kind}/{resource.name}"
+        manager = managed_elsewhere(resource)
+        if manager:
+            err.print(f"note: {label} is managed by {manager}; the operator creates nothing.")
+        try:
+            rendered = render(resource)
+        except BuildError as exc:
+            err.print(f"[red]error[/red] {label} ({doc.where}): {exc}")
+            raise typer.Exit(1) from exc
+        for manifest in rendered:
+            if is_cleanup_job(manifest):
+                name = manifest["metadata"]["name"]
+                err.print(
+                    f"note: Job {name} is created only when {label} is deleted "
+                    "(GCS fault tolerance: it removes the cluster's data from Redis)."
+                )
+        objects.extend(rendered)
+
+    if output == "json":
+        sys.stdout.write(json.dumps(_as_list(objects), indent=2) + "\n")
+    else:
+        sys.stdout.write(dump(objects, "yaml"))
+
+
+def _api_version(raw: object) -> object:
+    return raw.get("apiVersion", "") if isinstance(raw, dict) else ""
+
+
+def _as_list(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """Always a v1 List in JSON, so the shape does not depend on how many objects there are."""
+    return {"apiVersion": "v1", "kind": "List", "items": objects}
