@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -68,6 +69,26 @@ def read_resources(files: list[str]) -> list[Document]:
     return keep
 
 
+SOURCE_DIR = "rayplane.io/source-dir"
+
+
+def with_source_dir(doc: Document) -> dict[str, Any]:
+    """The document, annotated with the directory relative paths in it are relative to.
+
+    A RayJob's `working_dir: ./src` means "next to this YAML" to the user who wrote it;
+    the controller runs elsewhere, so it needs the directory to upload the right files.
+    The annotation is additive and ignored by KubeRay.
+    """
+    raw = dict(doc.raw)
+    if doc.kind == "RayCluster":
+        return raw
+    base = Path.cwd() if doc.source == "<stdin>" else Path(doc.source).resolve().parent
+    meta = dict(raw.get("metadata") or {})
+    meta["annotations"] = {**(meta.get("annotations") or {}), SOURCE_DIR: str(base)}
+    raw["metadata"] = meta
+    return raw
+
+
 def dashboard_url(status: dict[str, Any]) -> str | None:
     """http://IP:PORT from KubeRay-shaped status (head.podIP, endpoints.dashboard)."""
     port = (status.get("endpoints") or {}).get("dashboard")
@@ -121,7 +142,7 @@ def apply_cmd(
         ns = (doc.raw.get("metadata") or {}).get("namespace") or "default"
         before = ctl.get(doc.kind, ns, doc.name)
         try:
-            after = ctl.apply(doc.raw)
+            after = ctl.apply(with_source_dir(doc))
         except ControllerError as exc:
             err.print(f"{doc.kind}/{doc.name}: {exc}")
             if isinstance(exc.payload, dict) and exc.payload.get("findings"):

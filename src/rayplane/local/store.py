@@ -22,7 +22,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
     uid TEXT NOT NULL, generation INTEGER NOT NULL, created REAL NOT NULL,
-    body TEXT NOT NULL, status TEXT, deleting REAL,
+    body TEXT NOT NULL, status TEXT, deleting REAL, runtime TEXT,
     PRIMARY KEY (kind, namespace, name)
 );
 CREATE TABLE IF NOT EXISTS nodes (
@@ -125,7 +125,7 @@ class Store:
             if row is None:
                 uid, generation, created = str(uuid.uuid4()), 1, time.time()
                 db.execute(
-                    "INSERT INTO resources VALUES (?,?,?,?,?,?,?,NULL,NULL)",
+                    "INSERT INTO resources VALUES (?,?,?,?,?,?,?,NULL,NULL,NULL)",
                     (kind, namespace, name, uid, generation, created, json.dumps(body)),
                 )
             else:
@@ -158,6 +158,14 @@ class Store:
             row = self._db.execute("SELECT * FROM resources WHERE uid=?", (uid,)).fetchone()
         return _resource(row) if row else None
 
+    def owned_by(self, owner_uid: str) -> list[StoredResource]:
+        """Resources whose ownerReferences name *owner_uid* (a RayJob's cluster, ...)."""
+        return [
+            r for r in self.resources()
+            if any(ref.get("uid") == owner_uid
+                   for ref in (r.body.get("metadata") or {}).get("ownerReferences") or [])
+        ]
+
     def resources(
         self, kind: str | None = None, namespace: str | None = None
     ) -> list[StoredResource]:
@@ -183,6 +191,16 @@ class Store:
                 "UPDATE resources SET body=?, generation=generation+1 WHERE uid=?",
                 (json.dumps(body), uid),
             )
+
+    def runtime_state(self, uid: str) -> dict[str, Any]:
+        """Runtime-private state of a resource (submitter PIDs, serve caches, timers)."""
+        with self._lock:
+            row = self._db.execute("SELECT runtime FROM resources WHERE uid=?", (uid,)).fetchone()
+        return dict(json.loads(row[0])) if row and row[0] else {}
+
+    def set_runtime_state(self, uid: str, state: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE resources SET runtime=? WHERE uid=?", (json.dumps(state), uid))
 
     def mark_deleting(self, kind: str, namespace: str, name: str) -> StoredResource | None:
         with self._tx() as db:

@@ -36,6 +36,11 @@ Where this differs from KubeRay, on purpose:
 * A RayJob whose status has jobId, rayClusterName and jobStatus but no
   jobDeploymentStatus (only possible for a hand-written status) still moves to
   Initializing; KubeRay would leave it in New forever.
+* HTTPMode submits through an action, so a failed submission is seen one pass later
+  (``ObservedJob.submit_error``), and the status-check clock is cleared by the next
+  successful GET rather than by the successful POST itself.
+* A DeleteWorkers policy whose cluster is already gone does nothing (KubeRay requeues
+  with a "not found" error every 3 s).
 """
 
 from __future__ import annotations
