@@ -177,7 +177,7 @@ def run() -> None:
 
 
 def _register() -> None:
-    from rayplane.cli import ops, resources
+    from rayplane.cli import ops, render_cmd, resources
 
     app.command("apply")(resources.apply_cmd)
     app.command("get")(resources.get_cmd)
@@ -185,6 +185,7 @@ def _register() -> None:
     app.command("delete")(resources.delete_cmd)
     app.command("logs")(ops.logs_cmd)
     app.command("dashboard")(ops.dashboard_cmd)
+    app.command("render")(render_cmd.render_cmd)
     app.add_typer(ops.controller_app, name="controller")
 
 

@@ -6,7 +6,7 @@ import os
 import time
 import webbrowser
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,6 +49,9 @@ def logs_cmd(
     if detail is None:
         err.print(f'{kind} "{name}" not found in namespace {namespace}')
         raise typer.Exit(1)
+    if kind == "RayJob" and node is None:
+        _job_logs(detail, follow)
+        return
     nodes = (detail.get("local") or {}).get("nodes", [])
     chosen = (
         [n for n in nodes if (n["name"] == node or n["group"] == node)]
@@ -76,6 +79,28 @@ def logs_cmd(
                     time.sleep(0.3)
         except KeyboardInterrupt:
             return
+
+
+def _job_logs(detail: dict[str, Any], follow: bool) -> None:
+    """A RayJob's logs are its Ray job's driver logs, as `ray job logs` shows them."""
+    from rayplane.cli.jobwatch import follow as follow_job
+    from rayplane.cli.jobwatch import job_logs
+    from rayplane.clients.jobs import JobsClientError
+
+    meta = detail["metadata"]
+    if follow:
+        ctl = client()
+        code = follow_job(
+            lambda: ctl.get("RayJob", meta["namespace"], meta["name"]),
+            f"RayJob {meta['namespace']}/{meta['name']}",
+            None,
+        )
+        raise typer.Exit(code)
+    try:
+        out.print(job_logs(detail.get("status") or {}), end="", markup=False, highlight=False)
+    except JobsClientError as exc:
+        err.print(f"no logs for RayJob {meta['name']}: {exc}")
+        raise typer.Exit(1) from exc
 
 
 def dashboard_cmd(

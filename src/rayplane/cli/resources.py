@@ -11,6 +11,7 @@ from rich.table import Table
 
 from rayplane.api.loading import Document, LoadError, load
 from rayplane.api.validation import KINDS, validate
+from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import plural, resolve
 from rayplane.cli.output import dump, err, out, print_findings
 from rayplane.cli.progress import Outcome, wait_for
@@ -182,6 +183,15 @@ def apply_cmd(
         if address:
             out.print(f'  connect: ray.init(address="{address}")')
             out.print(f"  submit:  ray job submit --address {url} -- python my_script.py")
+    for kind, ns, name in applied:
+        if kind != "RayJob":
+            continue
+
+        def fetch_job(n: str = ns, m: str = name) -> dict[str, Any] | None:
+            return ctl.get("RayJob", n, m)
+
+        if follow(fetch_job, f"RayJob {ns}/{name}", timeout) != 0:
+            failed = True
     if failed:
         raise typer.Exit(1)
 
@@ -200,21 +210,38 @@ def _age(created: str | None) -> str:
     return f"{int(seconds)}s"
 
 
-def _cluster_row(doc: dict[str, Any]) -> list[str]:
+# KubeRay's printer columns (additionalPrinterColumns of its CRDs), as `kubectl get` shows.
+COLUMNS: dict[str, list[tuple[str, str]]] = {
+    "RayCluster": [
+        ("DESIRED WORKERS", "desiredWorkerReplicas"),
+        ("AVAILABLE WORKERS", "availableWorkerReplicas"),
+        ("CPUS", "desiredCPU"),
+        ("MEMORY", "desiredMemory"),
+        ("GPUS", "desiredGPU"),
+        ("STATUS", "state"),
+    ],
+    "RayJob": [
+        ("JOB STATUS", "jobStatus"),
+        ("DEPLOYMENT STATUS", "jobDeploymentStatus"),
+        ("RAY CLUSTER NAME", "rayClusterName"),
+        ("START TIME", "startTime"),
+        ("END TIME", "endTime"),
+    ],
+    "RayService": [
+        ("SERVICE STATUS", "serviceStatus"),
+        ("NUM SERVE ENDPOINTS", "numServeEndpoints"),
+    ],
+}
+
+
+def _row(doc: dict[str, Any], kind: str) -> list[str]:
     status = doc.get("status") or {}
-    state = status.get("state") or ""
-    if doc["metadata"].get("deletionTimestamp"):
-        state = "deleting"
-    return [
-        doc["metadata"]["name"],
-        str(status.get("desiredWorkerReplicas", "")),
-        str(status.get("availableWorkerReplicas", "")),
-        str(status.get("desiredCPU", "")),
-        str(status.get("desiredMemory", "")),
-        str(status.get("desiredGPU", "")),
-        state,
-        _age(doc["metadata"].get("creationTimestamp")),
+    row = [
+        str(status.get(key, "") if status.get(key) is not None else "") for _, key in COLUMNS[kind]
     ]
+    if doc["metadata"].get("deletionTimestamp") and kind == "RayCluster":
+        row[-1] = "deleting"
+    return row
 
 
 def get_cmd(
@@ -259,21 +286,14 @@ def get_cmd(
         )
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
-    headers = (
-        ["NAME", "DESIRED WORKERS", "AVAILABLE WORKERS", "CPUS", "MEMORY", "GPUS", "STATUS", "AGE"]
-        if kind == "RayCluster"
-        else ["NAME", "STATUS", "AGE"]
-    )
+    headers = ["NAME", *(header for header, _ in COLUMNS[kind]), "AGE"]
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
     for header in headers:
         table.add_column(header)
     for doc in docs:
-        row = (
-            _cluster_row(doc)
-            if kind == "RayCluster"
-            else [doc["metadata"]["name"], "", _age(doc["metadata"].get("creationTimestamp"))]
-        )
+        row = [doc["metadata"]["name"], *_row(doc, kind)]
+        row.append(_age(doc["metadata"].get("creationTimestamp")))
         if all_namespaces:
             row.insert(0, doc["metadata"]["namespace"])
         table.add_row(*row)

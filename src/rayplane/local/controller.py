@@ -20,6 +20,7 @@ from typing import IO, Any
 from rayplane import __version__
 from rayplane.api.validation import KINDS, validate
 from rayplane.local.clusters import ClusterRuntime
+from rayplane.local.jobs import JobRuntime
 from rayplane.local.server import serve
 from rayplane.local.store import ConflictError, Store
 from rayplane.settings import Settings
@@ -37,6 +38,7 @@ class Controller:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
+        self.jobs = JobRuntime(settings, self.store)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
@@ -99,6 +101,8 @@ class Controller:
             try:
                 if resource.kind == "RayCluster":
                     self.clusters.reconcile(resource)
+                elif resource.kind == "RayJob":
+                    self.jobs.reconcile(resource)
             except Exception as exc:
                 log.exception(
                     "reconciling %s %s/%s failed", resource.kind, resource.namespace, resource.name
@@ -173,8 +177,10 @@ class Controller:
         stored = self.store.get_by_uid(uid)
         assert stored is not None
         doc = stored.document()
+        cluster = self.jobs.describe_cluster(stored) if stored.kind == "RayJob" else stored
+        nodes = self.store.nodes(cluster.uid) if cluster else []
         doc["local"] = {
-            "nodes": [self.clusters.describe_node(n) for n in self.store.nodes(uid)],
+            "nodes": [self.clusters.describe_node(n) for n in nodes],
             "events": self.store.events(uid),
             "notes": self.clusters.notes(stored),
         }

@@ -161,9 +161,12 @@ class Store:
     def owned_by(self, owner_uid: str) -> list[StoredResource]:
         """Resources whose ownerReferences name *owner_uid* (a RayJob's cluster, ...)."""
         return [
-            r for r in self.resources()
-            if any(ref.get("uid") == owner_uid
-                   for ref in (r.body.get("metadata") or {}).get("ownerReferences") or [])
+            r
+            for r in self.resources()
+            if any(
+                ref.get("uid") == owner_uid
+                for ref in (r.body.get("metadata") or {}).get("ownerReferences") or []
+            )
         ]
 
     def resources(

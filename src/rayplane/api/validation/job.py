@@ -20,6 +20,7 @@ def validate_rayjob(job: RayJob, out: Findings, gates: FeatureGates) -> None:
     _check_basics(spec, out)
     _check_cluster_source(job, out, gates)
     _check_modes(spec, out)
+    _check_submitter(spec, out)
     _check_deletion(spec, out, gates)
     status = job.status
     if (
@@ -137,6 +138,18 @@ def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> No
                 "is not supported for RayJob.",
                 True,
             )
+
+
+def _check_submitter(spec: RayJobSpec, out: Findings) -> None:
+    template = spec.submitter_pod_template
+    if template is not None and not template.spec.containers:
+        out.error(
+            "spec.submitterPodTemplate.spec.containers",
+            "the submitter pod template has no container; Kubernetes requires one. Add "
+            "containers: [{name: ray-job-submitter, image: rayproject/ray:2.60.0}], or remove "
+            "submitterPodTemplate to get KubeRay's default submitter.",
+            [],
+        )
 
 
 def _check_modes(spec: RayJobSpec, out: Findings) -> None:

@@ -18,7 +18,12 @@ from rayplane.api.rayservice import RayService
 from rayplane.kubernetes.builders import labels as L
 from rayplane.kubernetes.builders.hashes import spec_hash
 from rayplane.kubernetes.builders.jobs import SIDECAR_MODE, sidecar_submitter
-from rayplane.kubernetes.builders.objects import BuildError, Manifest, owner_reference
+from rayplane.kubernetes.builders.objects import (
+    BuildError,
+    Manifest,
+    owner_reference,
+    tidy_metadata,
+)
 from rayplane.kubernetes.builders.options import DEFAULT_OPTIONS, BuildOptions
 
 
@@ -102,8 +107,11 @@ def rayservice_cluster(
 def cluster_manifest(cluster: RayCluster) -> Manifest:
     """The RayCluster object as the owner creates it (no status, no uid)."""
     wire: dict[str, Any] = cluster.wire()
-    wire.pop("status", None)
-    wire.setdefault("metadata", {}).pop("uid", None)
-    wire["apiVersion"] = cluster.api_version
-    wire["kind"] = cluster.kind
-    return {"apiVersion": wire.pop("apiVersion"), "kind": wire.pop("kind"), **wire}
+    metadata = dict(wire.get("metadata") or {})
+    metadata.pop("uid", None)
+    return {
+        "apiVersion": cluster.api_version,
+        "kind": cluster.kind,
+        "metadata": tidy_metadata(metadata),
+        "spec": wire.get("spec") or {},
+    }

@@ -285,13 +285,11 @@ def submitter_job(
     normalize_resources(containers)
     if cluster is not None and k8s_token_auth_enabled(cluster[1]):
         add_token_volume(pod_spec)
-    meta: dict[str, Any] = template.setdefault("metadata", {})
-    meta["labels"] = {
-        **(meta.get("labels") or {}),
-        **L.originated_from(job.name, "RayJob"),
-        L.CREATED_BY: L.CREATED_BY_VALUE,
-    }
     labels = {**L.originated_from(job.name, "RayJob"), L.CREATED_BY: L.CREATED_BY_VALUE}
+    meta: dict[str, Any] = dict(template.get("metadata") or {})
+    meta["labels"] = {**(meta.get("labels") or {}), **labels}
+    rest = {k: v for k, v in template.items() if k != "metadata"}
+    template = {"metadata": meta, **rest}
     manifest = envelope("batch/v1", "Job", job.name, job.namespace, labels=labels, owner=job)
     backoff = SUBMITTER_BACKOFF_LIMIT
     if spec.submitter_config is not None and spec.submitter_config.backoff_limit is not None:

@@ -7,13 +7,16 @@ operator's own claim is owned by the cluster unless ``deletionPolicy: Retain``.
 
 from __future__ import annotations
 
-from rayplane.api.raycluster import RayCluster
+from typing import Any
+
+from rayplane.api.raycluster import GcsStorage, RayCluster
 from rayplane.kubernetes.builders import labels as L
 from rayplane.kubernetes.builders.names import gcs_pvc_name
 from rayplane.kubernetes.builders.objects import Manifest, envelope
 
 DEFAULT_SIZE = "1Gi"
 RETAIN = "Retain"
+READ_WRITE_ONCE = "ReadWriteOnce"
 
 
 def wants_gcs_pvc(cluster: RayCluster, ft_enabled: bool) -> bool:
@@ -24,24 +27,22 @@ def wants_gcs_pvc(cluster: RayCluster, ft_enabled: bool) -> bool:
 
 
 def gcs_pvc(cluster: RayCluster) -> Manifest:
+    """``<cluster>-gcs-pvc``: ReadWriteOnce, 1Gi unless ``storage`` says otherwise."""
     options = cluster.spec.gcs_fault_tolerance_options
-    storage = options.storage if options is not None else None
-    retain = storage is not None and storage.deletion_policy == RETAIN
+    storage = (options.storage if options is not None else None) or GcsStorage()
     pvc = envelope(
         "v1",
         "PersistentVolumeClaim",
         gcs_pvc_name(cluster.name, cluster.spec),
         cluster.namespace,
         labels={L.CLUSTER: cluster.name},
-        owner=None if retain else cluster,
+        owner=None if storage.deletion_policy == RETAIN else cluster,
     )
-    spec: dict[str, object] = {
-        "accessModes": list(storage.access_modes or ["ReadWriteOnce"])
-        if storage
-        else ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": (storage.size if storage else None) or DEFAULT_SIZE}},
+    spec: dict[str, Any] = {
+        "accessModes": list(storage.access_modes or [READ_WRITE_ONCE]),
+        "resources": {"requests": {"storage": storage.size or DEFAULT_SIZE}},
     }
-    if storage is not None and storage.storage_class_name is not None:
+    if storage.storage_class_name is not None:
         spec["storageClassName"] = storage.storage_class_name
     pvc["spec"] = spec
     return pvc
