@@ -103,6 +103,24 @@ def gcs_address(status: dict[str, Any]) -> str | None:
     return f"{host}:{port}" if port else None
 
 
+def service_outcome(detail: dict[str, Any] | None) -> Outcome:
+    """Ready (serving), failed for good, or what it is waiting for, for a RayService."""
+    if detail is None:
+        return Outcome(True, True, "the RayService disappeared while waiting")
+    status = detail.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
+    if ready and ready["status"] == "True" and (detail.get("local") or {}).get("endpoint"):
+        return Outcome(True, False, "ready")
+    if ready and ready.get("reason") in ("InitializingTimeout", "ValidationFailed"):
+        return Outcome(True, True, f"{ready['reason']}: {ready.get('message', '')}")
+    apps = (status.get("pendingServiceStatus") or status.get("activeServiceStatus") or {}).get(
+        "applicationStatuses"
+    ) or {}
+    shown = ", ".join(f"{a}: {v.get('status')}" for a, v in apps.items()) or "no apps yet"
+    reason = ready.get("reason", "") if ready else "Initializing"
+    return Outcome(False, False, f"{reason}; serve apps: {shown}")
+
+
 def cluster_outcome(detail: dict[str, Any] | None) -> Outcome:
     """Ready, failed, or why not yet, for a RayCluster's detail document."""
     if detail is None:
@@ -183,6 +201,20 @@ def apply_cmd(
         if address:
             out.print(f'  connect: ray.init(address="{address}")')
             out.print(f"  submit:  ray job submit --address {url} -- python my_script.py")
+    for kind, ns, name in applied:
+        if kind != "RayService":
+            continue
+
+        def fetch_svc(n: str = ns, m: str = name) -> dict[str, Any] | None:
+            return ctl.get("RayService", n, m)
+
+        outcome = wait_for(f"RayService {ns}/{name}", fetch_svc, service_outcome, limit)
+        if outcome.failed:
+            err.print(f"[red]RayService {ns}/{name} is not ready[/red]: {outcome.message}")
+            failed = True
+            continue
+        endpoint = ((fetch_svc() or {}).get("local") or {}).get("endpoint")
+        out.print(f"RayService {ns}/{name} is ready. Endpoint: {endpoint}/")
     for kind, ns, name in applied:
         if kind != "RayJob":
             continue
@@ -377,5 +409,10 @@ def delete_cmd(
                 err.print(f"{kind} {ns}/{name}: {outcome.message}")
                 raise typer.Exit(1)
         out.print(f'{plural(kind)[:-1]}.ray.io "{name}" deleted')
+        if wait:
+            for event in ctl.request("GET", f"/events/{found['metadata']['uid']}"):
+                if event["reason"].startswith("GCSStorage"):
+                    style = "yellow" if event["type"] == "Warning" else "green"
+                    err.print(f"  [{style}]{event['message']}[/{style}]")
     if missing:
         raise typer.Exit(1)

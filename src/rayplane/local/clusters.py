@@ -26,7 +26,14 @@ from rayplane.local import process
 from rayplane.local.env import node_environment
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.notes import local_notes
-from rayplane.local.ports import NodePorts, allocate_node_ports, ports_in_use
+from rayplane.local.ports import (
+    NodePorts,
+    allocate_node_ports,
+    find_free_ports,
+    port_is_free,
+    ports_in_use,
+)
+from rayplane.local.redis_cleanup import clean_redis
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.cluster import (
     DELETE_UNHEALTHY,
@@ -39,6 +46,7 @@ from rayplane.reconcile.cluster import (
     Phase,
     reconcile_cluster,
 )
+from rayplane.reconcile.gcs_ft import GcsFt, gcs_ft
 from rayplane.reconcile.raystart import build_ray_start
 from rayplane.settings import Settings
 
@@ -183,9 +191,7 @@ class ClusterRuntime:
             if head
             else f"{stored.name}-{group_name}-worker-{_suffix()}"
         )[:63].lower()
-        ports = allocate_node_ports(
-            head=head, exclude=ports_in_use(n.ports for n in self.store.nodes())
-        )
+        ports, serve_port = self._ports_for(stored, head)
         self.settings.temp_root.mkdir(parents=True, exist_ok=True)
         temp_dir = tempfile.mkdtemp(prefix="n", dir=self.settings.temp_root)
         log_path = self.settings.home / "logs" / stored.namespace / stored.name / f"{name}.log"
@@ -200,6 +206,9 @@ class ClusterRuntime:
         command = build_ray_start(spec, group, head_address=address, extra=extra)
         env = node_environment(stored, cluster, group, name, address, self.settings)
         env.update(ports.env())
+        if not head:
+            # Serve's per-worker proxy port: several proxies share this machine.
+            env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(serve_port)
         argv = ray_start_argv(command.argv(env)[2:])
         row = StoredNode(
             name=name,
@@ -208,7 +217,7 @@ class ClusterRuntime:
             kind="head" if head else "worker",
             pid=None,
             create_time=None,
-            ports=ports.as_dict(),
+            ports={**ports.as_dict(), "serve": serve_port},
             temp_dir=temp_dir,
             log_path=str(log_path),
             created=time.time(),
@@ -237,6 +246,31 @@ class ClusterRuntime:
             and n.create_time is not None
             and process.is_alive(n.pid, n.create_time)
         )
+
+    def _ports_for(self, stored: StoredResource, head: bool) -> tuple[NodePorts, int]:
+        """A node's ports and Serve port; a head reuses its cluster's first head ports.
+
+        Stable head ports are the local twin of KubeRay's head Service: after a head
+        restart the dashboard URL and the GCS address stay the same, and (with GCS FT)
+        the surviving workers reconnect to the address they already have.
+        """
+        nodes = self.store.nodes()
+        taken = ports_in_use(n.ports for n in nodes) | {
+            n.ports["serve"] for n in nodes if "serve" in n.ports
+        }
+        state = self.store.runtime_state(stored.uid)
+        if head and state.get("head_ports"):
+            saved = dict(state["head_ports"])
+            previous = NodePorts.from_dict(saved)
+            wanted = set(previous.all_ports()) | {saved["serve"]}
+            if not wanted & taken and all(port_is_free(p) for p in wanted):
+                return previous, int(saved["serve"])
+        ports = allocate_node_ports(head=head, exclude=taken)
+        (serve_port,) = find_free_ports(1, exclude=taken | set(ports.all_ports()))
+        if head:
+            state["head_ports"] = {**ports.as_dict(), "serve": serve_port}
+            self.store.set_runtime_state(stored.uid, state)
+        return ports, serve_port
 
     def _head_ready(self, uid: str) -> bool:
         return any(
@@ -288,7 +322,7 @@ class ClusterRuntime:
         for node in remaining:
             if not node.deleting:
                 self._delete_node(stored, node.name, "the RayCluster is being deleted")
-        if not self.store.nodes(stored.uid):
+        if not self.store.nodes(stored.uid) and self._gcs_cleaned(stored):
             shutil.rmtree(
                 self.settings.home / "logs" / stored.namespace / stored.name, ignore_errors=True
             )
@@ -296,6 +330,44 @@ class ClusterRuntime:
             for key in [k for k in self._failures if k[0] == stored.uid]:
                 del self._failures[key]
             log.info("RayCluster %s/%s deleted", stored.namespace, stored.name)
+
+    def _gcs_cleaned(self, stored: StoredResource) -> bool:
+        """With GCS FT, clean the cluster's storage once its head is gone; True when done.
+
+        The cleanup runs in the background under a deadline (KubeRay's
+        ray.io/gcs-ft-deletion-timeout), so a Redis that is down delays a delete by at most
+        that long and never leaves a cluster stuck deleting; either way the outcome is an
+        event that `rayplane delete` prints.
+        """
+        cluster = RayCluster.model_validate(stored.document())
+        ft = gcs_ft(cluster)
+        if not ft.enabled:
+            return True
+        key = f"gcs-cleanup/{stored.uid}"
+        future = self._stopping.get(key)
+        if future is None:
+            self._stopping[key] = self._stops.submit(self._clean_storage, stored, cluster, ft)
+            return False
+        if not future.done():
+            return False
+        del self._stopping[key]
+        return True
+
+    def _clean_storage(self, stored: StoredResource, cluster: RayCluster, ft: GcsFt) -> None:
+        if ft.backend == "rocksdb":
+            path = self.settings.home / "gcs" / str(cluster.metadata.uid or cluster.name)
+            shutil.rmtree(path, ignore_errors=True)
+            self.store.event(stored.uid, "GCSStorageCleaned", f"removed RocksDB storage {path}")
+            return
+        ok, message = clean_redis(
+            ft, min(ft.deletion_timeout_s, self.settings.gcs_cleanup_timeout_s)
+        )
+        self.store.event(
+            stored.uid,
+            "GCSStorageCleaned" if ok else "GCSStorageNotCleaned",
+            message,
+            "Normal" if ok else "Warning",
+        )
 
     # describe -----------------------------------------------------------------------------
 

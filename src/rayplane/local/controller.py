@@ -22,6 +22,7 @@ from rayplane.api.validation import KINDS, validate
 from rayplane.local.clusters import ClusterRuntime
 from rayplane.local.jobs import JobRuntime
 from rayplane.local.server import serve
+from rayplane.local.services import ServiceRuntime
 from rayplane.local.store import ConflictError, Store
 from rayplane.settings import Settings
 
@@ -39,6 +40,7 @@ class Controller:
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
         self.jobs = JobRuntime(settings, self.store)
+        self.services = ServiceRuntime(settings, self.store)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
@@ -79,7 +81,8 @@ class Controller:
                 except Exception:  # one bad pass must not end the controller
                     log.exception("reconcile pass failed")
                 # While nodes are starting, look often: readiness is what users wait for.
-                interval = 0.25 if self.clusters.busy() else self.settings.reconcile_interval_s
+                busy = self.clusters.busy() or self.jobs.busy() or self.services.busy()
+                interval = 0.25 if busy else self.settings.reconcile_interval_s
                 self._wake.wait(max(0.0, interval - (time.monotonic() - started)))
                 self._wake.clear()
         finally:
@@ -87,6 +90,7 @@ class Controller:
             server.server_close()
             Path(self.settings.home / "controller.sock").unlink(missing_ok=True)
             self.clusters.close()
+            self.services.close()
             self.store.close()
             log.info("controller stopped; Ray nodes keep running and are adopted on restart")
 
@@ -103,6 +107,8 @@ class Controller:
                     self.clusters.reconcile(resource)
                 elif resource.kind == "RayJob":
                     self.jobs.reconcile(resource)
+                elif resource.kind == "RayService":
+                    self.services.reconcile(resource)
             except Exception as exc:
                 log.exception(
                     "reconciling %s %s/%s failed", resource.kind, resource.namespace, resource.name
@@ -124,6 +130,8 @@ class Controller:
         if parts == ["shutdown"] and method == "POST":
             self.stop()
             return 202, {"message": "stopping"}
+        if len(parts) == 2 and parts[0] == "events" and method == "GET":
+            return 200, self.store.events(parts[1], limit=50)
         if parts == ["resources"] and method == "GET":
             found = self.store.resources(query.get("kind"), query.get("namespace"))
             return 200, [r.document() for r in found]
@@ -179,7 +187,12 @@ class Controller:
         doc = stored.document()
         cluster = self.jobs.describe_cluster(stored) if stored.kind == "RayJob" else stored
         nodes = self.store.nodes(cluster.uid) if cluster else []
+        if stored.kind == "RayService":
+            active = ((stored.status or {}).get("activeServiceStatus") or {}).get("rayClusterName")
+            cluster = self.store.get("RayCluster", stored.namespace, active) if active else None
+            nodes = self.store.nodes(cluster.uid) if cluster else []
         doc["local"] = {
+            "endpoint": self.services.endpoint(stored) if stored.kind == "RayService" else None,
             "nodes": [self.clusters.describe_node(n) for n in nodes],
             "events": self.store.events(uid),
             "notes": self.clusters.notes(stored),

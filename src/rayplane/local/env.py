@@ -14,6 +14,7 @@ from rayplane.api.k8s import Container, EnvVar
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.store import StoredResource
+from rayplane.reconcile.gcs_ft import WORKER_RECONNECT_TIMEOUT_S, gcs_ft
 from rayplane.settings import Settings
 
 _REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
@@ -109,4 +110,36 @@ def node_environment(
     if group is not None:
         injected.update({"FQ_RAY_IP": LOOPBACK_IP, "RAY_IP": LOOPBACK_IP})
     user, _ = container_env(container, labels, name, stored.namespace, injected)
-    return {**injected, **user}
+    labels = cluster.metadata.labels or {}
+    if labels.get("ray.io/originated-from-crd") == "RayService":
+        # KubeRay's RayService clusters fail fast instead of hanging on a dead GCS.
+        injected.update(
+            {
+                "RAY_timeout_ms_task_wait_for_death_info": "0",
+                "RAY_gcs_server_request_timeout_seconds": "5",
+                "RAY_SERVE_KV_TIMEOUT_S": "5",
+            }
+        )
+    return {**injected, **user, **ft_environment(cluster, group, settings)}
+
+
+def ft_environment(
+    cluster: RayCluster, group: WorkerGroupSpec | None, settings: Settings
+) -> dict[str, str]:
+    """KubeRay's GCS FT env: storage namespace and Redis on the head, patience on workers."""
+    ft = gcs_ft(cluster)
+    if not ft.enabled:
+        return {}
+    if group is not None:
+        return {"RAY_gcs_rpc_server_reconnect_timeout_s": WORKER_RECONNECT_TIMEOUT_S}
+    env = {"RAY_external_storage_namespace": ft.namespace}
+    if ft.backend == "rocksdb":
+        path = settings.home / "gcs" / str(cluster.metadata.uid or cluster.name)
+        path.mkdir(parents=True, exist_ok=True)
+        env.update({"RAY_gcs_storage": "rocksdb", "RAY_gcs_storage_path": str(path)})
+        return env
+    if ft.redis_address:
+        env["RAY_REDIS_ADDRESS"] = ft.redis_address
+    if ft.redis_password:
+        env["REDIS_PASSWORD"] = ft.redis_password
+    return env

@@ -47,6 +47,8 @@ from rayplane.settings import Settings
 
 log = logging.getLogger("rayplane.jobs")
 SOURCE_DIR = "rayplane.io/source-dir"
+# Deployment states in which nothing moves until the user acts (or a TTL fires).
+_SETTLED = {"Complete", "Failed", "ValidationFailed", "Suspended"}
 
 
 def owner_reference(stored: StoredResource) -> dict[str, Any]:
@@ -66,6 +68,13 @@ class JobRuntime:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+
+    def busy(self) -> bool:
+        """True while any RayJob is on its way (the controller then polls faster)."""
+        return any(
+            ((r.status or {}).get("jobDeploymentStatus") or "New") not in _SETTLED
+            for r in self.store.resources("RayJob")
+        )
 
     # reconcile ----------------------------------------------------------------------------
 

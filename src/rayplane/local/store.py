@@ -217,7 +217,8 @@ class Store:
     def remove(self, uid: str) -> None:
         with self._tx() as db:
             db.execute("DELETE FROM resources WHERE uid=?", (uid,))
-            db.execute("DELETE FROM events WHERE uid=?", (uid,))
+            # Events outlive the resource for a day, so `delete` can report how it ended.
+            db.execute("DELETE FROM events WHERE at < ?", (time.time() - 86400,))
 
     # nodes ---------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Small Ray Serve apps for the examples; importable wherever rayplane is installed."""
