@@ -25,20 +25,24 @@ idleTimeoutSeconds and upscalingMode, per-group idleTimeoutSeconds, min/max, CPU
 memory and custom resources, labels, all by Ray's own rules.
 
 Each iteration also writes a short summary (pending demand, infeasible requests with their
-shape, idle nodes, pending launches, the last decisions) into the cluster's runtime state,
-which ``describe`` renders.
+shape, idle nodes, pending launches, the last decisions) to a small JSON file beside the
+autoscaler's log, which ``describe`` renders. A file rather than the store's runtime state:
+that state is one JSON value the controller rewrites (head ports, this process's record),
+and a second writer in another process could undo the controller's writes.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from ray._raylet import GcsClient
+from ray._raylet import GcsClient  # type: ignore[attr-defined]
 from ray.autoscaler._private.kuberay.autoscaling_config import (
     _derive_autoscaling_config_from_ray_cr,
 )
@@ -49,8 +53,11 @@ from ray.autoscaler.v2.instance_manager.cloud_providers.kuberay.cloud_provider i
     KubeRayProvider,
 )
 from ray.autoscaler.v2.instance_manager.config import KubeRayConfigReader
+from ray.autoscaler.v2.schema import Stats
 from ray.autoscaler.v2.utils import ClusterStatusParser, ResourceRequestUtil
-from ray.core.generated.autoscaler_pb2 import GetClusterStatusReply
+from ray.core.generated.autoscaler_pb2 import (  # type: ignore[attr-defined]
+    GetClusterStatusReply,
+)
 
 from rayplane.api.common import MAX_INT32
 from rayplane.api.raycluster import HEAD_GROUP
@@ -59,8 +66,6 @@ from rayplane.local.store import Store, StoredNode, iso
 
 log = logging.getLogger("rayplane.autoscaler")
 
-#: Runtime-state key the autoscaler process owns (the controller only reads it).
-STATUS_KEY = "autoscalerStatus"
 _DECISIONS_KEPT = 12
 _HEARTBEAT_S = 10.0
 
@@ -110,7 +115,7 @@ def node_pod(node: StoredNode, cluster: str) -> dict[str, Any]:
     return {"metadata": meta, "status": status}
 
 
-class StoreKubeApi(IKubernetesHttpApiClient):  # type: ignore[misc]
+class StoreKubeApi(IKubernetesHttpApiClient):
     """The Kubernetes API of one RayCluster, served from the local store.
 
     ``on_patch`` is told, in words, what each accepted patch changed; it is how the
@@ -226,7 +231,7 @@ class _Recorder:
         pass
 
 
-class LocalAutoscaler(Autoscaler):  # type: ignore[misc]
+class LocalAutoscaler(Autoscaler):
     """Ray's v2 ``Autoscaler`` whose KubeRay provider talks to :class:`StoreKubeApi`.
 
     ``Autoscaler`` builds a ``KubeRayProvider`` with a real Kubernetes client when the
@@ -244,7 +249,7 @@ class LocalAutoscaler(Autoscaler):  # type: ignore[misc]
     def _init_cloud_instance_provider(self, config: Any, config_reader: Any) -> None:
         provider_config = config.get_provider_config()
         provider_config["head_node_type"] = config.get_head_node_type()
-        self._cloud_instance_provider = KubeRayProvider(
+        self._cloud_instance_provider = KubeRayProvider(  # type: ignore[assignment]
             config.get_config("cluster_name"),
             provider_config,
             gcs_client=self._gcs_client,
@@ -255,11 +260,22 @@ class LocalAutoscaler(Autoscaler):  # type: ignore[misc]
 class _Quiet(logging.Filter):
     """Drop the per-iteration chatter of Ray's KubeRay provider from autoscaler.log."""
 
-    _NOISE = ("Listing pods for RayCluster", "Fetched pod data at resource version")
+    _NOISE = (
+        "Listing pods for RayCluster",
+        "Fetched pod data at resource version",
+        "Calculating hashes for file mounts",
+    )
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not message.startswith(self._NOISE)
+        return not record.getMessage().startswith(self._NOISE)
+
+
+def write_status(path: Path, summary: dict[str, Any]) -> None:
+    """Replace the status file atomically: a reader sees the old or the new summary."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(summary))
+    os.replace(tmp, path)
 
 
 def _shape(bundle: Any) -> dict[str, float]:
@@ -336,9 +352,7 @@ def status_summary(status: Any) -> dict[str, Any]:
         for n in status.idle_nodes
         if n.ray_node_type_name != HEAD_GROUP
     ]
-    launches = [
-        {"group": r.ray_node_type_name, "count": r.count} for r in status.pending_launches
-    ]
+    launches = [{"group": r.ray_node_type_name, "count": r.count} for r in status.pending_launches]
     failed = [
         {"group": r.ray_node_type_name, "count": r.count, "details": r.details or ""}
         for r in status.failed_launches
@@ -366,7 +380,9 @@ class Runner:
         gcs_address: str,
         interval_s: float,
         wake: Callable[[], None],
+        status_file: Path,
     ) -> None:
+        self.status_file = status_file
         self.store = store
         self.uid = uid
         self.gcs_address = gcs_address
@@ -404,13 +420,13 @@ class Runner:
         session = self.gcs.internal_kv_get(
             b"session_name", ray_constants.KV_NAMESPACE_SESSION, timeout=10
         )
-        reader = KubeRayConfigReader(self._config)
+        reader = KubeRayConfigReader(self._config)  # type: ignore[arg-type]
         autoscaler = LocalAutoscaler(
             self.api,
             session_name=session.decode() if session else "local",
             config_reader=reader,
             gcs_client=self.gcs,
-            event_logger=AutoscalerEventLogger(self.recorder),
+            event_logger=AutoscalerEventLogger(self.recorder),  # type: ignore[arg-type]
             metrics_reporter=None,
         )
         log.info("autoscaler for %s ready (GCS %s)", self.uid, self.gcs_address)
@@ -437,9 +453,13 @@ class Runner:
     def _summarize(self, state: Any) -> None:
         summary: dict[str, Any] = {"pid": os.getpid(), "gcs": self.gcs_address}
         try:
+            # What ray.autoscaler.v2.sdk.get_cluster_status does, on this process's client.
+            asked = time.time()
             reply = GetClusterStatusReply()
             reply.ParseFromString(self.gcs.get_cluster_status(timeout_s=5))
-            summary.update(status_summary(ClusterStatusParser.from_get_cluster_status_reply(reply)))
+            stats = Stats(gcs_request_time_s=time.time() - asked, request_ts_s=int(asked))
+            parsed = ClusterStatusParser.from_get_cluster_status_reply(reply, stats=stats)
+            summary.update(status_summary(parsed))
         except Exception as exc:
             log.warning("could not read the cluster status from GCS: %s", exc)
         infeasible = infeasible_summary(state)
@@ -461,9 +481,7 @@ class Runner:
             summary["error"] = self._error
         now = time.time()
         if summary != self._written or now - self._written_at > _HEARTBEAT_S:
-            state_doc = self.store.runtime_state(self.uid)
-            state_doc[STATUS_KEY] = {**summary, "updated": now}
-            self.store.set_runtime_state(self.uid, state_doc)
+            write_status(self.status_file, {**summary, "updated": now})
             self._written, self._written_at = summary, now
 
     def run(self, should_stop: Callable[[], bool]) -> None:
@@ -477,9 +495,11 @@ class Runner:
 
 
 def quiet_ray_logs() -> None:
+    """Keep autoscaler.log to decisions and state changes (Ray logs some lines every pass)."""
     quiet = _Quiet()
     for name in (
         "ray.autoscaler.v2.instance_manager.cloud_providers.kuberay.cloud_provider",
-        "ray.autoscaler.v2",
+        "ray.autoscaler.v2.instance_manager.config",
     ):
         logging.getLogger(name).addFilter(quiet)
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -23,6 +23,7 @@ import httpx
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
 from rayplane.clients.health import node_healthy
 from rayplane.local import process
+from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.env import node_environment
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.notes import local_notes
@@ -84,6 +85,7 @@ class ClusterRuntime:
         # (cluster uid, group) -> consecutive failures of nodes that were never ready
         self._failures: dict[tuple[str, str], list[str]] = {}
         self._last_failure: dict[tuple[str, str], float] = {}
+        self.autoscalers = AutoscalerSupervisor(settings, store)
 
     def close(self) -> None:
         self._stops.shutdown(wait=False, cancel_futures=False)
@@ -111,6 +113,9 @@ class ClusterRuntime:
             self.store.set_status(stored.uid, status)
         for message in plan.events:
             self.store.event(stored.uid, "Reconcile", message)
+        # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
+        head = self._head_ports(stored.uid) if self._head_ready(stored.uid) else None
+        self.autoscalers.reconcile(stored, cluster, f"{LOOPBACK_IP}:{head.gcs}" if head else None)
 
     def observe(self, uid: str) -> ObservedCluster:
         nodes: list[ObservedNode] = []
@@ -263,7 +268,7 @@ class ClusterRuntime:
             saved = dict(state["head_ports"])
             previous = NodePorts.from_dict(saved)
             wanted = set(previous.all_ports()) | {saved["serve"]}
-            if not wanted & taken and all(port_is_free(p) for p in wanted):
+            if not wanted & taken and all(port_is_free(p, reuse_addr=True) for p in wanted):
                 return previous, int(saved["serve"])
         ports = allocate_node_ports(head=head, exclude=taken)
         (serve_port,) = find_free_ports(1, exclude=taken | set(ports.all_ports()))
@@ -318,6 +323,7 @@ class ClusterRuntime:
         self._stopping.pop(node.name, None)
 
     def _delete_all(self, stored: StoredResource) -> None:
+        self.autoscalers.stop(stored)  # first: it must not scale a cluster being deleted
         remaining = self.observe(stored.uid).nodes
         for node in remaining:
             if not node.deleting:
@@ -362,12 +368,15 @@ class ClusterRuntime:
         ok, message = clean_redis(
             ft, min(ft.deletion_timeout_s, self.settings.gcs_cleanup_timeout_s)
         )
-        self.store.event(
-            stored.uid,
-            "GCSStorageCleaned" if ok else "GCSStorageNotCleaned",
-            message,
-            "Normal" if ok else "Warning",
-        )
+        # The owner (a RayJob or RayService) hears it too: its `delete` prints the outcome.
+        refs = (stored.body.get("metadata") or {}).get("ownerReferences") or []
+        for uid in (stored.uid, *(ref["uid"] for ref in refs if ref.get("uid"))):
+            self.store.event(
+                uid,
+                "GCSStorageCleaned" if ok else "GCSStorageNotCleaned",
+                f"RayCluster {stored.name}: {message}",
+                "Normal" if ok else "Warning",
+            )
 
     # describe -----------------------------------------------------------------------------
 

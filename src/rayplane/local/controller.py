@@ -130,6 +130,9 @@ class Controller:
         if parts == ["shutdown"] and method == "POST":
             self.stop()
             return 202, {"message": "stopping"}
+        if parts == ["wake"] and method == "POST":
+            self._wake.set()  # a spec writer (the autoscaler) asks for a pass now
+            return 202, {}
         if len(parts) == 2 and parts[0] == "events" and method == "GET":
             return 200, self.store.events(parts[1], limit=50)
         if parts == ["resources"] and method == "GET":
@@ -196,5 +199,6 @@ class Controller:
             "nodes": [self.clusters.describe_node(n) for n in nodes],
             "events": self.store.events(uid),
             "notes": self.clusters.notes(stored),
+            "autoscaler": self.clusters.autoscalers.describe(cluster) if cluster else None,
         }
         return doc

@@ -53,5 +53,14 @@ def clean_redis(ft: GcsFt, timeout_s: float) -> tuple[bool, str]:
         return False, f"{where} was not cleaned: no answer within {timeout_s:.0f}s"
     if proc.returncode == 0:
         return True, f"cleaned {where}"
-    last = [line for line in proc.stderr.splitlines() if line.strip()][-1:] or ["unknown error"]
-    return False, f"{where} was not cleaned: {last[0][:300]}"
+    return False, f"{where} was not cleaned: {_why(proc.stderr)}"
+
+
+def _why(stderr: str) -> str:
+    """The line of Ray's output that says what went wrong, not the stack dump after it."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for marker in ("Check failed", "Failed to connect", "Error", "error", "refused"):
+        for line in lines:
+            if marker in line:
+                return line[:300]
+    return "Redis did not answer (see the controller log)"

@@ -119,7 +119,7 @@ class ServeProxy:
         endpoint.session = aiohttp.ClientSession(timeout=timeout, auto_decompress=False)
         app = web.Application(client_max_size=64 * 2**20)
         app.router.add_route("*", "/{tail:.*}", endpoint.handle)
-        endpoint.runner = web.AppRunner(app, access_log=None)
+        endpoint.runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await endpoint.runner.setup()
         await web.TCPSite(endpoint.runner, "127.0.0.1", endpoint.port).start()
         log.info("serve endpoint listening on 127.0.0.1:%d", endpoint.port)

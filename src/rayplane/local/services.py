@@ -105,8 +105,12 @@ class ServiceRuntime:
             self.store.set_status(stored.uid, plan.status.wire())
         for message in plan.events:
             warning = message.startswith("Warning")
-            self.store.event(stored.uid, "Warning" if warning else "RayService", message,
-                             "Warning" if warning else "Normal")
+            self.store.event(
+                stored.uid,
+                "Warning" if warning else "RayService",
+                message,
+                "Warning" if warning else "Normal",
+            )
 
     def _observe(self, cluster: StoredResource, cached: str | None) -> ObservedServiceCluster:
         model = RayCluster.model_validate(cluster.document())
@@ -240,6 +244,10 @@ class ServiceRuntime:
                     and "serve" in node.ports
                 ):
                     backends.append(f"127.0.0.1:{node.ports['serve']}")
+        if not backends:
+            # Nothing healthy behind the new target yet: keep forwarding where we did, as a
+            # Service keeps its old endpoints until new ones pass their readiness probes.
+            backends = self.proxy.backends(stored.uid)
         self.proxy.ensure(stored.uid, int(state["endpoint_port"]), backends)
 
     def endpoint(self, stored: StoredResource) -> str | None:

@@ -1,0 +1,318 @@
+"""The local twin of KubeRay's autoscaler sidecar: one Ray autoscaler process per cluster.
+
+For a RayCluster with ``enableInTreeAutoscaling: true`` the controller runs
+``python -m rayplane.local.autoscaler --home H --cluster-uid U`` once the head has
+registered, the way KubeRay adds the ``autoscaler`` container to the head pod. The
+process runs Ray's own v2 autoscaler (:mod:`rayplane.local.autoscaler_provider`), which
+scales by writing ``replicas`` and ``scaleStrategy.workersToDelete`` into the stored
+RayCluster; the controller's reconciler then starts and stops the node processes. The
+autoscaler is a spec writer, exactly as on Kubernetes, and never touches a process.
+
+Like a node, the process is recorded in the store (PID, start time, marker under the
+runtime-state key ``autoscaler``), so a restarted controller adopts it instead of
+starting a twin; it is stopped by PID when autoscaling is turned off, when the head is
+replaced (new GCS address), when ``autoscalerOptions.env`` changes, and when the cluster
+is deleted. Its output goes to ``$RAYPLANE_HOME/logs/<ns>/<cluster>/autoscaler.log``
+(``rayplane logs raycluster/NAME --node autoscaler``). The process writes a summary of
+what it sees and decides in ``autoscaler-status.json`` beside its log; ``describe`` shows it.
+
+This module must not import Ray: the controller imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rayplane.api.k8s import Container
+from rayplane.api.raycluster import RayCluster
+from rayplane.local import process
+from rayplane.local.env import container_env
+from rayplane.local.loopback import LOOPBACK_ENV, LOOPBACK_IP
+from rayplane.local.store import Store, StoredResource
+from rayplane.settings import Settings
+
+log = logging.getLogger("rayplane.autoscaler")
+
+#: Runtime-state key the controller owns: the autoscaler process record.
+PROCESS_KEY = "autoscaler"
+#: Seconds between iterations unless autoscalerOptions.env sets AUTOSCALER_UPDATE_INTERVAL_S
+#: (Ray's own knob, 5 s in a KubeRay sidecar; 1 s here, where a node starts in seconds).
+DEFAULT_INTERVAL_S = 1.0
+_STOP_GRACE_S = 5.0
+
+
+def log_path(settings: Settings, stored: StoredResource) -> Path:
+    return settings.home / "logs" / stored.namespace / stored.name / "autoscaler.log"
+
+
+def status_path(settings: Settings, stored: StoredResource) -> Path:
+    """The summary the autoscaler process keeps current (written only by that process)."""
+    return settings.home / "logs" / stored.namespace / stored.name / "autoscaler-status.json"
+
+
+def autoscaler_env(
+    stored: StoredResource, cluster: RayCluster, settings: Settings
+) -> dict[str, str]:
+    """The sidecar's environment: KubeRay's injected variables, then autoscalerOptions.env."""
+    base = {
+        "RAY_CLUSTER_NAME": stored.name,
+        "RAY_CLUSTER_NAMESPACE": stored.namespace,
+        "KUBERAY_CRD_VER": "v1",
+        "RAYPLANE_HOME": str(settings.home),
+        "PYTHONUNBUFFERED": "1",
+    }
+    options = cluster.spec.autoscaler_options
+    if options is None or not options.env:
+        return base
+    labels = {"ray.io/cluster": stored.name, "ray.io/node-type": "head"}
+    user, _ = container_env(
+        Container(name="autoscaler", env=options.env), labels, stored.name, stored.namespace, base
+    )
+    return {**base, **user}
+
+
+def _env_hash(env: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(env, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class AutoscalerSupervisor:
+    """Starts, adopts and stops the autoscaler process of each autoscaling RayCluster."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        # cluster uid -> (consecutive quick exits, time of the last one)
+        self._exits: dict[str, tuple[int, float]] = {}
+
+    def reconcile(self, stored: StoredResource, cluster: RayCluster, gcs: str | None) -> None:
+        """Make the process match the cluster: running iff autoscaling and the head is ready.
+
+        *gcs* is the head's GCS address once the head has registered with Ray, else None.
+        """
+        state = self.store.runtime_state(stored.uid)
+        record: dict[str, Any] | None = state.get(PROCESS_KEY)
+        want = cluster.spec.autoscaling and stored.deleting is None and gcs is not None
+        env = autoscaler_env(stored, cluster, self.settings) if want else {}
+        if record is not None:
+            alive = process.is_alive(record["pid"], record["create_time"])
+            stale = not want or record.get("gcs") != gcs or record.get("env") != _env_hash(env)
+            if alive and not stale:
+                return
+            if alive:
+                self._stop(record)
+                why = "autoscaling is off" if not want else "its head or env changed"
+                self.store.event(stored.uid, "AutoscalerStopped", f"stopped the autoscaler: {why}")
+            else:
+                self._note_exit(stored, record)
+            state = self.store.runtime_state(stored.uid)
+            state.pop(PROCESS_KEY, None)
+            self.store.set_runtime_state(stored.uid, state)
+            if not want:
+                status_path(self.settings, stored).unlink(missing_ok=True)
+        if want and gcs is not None and not self._backing_off(stored.uid):
+            self._start(stored, gcs, env)
+
+    def stop(self, stored: StoredResource) -> None:
+        """Stop the cluster's autoscaler (the cluster is being deleted)."""
+        state = self.store.runtime_state(stored.uid)
+        record = state.pop(PROCESS_KEY, None)
+        if record is None:
+            return
+        self._stop(record)
+        self.store.set_runtime_state(stored.uid, state)
+        status_path(self.settings, stored).unlink(missing_ok=True)
+        self._exits.pop(stored.uid, None)
+
+    def describe(self, stored: StoredResource) -> dict[str, Any] | None:
+        """What `describe` shows: the process and the autoscaler's own summary."""
+        cluster_spec = (stored.body.get("spec") or {}) if stored.kind == "RayCluster" else {}
+        if not cluster_spec.get("enableInTreeAutoscaling"):
+            return None
+        state = self.store.runtime_state(stored.uid)
+        record: dict[str, Any] | None = state.get(PROCESS_KEY)
+        alive = record is not None and process.is_alive(record["pid"], record["create_time"])
+        out: dict[str, Any] = {
+            "state": "running" if alive else "not running",
+            "log": str(log_path(self.settings, stored)),
+        }
+        if record:
+            out["pid"] = record["pid"]
+        if not alive:
+            out["reason"] = (
+                "waiting for the head to register with Ray"
+                if record is None
+                else "exited; restarted on the next pass"
+            )
+        summary = _read_json(status_path(self.settings, stored))
+        if summary and alive and summary.get("pid") == out.get("pid"):
+            out.update({k: v for k, v in summary.items() if k not in ("pid", "gcs")})
+        return out
+
+    # process ----------------------------------------------------------------------------------
+
+    def _start(self, stored: StoredResource, gcs: str, env: dict[str, str]) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "rayplane.local.autoscaler",
+            "--home",
+            str(self.settings.home),
+            "--cluster-uid",
+            stored.uid,
+            "--gcs",
+            gcs,
+            "--status-file",
+            str(status_path(self.settings, stored)),
+        ]
+        started = process.spawn(argv, env, log_path(self.settings, stored))
+        state = self.store.runtime_state(stored.uid)
+        state[PROCESS_KEY] = {
+            "pid": started.pid,
+            "create_time": started.create_time,
+            "marker": started.marker,
+            "gcs": gcs,
+            "env": _env_hash(env),
+            "started": time.time(),
+        }
+        self.store.set_runtime_state(stored.uid, state)
+        self.store.event(
+            stored.uid, "AutoscalerStarted", f"started the Ray autoscaler (pid {started.pid})"
+        )
+
+    def _stop(self, record: dict[str, Any]) -> None:
+        process.stop_group(
+            record["pid"],
+            record["pid"],
+            record["create_time"],
+            _STOP_GRACE_S,
+            marker=record.get("marker"),
+            signal_group=True,
+        )
+
+    def _note_exit(self, stored: StoredResource, record: dict[str, Any]) -> None:
+        count, _ = self._exits.get(stored.uid, (0, 0.0))
+        quick = time.time() - float(record.get("started", 0.0)) < 60
+        self._exits[stored.uid] = (count + 1 if quick else 1, time.time())
+        tail = _tail(log_path(self.settings, stored))
+        self.store.event(
+            stored.uid,
+            "AutoscalerExited",
+            f"the autoscaler (pid {record['pid']}) exited" + (f": {tail}" if tail else ""),
+            "Warning",
+        )
+
+    def _backing_off(self, uid: str) -> bool:
+        count, last = self._exits.get(uid, (0, 0.0))
+        if count < 2:
+            return False
+        return time.time() - last < min(60.0, 2.0 ** (count - 1))
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _tail(path: Path, lines: int = 2) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return " | ".join([line for line in text.splitlines() if line.strip()][-lines:])
+
+
+# -- the process ------------------------------------------------------------------------------
+
+
+def _wake(settings: Settings) -> None:
+    """Ask the controller for a pass now, so a scale decision acts within milliseconds."""
+    from rayplane.local.client import ControllerClient, ControllerError
+
+    client = ControllerClient(settings)
+    try:
+        client.request("POST", "/wake")
+    except ControllerError:
+        pass  # an older controller, or none: its next pass picks the spec up anyway
+    finally:
+        client.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rayplane.local.autoscaler")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--cluster-uid", required=True)
+    parser.add_argument("--gcs", required=True, help="the head's GCS address")
+    parser.add_argument("--status-file", required=True, help="where to keep the summary")
+    args = parser.parse_args(argv)
+    if not args.gcs.startswith(LOOPBACK_IP + ":"):
+        parser.error(f"--gcs must be on {LOOPBACK_IP}")
+    # Before Ray is imported: the GCS client must keep 127.0.0.1 (see loopback.py).
+    os.environ.update(LOOPBACK_ENV)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    from rayplane.local import autoscaler_provider as provider
+
+    provider.quiet_ray_logs()
+    stopping = False
+
+    def _on_signal(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+
+    settings = dataclasses.replace(Settings.from_env(), home=Path(args.home))
+    store = Store(settings.home / "state.db")
+    raw = os.environ.get("AUTOSCALER_UPDATE_INTERVAL_S")
+    interval = float(raw) if raw else DEFAULT_INTERVAL_S
+
+    def gone() -> bool:
+        stored = store.get_by_uid(args.cluster_uid)
+        return stored is None or stored.deleting is not None
+
+    runner = provider.Runner(
+        store,
+        args.cluster_uid,
+        args.gcs,
+        interval,
+        wake=lambda: _wake(settings),
+        status_file=Path(args.status_file),
+    )
+    log.info("Ray autoscaler v2 for %s, GCS %s, every %.1fs", args.cluster_uid, args.gcs, interval)
+    checked = 0.0
+
+    def should_stop() -> bool:
+        nonlocal checked
+        if stopping:
+            return True
+        if time.monotonic() - checked > 1.0:
+            checked = time.monotonic()
+            return gone()
+        return False
+
+    try:
+        runner.run(should_stop)
+    finally:
+        store.close()
+    log.info("autoscaler stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
