@@ -34,6 +34,8 @@ class Settings:
     stop_grace_s: float = 35.0
     # Ray's drain on SIGTERM (RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S) for deletes.
     drain_timeout_s: float = 30.0
+    # Longest a delete waits to clean a GCS FT cluster's Redis keys.
+    gcs_cleanup_timeout_s: float = 60.0
     # How often the local controller runs every reconcile loop.
     reconcile_interval_s: float = 1.0
     # `ray start`s in flight at once; more than the cores can start in time fail on 2 cores.
@@ -52,6 +54,9 @@ class Settings:
             apply_timeout_s=_float("RAYPLANE_APPLY_TIMEOUT", base.apply_timeout_s),
             stop_grace_s=_float("RAYPLANE_STOP_GRACE", base.stop_grace_s),
             drain_timeout_s=_float("RAYPLANE_DRAIN_TIMEOUT", base.drain_timeout_s),
+            gcs_cleanup_timeout_s=_float(
+                "RAYPLANE_GCS_CLEANUP_TIMEOUT", base.gcs_cleanup_timeout_s
+            ),
             reconcile_interval_s=_float("RAYPLANE_RECONCILE_INTERVAL", base.reconcile_interval_s),
             max_starting_nodes=int(
                 _float("RAYPLANE_MAX_STARTING_NODES", float(base.max_starting_nodes))

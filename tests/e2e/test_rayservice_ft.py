@@ -134,8 +134,20 @@ def detail(local: Local, name: str) -> dict[str, object]:
 
 
 def head_of(local: Local, name: str) -> dict[str, object]:
+    head = current_head(local, name)
+    assert head is not None, f"{name} has no head node"
+    return head
+
+
+def current_head(local: Local, name: str) -> dict[str, object] | None:
     nodes = detail(local, name)["local"]["nodes"]  # type: ignore[index]
-    return next(n for n in nodes if n["kind"] == "head")  # type: ignore[union-attr]
+    return next((n for n in nodes if n["kind"] == "head"), None)  # type: ignore[union-attr]
+
+
+def replaced_head(local: Local, name: str, old: str) -> dict[str, object] | None:
+    """The new head once it is ready (there may be no head at all in between)."""
+    head = current_head(local, name)
+    return head if head and head["name"] != old and head["state"] == "ready" else None
 
 
 def active_cluster(local: Local, name: str) -> str:
@@ -171,9 +183,7 @@ def test_head_crash_under_load_drops_no_request(
     assert result.total == 1200
     assert result.failures == [], result.failures[:5]
     new_head = wait_for(
-        lambda: (lambda h: h if h["name"] != head["name"] and h["state"] == "ready" else None)(
-            head_of(local, "ha")
-        ),
+        lambda: replaced_head(local, "ha", str(head["name"])),
         180,
         "the head to come back",
     )
@@ -277,9 +287,7 @@ def test_without_ft_the_head_crash_loses_the_cluster_state(local: Local) -> None
     head = head_of(local, "noha")
     os.killpg(int(head["pid"]), signal.SIGKILL)
     wait_for(
-        lambda: (lambda h: h if h["name"] != head["name"] and h["state"] == "ready" else None)(
-            head_of(local, "noha")
-        ),
+        lambda: replaced_head(local, "noha", str(head["name"])),
         180,
         "the head to come back",
     )

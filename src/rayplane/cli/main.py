@@ -177,7 +177,7 @@ def run() -> None:
 
 
 def _register() -> None:
-    from rayplane.cli import ops, render_cmd, resources
+    from rayplane.cli import operator_cmd, ops, render_cmd, resources
 
     app.command("apply")(resources.apply_cmd)
     app.command("get")(resources.get_cmd)
@@ -186,6 +186,9 @@ def _register() -> None:
     app.command("logs")(ops.logs_cmd)
     app.command("dashboard")(ops.dashboard_cmd)
     app.command("render")(render_cmd.render_cmd)
+    app.command("operator", context_settings=operator_cmd.OPERATOR_CONTEXT)(
+        operator_cmd.operator_cmd
+    )
     app.add_typer(ops.controller_app, name="controller")
 
 

@@ -1,0 +1,81 @@
+"""Run the operator against the in-process fake Kubernetes API, for the operator tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rayplane.kubernetes.kube import Connection
+from rayplane.kubernetes.operator import Operator
+from rayplane.kubernetes.runtime import OperatorConfig
+from rayplane.kubernetes.testing import FakeKubernetes
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+TOKEN = "test-token"
+
+
+def example(name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((EXAMPLES / name).read_text())
+    assert isinstance(doc, dict)
+    return doc
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
+
+
+@asynccontextmanager
+async def fake_api(**options: Any) -> AsyncIterator[FakeKubernetes]:
+    """The fake API server on its own thread and loop (kopf waits on its loop's tasks)."""
+    kube = FakeKubernetes(token=TOKEN, **options).start_in_thread()
+    try:
+        yield kube
+    finally:
+        kube.stop_thread()
+
+
+def config_for(kube: FakeKubernetes, **overrides: Any) -> OperatorConfig:
+    settings: dict[str, Any] = {
+        "connection": Connection(server=kube.url, token=TOKEN, ca_file=kube.ca_file),
+        "leader_election": False,
+        "health_address": None,
+        "metrics_address": None,
+    }
+    settings.update(overrides)
+    return OperatorConfig(**settings)
+
+
+@asynccontextmanager
+async def operator(kube: FakeKubernetes, **overrides: Any) -> AsyncIterator[Operator]:
+    """An operator running against *kube* until the block ends."""
+    op = Operator(config_for(kube, **overrides))
+    task = asyncio.create_task(op.run())
+    try:
+        await kube.wait_for(lambda: op.ready or task.done(), 15)
+        if task.done():
+            task.result()
+        yield op
+    finally:
+        op.stop()
+        await asyncio.wait_for(task, 20)
+
+
+def status_of(kube: FakeKubernetes, plural: str, namespace: str, name: str) -> dict[str, Any]:
+    obj = kube.get(plural, namespace, name)
+    return (obj or {}).get("status") or {}
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
