@@ -40,8 +40,9 @@ class Controller:
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
         self.jobs = JobRuntime(settings, self.store)
-        self.services = ServiceRuntime(settings, self.store)
         self._wake = threading.Event()
+        self.jobs.changed = self._wake  # a job transition wakes the loop at once
+        self.services = ServiceRuntime(settings, self.store)
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 

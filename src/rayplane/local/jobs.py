@@ -14,6 +14,7 @@ import os
 import shlex
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,7 @@ class JobRuntime:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.changed = threading.Event()
 
     def busy(self) -> bool:
         """True while any RayJob is on its way (the controller then polls faster)."""
@@ -101,6 +103,9 @@ class JobRuntime:
         self.store.set_runtime_state(stored.uid, state)
         if plan.changed and not failed:
             self.store.set_status(stored.uid, plan.status.wire())
+            # A transition usually enables the next one (Running -> submit, ...): go again
+            # at once instead of after the poll interval.
+            self.changed.set()
         for message in plan.events:
             warning = message.startswith("Warning")
             self.store.event(
