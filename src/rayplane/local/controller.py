@@ -177,17 +177,21 @@ class Controller:
         if stored_or_none is None:
             return 404, {"message": f"{kind} {namespace}/{name} not found"}
         if method == "GET":
-            return 200, self._detail(stored_or_none.uid)
+            detail = self._detail(stored_or_none.uid)
+            if detail is None:  # removed by the reconcile loop since the lookup above
+                return 404, {"message": f"{kind} {namespace}/{name} not found"}
+            return 200, detail
         if method == "DELETE":
             marked = self.store.mark_deleting(kind, namespace, name)
             self._wake.set()
             return 202, marked.document() if marked else {}
         return 405, {"message": f"{method} not allowed"}
 
-    def _detail(self, uid: str) -> dict[str, Any]:
+    def _detail(self, uid: str) -> dict[str, Any] | None:
         """The resource plus what `describe` shows: nodes, events, local notes."""
         stored = self.store.get_by_uid(uid)
-        assert stored is not None
+        if stored is None:
+            return None
         doc = stored.document()
         cluster = self.jobs.describe_cluster(stored) if stored.kind == "RayJob" else stored
         nodes = self.store.nodes(cluster.uid) if cluster else []
