@@ -205,7 +205,7 @@ def test_upgrade_under_load_moves_traffic_without_failures(
     assert result.failures == [], result.failures[:5]
     after = wait_for(
         lambda: (lambda a: a if a != before else None)(active_cluster(local, "ha")),
-        240,
+        420,
         "the new cluster to be promoted",
     )
     greetings = [b["greeting"] for b in result.bodies]
