@@ -8,6 +8,7 @@ agent's /api/healthz, and the head Service becomes the head's loopback ports.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import string
@@ -189,7 +190,7 @@ class ClusterRuntime:
         if not head and (head_ports is None or not self._head_ready(stored.uid)):
             # KubeRay's wait-gcs-ready init container: a worker starts once the GCS answers.
             return
-        if self._starting() >= self.settings.max_starting_nodes:
+        if self._starting() >= self._start_limit():
             return  # too many `ray start`s at once time out on a small machine; next pass
         name = (
             f"{stored.name}-head-{_suffix()}"
@@ -239,6 +240,18 @@ class ClusterRuntime:
     def busy(self) -> bool:
         """True while any node is starting or stopping (the controller polls faster)."""
         return bool(self._stopping) or self._starting() > 0
+
+    def _start_limit(self) -> int:
+        """How many nodes may start at once; one at a time on an overloaded machine.
+
+        Ray gives a starting raylet 30 s to register (hard-coded in ray/_private/node.py);
+        when the machine is already busier than twice its cores, parallel starts miss that
+        and crash-loop, while one at a time still gets through.
+        """
+        cores = os.cpu_count() or 1
+        if os.getloadavg()[0] > 2 * cores:
+            return 1
+        return self.settings.max_starting_nodes
 
     def _starting(self) -> int:
         """Nodes of any cluster that were launched and have not registered yet."""
