@@ -115,8 +115,10 @@ class ClusterRuntime:
         for message in plan.events:
             self.store.event(stored.uid, "Reconcile", message)
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
-        head = self._head_ports(stored.uid) if self._head_ready(stored.uid) else None
-        self.autoscalers.reconcile(stored, cluster, f"{LOOPBACK_IP}:{head.gcs}" if head else None)
+        if self.settings.local_autoscaler:  # opt-in until the local autoscaler is finished
+            head = self._head_ports(stored.uid) if self._head_ready(stored.uid) else None
+            address = f"{LOOPBACK_IP}:{head.gcs}" if head else None
+            self.autoscalers.reconcile(stored, cluster, address)
 
     def observe(self, uid: str) -> ObservedCluster:
         nodes: list[ObservedNode] = []

@@ -109,7 +109,7 @@ def node_environment(
     }
     if group is not None:
         injected.update({"FQ_RAY_IP": LOOPBACK_IP, "RAY_IP": LOOPBACK_IP})
-    elif cluster.spec.autoscaling:
+    elif cluster.spec.autoscaling and settings.local_autoscaler:
         # The local autoscaler is Ray's v2 (rayplane.local.autoscaler); its GCS side is on.
         injected["RAY_enable_autoscaler_v2"] = "1"
     user, _ = container_env(container, labels, name, stored.namespace, injected)
