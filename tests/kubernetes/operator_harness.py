@@ -63,7 +63,7 @@ async def operator(kube: FakeKubernetes, **overrides: Any) -> AsyncIterator[Oper
     op = Operator(config_for(kube, **overrides))
     task = asyncio.create_task(op.run())
     try:
-        await kube.wait_for(lambda: op.ready or task.done(), 15)
+        await kube.wait_for(lambda: op.ready or task.done())
         if task.done():
             task.result()
         yield op

@@ -265,10 +265,12 @@ def _writes_by(kube: Any, manager: str) -> list[str]:
 
 def test_two_operators_with_leader_election_only_one_reconciles() -> None:
     async def scenario() -> None:
+        # Short retries, so b takes the Lease a released soon; a lease and renew deadline
+        # long enough that a busy machine never makes a miss a renewal and lose it.
         timings: dict[str, Any] = {
             "leader_election": True,
-            "lease_duration": 2.0,
-            "renew_deadline": 1.5,
+            "lease_duration": 15.0,
+            "renew_deadline": 10.0,
             "retry_period": 0.2,
         }
         async with (
@@ -293,7 +295,7 @@ def test_two_operators_with_leader_election_only_one_reconciles() -> None:
                 assert lease is not None and lease["spec"]["holderIdentity"] == "a"
                 # a stops and releases the Lease: b takes over and acts.
                 a.stop()
-                await kube.wait_for(lambda: b.leading, 10)
+                await kube.wait_for(lambda: b.leading)
                 second = example("raycluster-basic.yaml")
                 second["metadata"]["name"] = "second"
                 kube.create(second)

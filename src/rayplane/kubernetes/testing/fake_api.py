@@ -636,9 +636,13 @@ class FakeKubernetes:
         return planned
 
     async def wait_for(
-        self, predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02
+        self, predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.02
     ) -> Any:
-        """Poll *predicate* until it returns something truthy; TimeoutError after *timeout*."""
+        """Poll *predicate* until it returns something truthy; TimeoutError after *timeout*.
+
+        The default bound is generous on purpose: it only ends a wait for something that is
+        not going to happen, and must not fail a test on a slow or busy machine.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
