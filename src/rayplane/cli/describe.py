@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import yaml
+from rich.markup import escape
 from rich.table import Table
 
 from rayplane.cli.output import out
@@ -75,6 +77,10 @@ def render(detail: dict[str, Any]) -> None:
         _section("Logs")
         for n in nodes:
             out.print(f"  {n['name']}: {n.get('log', '')}", markup=False)
+    if detail.get("kind") == "RayCluster":
+        _worker_groups(detail.get("spec") or {}, nodes)
+    if local.get("autoscaler"):
+        _autoscaler(local["autoscaler"])
     notes = local.get("notes") or []
     if notes:
         _section("Local runtime notes")
@@ -90,3 +96,102 @@ def render(detail: dict[str, Any]) -> None:
         out.print(f"[{style}]{line}[/{style}]" if style else line, markup=bool(style))
     _section("Spec")
     out.print(yaml.safe_dump(detail.get("spec") or {}, sort_keys=False).rstrip(), markup=False)
+
+
+def worker_groups(spec: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per worker group: desired (clamp(replicas, min, max), 0 if suspended) and ready."""
+    rows = []
+    for group in spec.get("workerGroupSpecs") or []:
+        name = group.get("groupName", "")
+        low = group.get("minReplicas") or 0
+        high = group.get("maxReplicas")
+        desired = max(low, group.get("replicas") or 0)
+        if high is not None:
+            desired = min(desired, high)
+        desired *= group.get("numOfHosts") or 1
+        mine = [n for n in nodes if n.get("group") == name and n.get("kind") == "worker"]
+        rows.append(
+            {
+                "name": name,
+                "desired": 0 if group.get("suspend") else desired,
+                "ready": sum(1 for n in mine if n.get("state") == "ready"),
+                "nodes": len(mine),
+                "min": low,
+                "max": high,
+                "workersToDelete": (group.get("scaleStrategy") or {}).get("workersToDelete") or [],
+            }
+        )
+    return rows
+
+
+def _worker_groups(spec: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
+    rows = worker_groups(spec, nodes)
+    if not rows:
+        return
+    _section("Worker groups")
+    table = Table(box=None, pad_edge=False)
+    for column in ("GROUP", "DESIRED", "READY", "NODES", "MIN", "MAX", "WORKERS TO DELETE"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["name"],
+            str(r["desired"]),
+            str(r["ready"]),
+            str(r["nodes"]),
+            str(r["min"]),
+            "" if r["max"] is None else str(r["max"]),
+            ", ".join(r["workersToDelete"]),
+        )
+    out.print(table)
+
+
+def _shape(item: dict[str, Any]) -> str:
+    shape = ", ".join(f"{k}: {v:g}" for k, v in (item.get("shape") or {}).items())
+    text = f"{{{shape}}} x{item.get('count', 1)} ({item.get('source', 'tasks/actors')})"
+    if item.get("labelSelectors"):
+        text += " with labels " + "; ".join(item["labelSelectors"])
+    return text
+
+
+def _autoscaler(info: dict[str, Any]) -> None:
+    """The local Ray autoscaler: its process, what Ray asks for, and what it decided."""
+    _section("Autoscaler")
+    state = info.get("state", "")
+    pid = f" (pid {info['pid']})" if info.get("pid") and state == "running" else ""
+    reason = f": {info['reason']}" if info.get("reason") else ""
+    out.print(f"  process: {state}{pid}{reason}", markup=False)
+    out.print(f"  log: {info.get('log', '')}", markup=False)
+    if info.get("updated"):
+        age = max(0.0, time.time() - float(info["updated"]))
+        out.print(f"  last update: {age:.0f}s ago")
+    if info.get("error"):
+        out.print(f"  [red]error:[/red] {escape(str(info['error']))}", highlight=False)
+    for item in info.get("infeasible") or []:
+        out.print(
+            f"  [yellow]WARNING: infeasible demand: {escape(_shape(item))}: no worker group offers "
+            "these resources, so the autoscaler cannot add a node for it; add a group that "
+            "does, or change the request.[/yellow]",
+            highlight=False,
+        )
+    demand = info.get("demand") or []
+    out.print("  pending demand:" + ("" if demand else " none"))
+    for item in demand:
+        out.print(f"    {_shape(item)}", markup=False)
+    for launch in info.get("pendingLaunches") or []:
+        out.print(f"  launching: {launch['count']} x {launch['group']}", markup=False)
+    for node in info.get("pendingNodes") or []:
+        out.print(f"  starting: {node['name']} ({node['group']}) {node['details']}", markup=False)
+    for failed in info.get("failedLaunches") or []:
+        out.print(
+            f"  failed launch: {failed['count']} x {failed['group']}: {failed['details']}",
+            markup=False,
+        )
+    for node in info.get("idleNodes") or []:
+        out.print(
+            f"  idle: {node['name']} ({node['group']}) for {node['idleSeconds']}s", markup=False
+        )
+    decisions = info.get("decisions") or []
+    if decisions:
+        out.print("  last decisions:")
+        for d in decisions:
+            out.print(f"    {d['time']}  {d['message']}", markup=False)

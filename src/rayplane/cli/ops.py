@@ -33,7 +33,8 @@ def _tail(path: Path, lines: int) -> str:
 def logs_cmd(
     ref: Annotated[str, typer.Argument(help="raycluster/NAME")],
     node: Annotated[
-        str | None, typer.Option("--node", help="One node (default: the head).")
+        str | None,
+        typer.Option("--node", help="A node, a group, or 'autoscaler' (default: the head)."),
     ] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
     tail: Annotated[int, typer.Option("--tail", help="Lines to show; -1 for all.")] = 200,
@@ -53,6 +54,9 @@ def logs_cmd(
         _job_logs(detail, follow)
         return
     nodes = (detail.get("local") or {}).get("nodes", [])
+    autoscaler = (detail.get("local") or {}).get("autoscaler")
+    if autoscaler:  # `--node autoscaler`: the local twin of the head pod's autoscaler container
+        nodes = [*nodes, {"name": "autoscaler", "group": "", "kind": "", "log": autoscaler["log"]}]
     chosen = (
         [n for n in nodes if (n["name"] == node or n["group"] == node)]
         if node

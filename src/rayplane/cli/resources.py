@@ -281,9 +281,11 @@ def get_cmd(
     name: Annotated[str | None, typer.Argument()] = None,
     namespace: Namespace = "default",
     all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces")] = False,
-    output: Annotated[str, typer.Option("-o", "--output", help="table, yaml or json")] = "table",
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="table, wide, yaml or json")
+    ] = "table",
 ) -> None:
-    """List resources, or show one."""
+    """List resources, or show one (-o wide: desired/ready workers per group)."""
     kind = resolve(resource)
     ctl = client()
     try:
@@ -319,6 +321,9 @@ def get_cmd(
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
     headers = ["NAME", *(header for header, _ in COLUMNS[kind]), "AGE"]
+    wide = output == "wide" and kind == "RayCluster"
+    if wide:
+        headers.append("GROUPS (READY/DESIRED)")
     if all_namespaces:
         headers.insert(0, "NAMESPACE")
     for header in headers:
@@ -326,10 +331,26 @@ def get_cmd(
     for doc in docs:
         row = [doc["metadata"]["name"], *_row(doc, kind)]
         row.append(_age(doc["metadata"].get("creationTimestamp")))
+        if wide:
+            row.append(_groups_cell(ctl, doc))
         if all_namespaces:
             row.insert(0, doc["metadata"]["namespace"])
         table.add_row(*row)
     out.print(table)
+
+
+def _groups_cell(ctl: ControllerClient, doc: dict[str, Any]) -> str:
+    """'workers 1/3' per worker group: nodes registered with Ray / the group's target."""
+    from rayplane.cli.describe import worker_groups
+
+    meta = doc["metadata"]
+    try:
+        detail = ctl.get("RayCluster", meta["namespace"], meta["name"]) or {}
+    except ControllerError:
+        detail = {}
+    nodes = (detail.get("local") or {}).get("nodes") or []
+    rows = worker_groups(doc.get("spec") or {}, nodes)
+    return ", ".join(f"{r['name']} {r['ready']}/{r['desired']}" for r in rows)
 
 
 def describe_cmd(

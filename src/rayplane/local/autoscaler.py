@@ -16,6 +16,9 @@ is deleted. Its output goes to ``$RAYPLANE_HOME/logs/<ns>/<cluster>/autoscaler.l
 (``rayplane logs raycluster/NAME --node autoscaler``). The process writes a summary of
 what it sees and decides in ``autoscaler-status.json`` beside its log; ``describe`` shows it.
 
+Opt-in for now: the controller runs autoscalers only with ``RAYPLANE_LOCAL_AUTOSCALER=1``
+(``Settings.local_autoscaler``); off, an autoscaling cluster stays at its replicas.
+
 This module must not import Ray: the controller imports it.
 """
 
@@ -38,7 +41,7 @@ from rayplane.api.raycluster import RayCluster
 from rayplane.local import process
 from rayplane.local.env import container_env
 from rayplane.local.loopback import LOOPBACK_ENV, LOOPBACK_IP
-from rayplane.local.store import Store, StoredResource
+from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.settings import Settings
 
 log = logging.getLogger("rayplane.autoscaler")
@@ -94,18 +97,28 @@ class AutoscalerSupervisor:
         # cluster uid -> (consecutive quick exits, time of the last one)
         self._exits: dict[str, tuple[int, float]] = {}
 
-    def reconcile(self, stored: StoredResource, cluster: RayCluster, gcs: str | None) -> None:
+    def reconcile(
+        self, stored: StoredResource, cluster: RayCluster, head: StoredNode | None
+    ) -> None:
         """Make the process match the cluster: running iff autoscaling and the head is ready.
 
-        *gcs* is the head's GCS address once the head has registered with Ray, else None.
+        *head* is the head node once it has registered with Ray, else None. A new head (a
+        new GCS session, even on the same stable ports) gets a new autoscaler, as a new
+        head pod gets a new sidecar.
         """
         state = self.store.runtime_state(stored.uid)
         record: dict[str, Any] | None = state.get(PROCESS_KEY)
+        gcs = f"{LOOPBACK_IP}:{head.ports['gcs']}" if head is not None else None
         want = cluster.spec.autoscaling and stored.deleting is None and gcs is not None
         env = autoscaler_env(stored, cluster, self.settings) if want else {}
         if record is not None:
             alive = process.is_alive(record["pid"], record["create_time"])
-            stale = not want or record.get("gcs") != gcs or record.get("env") != _env_hash(env)
+            stale = (
+                not want
+                or record.get("gcs") != gcs
+                or record.get("head") != (head.name if head else None)
+                or record.get("env") != _env_hash(env)
+            )
             if alive and not stale:
                 return
             if alive:
@@ -119,8 +132,8 @@ class AutoscalerSupervisor:
             self.store.set_runtime_state(stored.uid, state)
             if not want:
                 status_path(self.settings, stored).unlink(missing_ok=True)
-        if want and gcs is not None and not self._backing_off(stored.uid):
-            self._start(stored, gcs, env)
+        if want and head is not None and gcs is not None and not self._backing_off(stored.uid):
+            self._start(stored, head.name, gcs, env)
 
     def stop(self, stored: StoredResource) -> None:
         """Stop the cluster's autoscaler (the cluster is being deleted)."""
@@ -138,6 +151,13 @@ class AutoscalerSupervisor:
         cluster_spec = (stored.body.get("spec") or {}) if stored.kind == "RayCluster" else {}
         if not cluster_spec.get("enableInTreeAutoscaling"):
             return None
+        if not self.settings.local_autoscaler:
+            return {
+                "state": "off",
+                "reason": "the local autoscaler is opt-in (RAYPLANE_LOCAL_AUTOSCALER=1 for the "
+                "controller); until then the cluster stays at its replicas",
+                "log": str(log_path(self.settings, stored)),
+            }
         state = self.store.runtime_state(stored.uid)
         record: dict[str, Any] | None = state.get(PROCESS_KEY)
         alive = record is not None and process.is_alive(record["pid"], record["create_time"])
@@ -149,7 +169,7 @@ class AutoscalerSupervisor:
             out["pid"] = record["pid"]
         if not alive:
             out["reason"] = (
-                "waiting for the head to register with Ray"
+                "starts once the head has registered with Ray"
                 if record is None
                 else "exited; restarted on the next pass"
             )
@@ -160,7 +180,7 @@ class AutoscalerSupervisor:
 
     # process ----------------------------------------------------------------------------------
 
-    def _start(self, stored: StoredResource, gcs: str, env: dict[str, str]) -> None:
+    def _start(self, stored: StoredResource, head: str, gcs: str, env: dict[str, str]) -> None:
         argv = [
             sys.executable,
             "-m",
@@ -181,6 +201,7 @@ class AutoscalerSupervisor:
             "create_time": started.create_time,
             "marker": started.marker,
             "gcs": gcs,
+            "head": head,
             "env": _env_hash(env),
             "started": time.time(),
         }

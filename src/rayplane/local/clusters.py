@@ -116,9 +116,17 @@ class ClusterRuntime:
             self.store.event(stored.uid, "Reconcile", message)
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
         if self.settings.local_autoscaler:  # opt-in until the local autoscaler is finished
-            head = self._head_ports(stored.uid) if self._head_ready(stored.uid) else None
-            address = f"{LOOPBACK_IP}:{head.gcs}" if head else None
-            self.autoscalers.reconcile(stored, cluster, address)
+            head = next(
+                (
+                    n
+                    for n in self.store.nodes(stored.uid)
+                    if n.kind == "head" and n.deleting is None and n.info.get("was_ready")
+                ),
+                None,
+            )
+            self.autoscalers.reconcile(stored, cluster, head)
+        else:
+            self.autoscalers.stop(stored)  # one left by a controller that had it on
 
     def observe(self, uid: str) -> ObservedCluster:
         nodes: list[ObservedNode] = []
