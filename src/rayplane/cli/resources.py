@@ -16,6 +16,7 @@ from rayplane.cli.kinds import plural, resolve
 from rayplane.cli.output import dump, err, out, print_findings
 from rayplane.cli.progress import Outcome, wait_for
 from rayplane.local.client import ControllerClient, ControllerError
+from rayplane.local.jobs import SOURCE_DIR
 from rayplane.settings import Settings
 
 Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]
@@ -68,9 +69,6 @@ def read_resources(files: list[str]) -> list[Document]:
         err.print(f"nothing was applied: {bad} invalid resource{'s' * (bad != 1)}.")
         raise typer.Exit(1)
     return keep
-
-
-SOURCE_DIR = "rayplane.io/source-dir"
 
 
 def with_source_dir(doc: Document) -> dict[str, Any]:

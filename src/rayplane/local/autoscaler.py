@@ -40,6 +40,7 @@ from rayplane.api.k8s import Container
 from rayplane.api.raycluster import RayCluster
 from rayplane.local import process
 from rayplane.local.env import container_env
+from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_ENV, LOOPBACK_IP
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.settings import Settings
@@ -224,7 +225,7 @@ class AutoscalerSupervisor:
         count, _ = self._exits.get(stored.uid, (0, 0.0))
         quick = time.time() - float(record.get("started", 0.0)) < 60
         self._exits[stored.uid] = (count + 1 if quick else 1, time.time())
-        tail = _tail(log_path(self.settings, stored))
+        tail = log_tail(log_path(self.settings, stored), 2)
         self.store.event(
             stored.uid,
             "AutoscalerExited",
@@ -245,14 +246,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return loaded if isinstance(loaded, dict) else None
-
-
-def _tail(path: Path, lines: int = 2) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    return " | ".join([line for line in text.splitlines() if line.strip()][-lines:])
 
 
 # -- the process ------------------------------------------------------------------------------

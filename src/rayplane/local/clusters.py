@@ -16,7 +16,6 @@ import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +25,7 @@ from rayplane.clients.health import node_healthy
 from rayplane.local import process
 from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.env import node_environment
+from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.notes import local_notes
 from rayplane.local.ports import (
@@ -63,15 +63,6 @@ _ALPHABET = string.ascii_lowercase + string.digits
 
 def _suffix() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(5))
-
-
-def _log_tail(path: str, lines: int = 5) -> str:
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    useful = [line for line in text.splitlines() if line.strip()]
-    return " | ".join(useful[-lines:])
 
 
 class ClusterRuntime:
@@ -155,7 +146,7 @@ class ClusterRuntime:
                     self._failures.pop((uid, node.group), None)
             phase: Phase = "Running" if alive else "Failed"
             if not alive and node.deleting is None:
-                node.info["why"] = "process exited: " + (_log_tail(node.log_path, 2) or "no log")
+                node.info["why"] = "process exited: " + (log_tail(node.log_path, 2) or "no log")
             self.store.update_node(node)
             nodes.append(
                 ObservedNode(

@@ -24,6 +24,7 @@ from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
 from rayplane.clients.jobs import JobsClient, JobsClientError
 from rayplane.local import process
+from rayplane.local.logs import log_tail
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import (
     NOT_FOUND,
@@ -187,7 +188,10 @@ class JobRuntime:
             return ObservedSubmitter(phase="running")
         else:
             sub.update(
-                phase="failed", exit_code=code, finished_at=time.time(), message=_tail(sub["log"])
+                phase="failed",
+                exit_code=code,
+                finished_at=time.time(),
+                message=log_tail(sub["log"], 3),
             )
         return _submitter(sub)
 
@@ -350,14 +354,6 @@ def _exit_code(path: Path) -> int:
         return int(path.read_text().strip())
     except (OSError, ValueError):
         return -1  # killed before it could write one
-
-
-def _tail(path: str, lines: int = 3) -> str:
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    return " | ".join(line for line in text.splitlines()[-lines:] if line.strip())
 
 
 def _source_dir(job: RayJob) -> Path | None:
