@@ -32,12 +32,12 @@ from rayplane.kubernetes.builders import (
 )
 from rayplane.kubernetes.builders import names as N
 from rayplane.kubernetes.builders.hashes import spec_hash
-from rayplane.kubernetes.builders.jobs import go_json, go_quote
 from rayplane.kubernetes.builders.probes import (
     parse_generic_version,
     supports_unified_health_check,
 )
 from rayplane.reconcile.cluster import CreateNode
+from rayplane.reconcile.gostrings import go_json, go_quote
 from rayplane.reconcile.raystart import build_ray_start
 from tests.kubernetes import (
     IMAGE,
@@ -954,8 +954,7 @@ def test_submit_command_options() -> None:
         entrypointNumGpus=1,
         entrypointResources='{"R": 1}',
     )
-    words = job_submit_command(rj, "id1", "h:8265", cluster_spec=rj.spec.ray_cluster_spec)
-    text = " ".join(words)
+    text = job_submit_command(rj, "id1", "h:8265", cluster_spec=rj.spec.ray_cluster_spec)
     runtime = '{"env_vars":{"A":"\\u003cb\\u003e"},"pip":["requests==2.26.0"]}'
     assert f"--runtime-env-json {go_quote(runtime)}" in text
     assert '--metadata-json "{\\"owner\\":\\"me\\"}"' in text

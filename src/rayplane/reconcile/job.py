@@ -58,6 +58,7 @@ from rayplane.api.loading import LoadError, parse_text
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayjob import DeletionPolicyType, RayJob, RayJobInfo, RayJobStatus
 from rayplane.reconcile.conditions import format_time
+from rayplane.reconcile.gostrings import go_json, go_quote
 
 # -- KubeRay constants (controllers/ray/utils/constant.go, rayjob_controller.go) -------------
 
@@ -501,7 +502,7 @@ def submitter_command(
         f"r=urllib.request.urlopen('{health_url}', timeout={GCS_HEALTH_CHECK_TIMEOUT_SECONDS}); "
         "exit(0 if b'success' in r.read() else 1)\""
     )
-    waiting = _go_quote(f"Waiting for Ray Dashboard GCS to become healthy at {address} ...")
+    waiting = go_quote(f"Waiting for Ray Dashboard GCS to become healthy at {address} ...")
     cmd: list[str] = [
         "until", health, ">/dev/null", "2>&1", ";",
         "do", "echo", waiting, ";", "sleep", "2", ";", "done", ";",
@@ -515,9 +516,9 @@ def submitter_command(
         cmd.append("--no-wait")
     runtime_env = runtime_env_of(job)
     if runtime_env is not None:
-        cmd += ["--runtime-env-json", _go_quote(_go_json(runtime_env))]
+        cmd += ["--runtime-env-json", go_quote(go_json(runtime_env))]
     if spec.metadata:
-        cmd += ["--metadata-json", _go_quote(_go_json(spec.metadata))]
+        cmd += ["--metadata-json", go_quote(go_json(spec.metadata))]
     if submission_id:
         cmd += ["--submission-id", submission_id]
     if spec.entrypoint_num_cpus and spec.entrypoint_num_cpus > 0:
@@ -525,7 +526,7 @@ def submitter_command(
     if spec.entrypoint_num_gpus and spec.entrypoint_num_gpus > 0:
         cmd += ["--entrypoint-num-gpus", f"{float(spec.entrypoint_num_gpus):f}"]
     if spec.entrypoint_resources:
-        cmd += ["--entrypoint-resources", _go_quote(spec.entrypoint_resources)]
+        cmd += ["--entrypoint-resources", go_quote(spec.entrypoint_resources)]
     cmd += ["--", (spec.entrypoint or "").strip(), ";"]
     if check_first:
         cmd += ["fi", ";", "ray", "job", "logs", "--address", address, "--follow", submission_id]
@@ -1415,52 +1416,6 @@ def _string_keys(value: Any) -> Any:
     if isinstance(value, list):
         return [_string_keys(v) for v in value]
     return value
-
-
-def _go_json(value: Any) -> str:
-    """json.Marshal's output: compact, keys sorted, HTML characters escaped."""
-    text = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    for char, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
-    return text
-
-
-_GO_ESCAPES: Final = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-def _go_quote(text: str) -> str:
-    """Go's strconv.Quote, which KubeRay uses for the script's JSON arguments."""
-    out = ['"']
-    for char in text:
-        code = ord(char)
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif char.isprintable():
-            out.append(char)
-        elif char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 __all__ = [

@@ -11,10 +11,7 @@ its logs; the RayJob controller reads the outcome from the Ray dashboard, not fr
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import yaml
 
 from rayplane.api.raycluster import RayCluster, RayClusterSpec
 from rayplane.api.rayjob import RayJob
@@ -38,70 +35,17 @@ from rayplane.kubernetes.builders.objects import (
 )
 from rayplane.kubernetes.builders.options import DEFAULT_OPTIONS, BuildOptions
 from rayplane.kubernetes.builders.pods import build_head_pod
+from rayplane.reconcile.job import submitter_command
 
 SUBMITTER = "ray-job-submitter"
 SUBMITTER_BACKOFF_LIMIT = 2
 DASHBOARD_PORT = 8265
-GCS_HEALTH_PATH = "api/gcs_healthz"
-GCS_HEALTH_TIMEOUT_S = 10
 K8S_JOB_MODE = "K8sJobMode"
 SIDECAR_MODE = "SidecarMode"
 METADATA_MIN_RAY = (2, 6, 0)
 
 REDIS_CLEANUP_BACKOFF_LIMIT = 0
 REDIS_CLEANUP_DEADLINE_S = 300
-
-_PY_HEALTH = (
-    "python -c \"import urllib.request; r=urllib.request.urlopen('{url}', timeout={timeout}); "
-    "exit(0 if b'success' in r.read() else 1)\""
-)
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}
-
-
-# -- quoting as Go does it ------------------------------------------------------------------------
-
-
-def go_quote(text: str) -> str:
-    """Go's strconv.Quote: a double-quoted string with Go escapes (KubeRay quotes so)."""
-    out = ['"']
-    for char in text:
-        if char in ('"', "\\"):
-            out.append("\\" + char)
-        elif char in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) < 0x10000:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def go_json(value: Any) -> str:
-    """Go's json.Marshal of a map: sorted keys, compact, HTML characters escaped."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    for char, escaped in (
-        ("<", "\\u003c"),
-        (">", "\\u003e"),
-        ("&", "\\u0026"),
-        ("\u2028", "\\u2028"),
-        ("\u2029", "\\u2029"),
-    ):
-        text = text.replace(char, escaped)
-    return text
-
 
 # -- the submitter ------------------------------------------------------------------------------
 
@@ -124,13 +68,14 @@ def job_submit_command(
     dashboard_url: str,
     mode: str = K8S_JOB_MODE,
     cluster_spec: RayClusterSpec | None = None,
-) -> list[str]:
-    """The submitter's shell words (BuildJobSubmitCommand), joined with spaces by callers.
+) -> str:
+    """The submitter's script (BuildJobSubmitCommand), the one the local runtime runs too.
 
     K8sJobMode talks to ``http://<dashboard_url>`` and guards against a second submission
-    with ``ray job status``; SidecarMode talks to the dashboard on 127.0.0.1 in the head pod.
+    with ``ray job status``; SidecarMode talks to the dashboard on 127.0.0.1 in the head pod,
+    at the head container's ``dashboard`` port. What only Kubernetes checks (the Ray
+    version for ``metadata``) is checked here; the script itself is the reconciler's.
     """
-    spec = job.spec
     if mode == SIDECAR_MODE:
         port = DASHBOARD_PORT
         head = cluster_spec.head_group_spec.template.spec.containers if cluster_spec else []
@@ -138,58 +83,10 @@ def job_submit_command(
             if container_port.name == "dashboard":
                 port = container_port.container_port
                 break
-        address = f"http://127.0.0.1:{port}"
-        health = f"http://localhost:{port}/{GCS_HEALTH_PATH}"
-    elif mode == K8S_JOB_MODE:
-        address = dashboard_url
-        if not address.startswith("http://"):
-            address = "http://" + address
-        health = f"{address}/{GCS_HEALTH_PATH}"
-    else:
+        dashboard_url = f"127.0.0.1:{port}"
+    elif mode != K8S_JOB_MODE:
         raise BuildError(f"unsupported submission mode for a submitter: {mode}")
-
-    check = mode == K8S_JOB_MODE
-    words = [
-        "until",
-        _PY_HEALTH.format(url=health, timeout=GCS_HEALTH_TIMEOUT_S),
-        ">/dev/null",
-        "2>&1",
-        ";",
-        "do",
-        "echo",
-        go_quote(f"Waiting for Ray Dashboard GCS to become healthy at {address} ..."),
-        ";",
-        "sleep",
-        "2",
-        ";",
-        "done",
-        ";",
-    ]
-    if check:
-        words += [
-            "if",
-            "!",
-            "ray",
-            "job",
-            "status",
-            "--address",
-            address,
-            job_id,
-            ">/dev/null",
-            "2>&1",
-            ";",
-            "then",
-        ]
-    words += ["ray", "job", "submit", "--address", address]
-    if check:
-        words.append("--no-wait")
-    if spec.runtime_env_yaml:
-        try:
-            runtime_env = yaml.safe_load(spec.runtime_env_yaml)
-        except yaml.YAMLError as exc:
-            raise BuildError(f"runtimeEnvYAML is not valid YAML: {exc}") from exc
-        words += ["--runtime-env-json", go_quote(go_json(runtime_env))]
-    if spec.metadata:
+    if job.spec.metadata:
         version = cluster_spec.ray_version if cluster_spec else None
         if version:
             parsed = _version(version)
@@ -197,19 +94,12 @@ def job_submit_command(
                 raise BuildError(f"failed to parse Ray version: {version}")
             if parsed < METADATA_MIN_RAY:
                 raise BuildError("the Ray version must be at least 2.6.0 to use the metadata field")
-        words += ["--metadata-json", go_quote(go_json(spec.metadata))]
-    if job_id:
-        words += ["--submission-id", job_id]
-    if spec.entrypoint_num_cpus and spec.entrypoint_num_cpus > 0:
-        words += ["--entrypoint-num-cpus", f"{spec.entrypoint_num_cpus:f}"]
-    if spec.entrypoint_num_gpus and spec.entrypoint_num_gpus > 0:
-        words += ["--entrypoint-num-gpus", f"{spec.entrypoint_num_gpus:f}"]
-    if spec.entrypoint_resources:
-        words += ["--entrypoint-resources", go_quote(spec.entrypoint_resources)]
-    words += ["--", (spec.entrypoint or "").strip(), ";"]
-    if check:
-        words += ["fi", ";", "ray", "job", "logs", "--address", address, "--follow", job_id]
-    return words
+    if job.spec.submission_mode != mode:
+        job = job.model_copy(update={"spec": job.spec.model_copy(update={"submission_mode": mode})})
+    try:
+        return submitter_command(job, dashboard_url, job_id=job_id)[-1]
+    except ValueError as exc:
+        raise BuildError(str(exc)) from exc
 
 
 def default_submitter_container(cluster_spec: RayClusterSpec | None) -> dict[str, Any]:
@@ -233,10 +123,10 @@ def _configure_submitter(
 ) -> None:
     """configureSubmitterContainer: command (unless the user's, in K8sJobMode) and env."""
     spec = cluster[1] if cluster else None
-    words = job_submit_command(job, job_id, dashboard_url, mode, spec)
+    script = job_submit_command(job, job_id, dashboard_url, mode, spec)
     if not container.get("command") or mode == SIDECAR_MODE:
         container["command"] = container_command(options, "e")
-        container["args"] = [" ".join(words)]
+        container["args"] = [script]
     add_env(container, "PYTHONUNBUFFERED", "1")
     add_env(container, "RAY_DASHBOARD_ADDRESS", dashboard_url)
     add_env(container, "RAY_JOB_SUBMISSION_ID", job_id)
