@@ -9,6 +9,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
+from rayplane.api.configdata import sizes
 from rayplane.cli.output import out
 
 
@@ -195,3 +196,28 @@ def _autoscaler(info: dict[str, Any]) -> None:
         out.print("  last decisions:")
         for d in decisions:
             out.print(f"    {d['time']}  {d['message']}", markup=False)
+
+
+def render_config(detail: dict[str, Any]) -> None:
+    """A Secret or ConfigMap as `kubectl describe` shows it: a Secret's keys with their
+    sizes, never its values (describe output ends up in terminals, logs and bug reports)."""
+    meta = detail["metadata"]
+    out.print(f"[bold]Name:[/bold]       {meta['name']}")
+    out.print(f"[bold]Namespace:[/bold]  {meta['namespace']}")
+    out.print(f"[bold]Kind:[/bold]       {detail['kind']}")
+    out.print(f"[bold]Created:[/bold]    {meta.get('creationTimestamp')}")
+    for key in ("labels", "annotations"):
+        shown = ", ".join(f"{k}={v}" for k, v in (meta.get(key) or {}).items()) or "<none>"
+        out.print(f"[bold]{key.title() + ':':<11}[/bold] {escape(shown)}", highlight=False)
+    if detail["kind"] == "Secret":
+        out.print(f"\n[bold]Type:[/bold]  {detail.get('type') or 'Opaque'}")
+    _section("Data")
+    found = sizes(detail)
+    data = detail.get("data") or {}
+    if not found:
+        out.print("  <none>")
+    for key, size in found.items():
+        if detail["kind"] == "ConfigMap" and key in data:
+            out.print(f"  {key}: {escape(str(data[key]))}", highlight=False)
+        else:
+            out.print(f"  {escape(key)}:  {size} bytes", highlight=False)

@@ -10,6 +10,9 @@ ALIASES = {
     "RayCluster": ("rayclusters", "raycluster", "rc"),
     "RayJob": ("rayjobs", "rayjob", "rj"),
     "RayService": ("rayservices", "rayservice", "rsvc"),
+    # core/v1 objects the local runtime stores for valueFrom / envFrom
+    "Secret": ("secrets", "secret"),
+    "ConfigMap": ("configmaps", "configmap", "cm"),
 }
 _LOOKUP = {alias: kind for kind, names in ALIASES.items() for alias in (*names, kind.lower())}
 
@@ -37,3 +40,9 @@ def split_ref(ref: str, default_kind: str | None = None) -> tuple[str, str]:
 
 def plural(kind: str) -> str:
     return ALIASES[kind][0]
+
+
+def qualified(kind: str) -> str:
+    """How kubectl names the type in `created`/`deleted` lines: raycluster.ray.io, secret."""
+    singular = ALIASES[kind][1]
+    return singular if kind in ("Secret", "ConfigMap") else f"{singular}.ray.io"

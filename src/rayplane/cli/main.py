@@ -15,7 +15,9 @@ from typing import Annotated
 import typer
 
 from rayplane import __version__
+from rayplane.api.configdata import check, is_config_kind
 from rayplane.api.convert import ConversionError, convert_cluster_launcher, installed_ray_version
+from rayplane.api.errors import Finding
 from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.cli.output import dump, err, out, print_findings
@@ -72,6 +74,12 @@ def validate_cmd(
     failed = False
     results: list[dict[str, object]] = []
     for doc in docs:
+        if is_config_kind(doc.raw):
+            # Secrets and ConfigMaps are stored by the local runtime for valueFrom/envFrom.
+            findings = check(doc.raw)
+            failed = failed or bool(findings.errors)
+            _print_result(doc.where, doc.kind, doc.name, findings.items, output, results)
+            continue
         if (
             doc.kind
             and doc.kind not in KINDS
@@ -92,26 +100,44 @@ def validate_cmd(
             continue
         report = validate(doc.raw, gates)
         failed = failed or not report.ok
-        results.append(
-            {
-                "source": doc.where,
-                "kind": report.kind,
-                "name": report.name,
-                "valid": report.ok,
-                "findings": [f.as_dict() for f in report.findings],
-            }
+        _print_result(
+            doc.where, report.kind, report.name, report.findings, output, results, report.ok
         )
-        if output == "text":
-            label = f"{report.kind or '?'}/{report.name or '?'} ({doc.where})"
-            if report.ok:
-                out.print(f"[green]valid[/green] {label}")
-            else:
-                count = len(report.errors)
-                err.print(f"[red]invalid[/red] {label}: {count} error{'s' * (count != 1)}")
-            print_findings(report.findings)
     if output == "json":
         out.print_json(json.dumps(results))
     raise typer.Exit(1 if failed else 0)
+
+
+def _print_result(
+    where: str,
+    kind: str,
+    name: str,
+    findings: list[Finding],
+    output: str,
+    results: list[dict[str, object]],
+    ok: bool | None = None,
+) -> None:
+    """One document's outcome: a text line with its findings, or a JSON result entry."""
+    errors = [f for f in findings if f.severity == "error"]
+    ok = not errors if ok is None else ok
+    results.append(
+        {
+            "source": where,
+            "kind": kind,
+            "name": name,
+            "valid": ok,
+            "findings": [f.as_dict() for f in findings],
+        }
+    )
+    if output != "text":
+        return
+    label = f"{kind or '?'}/{name or '?'} ({where})"
+    if ok:
+        out.print(f"[green]valid[/green] {label}")
+    else:
+        count = len(errors)
+        err.print(f"[red]invalid[/red] {label}: {count} error{'s' * (count != 1)}")
+    print_findings(findings)
 
 
 @app.command("convert")

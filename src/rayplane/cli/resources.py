@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from rayplane.api.configdata import CONFIG_KINDS, check, is_config_kind
 from rayplane.api.loading import Document, LoadError, load
 from rayplane.api.validation import KINDS, validate
 from rayplane.cli.jobwatch import follow
-from rayplane.cli.kinds import plural, resolve
+from rayplane.cli.kinds import plural, qualified, resolve
 from rayplane.cli.output import dump, err, out, print_findings
 from rayplane.cli.progress import Outcome, wait_for
 from rayplane.local.client import ControllerClient, ControllerError
@@ -53,22 +54,46 @@ def read_resources(files: list[str]) -> list[Document]:
     keep: list[Document] = []
     bad = 0
     for doc in docs:
-        if doc.kind not in KINDS:
+        if doc.kind not in KINDS and not is_config_kind(doc.raw):
             err.print(
                 f"note: {doc.kind or 'a document'} {doc.name} ({doc.where}) is not a "
-                "ray.io kind; skipped."
+                "ray.io kind, Secret or ConfigMap; skipped."
             )
             continue
-        report = validate(doc.raw)
-        if not report.ok:
+        if is_config_kind(doc.raw):
+            checked = check(doc.raw)
+            findings, ok = checked.items, not checked.errors
+        else:
+            report = validate(doc.raw)
+            findings, ok = report.findings, report.ok
+        if not ok:
             bad += 1
             err.print(f"[red]invalid[/red] {doc.kind}/{doc.name or '?'} ({doc.where}):")
-        print_findings(report.findings)
+        print_findings(findings)
         keep.append(doc)
     if bad:
         err.print(f"nothing was applied: {bad} invalid resource{'s' * (bad != 1)}.")
         raise typer.Exit(1)
     return keep
+
+
+def apply_order(docs: list[Document]) -> list[Document]:
+    """Secrets and ConfigMaps first, then the rest in file order.
+
+    A RayCluster's node reads its Secret when it starts; stored first, the Secret is there
+    before the cluster's first pass, wherever the file puts it.
+    """
+    return [d for d in docs if d.kind in CONFIG_KINDS] + [
+        d for d in docs if d.kind not in CONFIG_KINDS
+    ]
+
+
+def delete_order(targets: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Ray resources first, Secrets and ConfigMaps last: a RayCluster's delete-time Redis
+    cleanup may still need the password Secret that the same file carries."""
+    return [t for t in targets if t[0] not in CONFIG_KINDS] + [
+        t for t in targets if t[0] in CONFIG_KINDS
+    ]
 
 
 def with_source_dir(doc: Document) -> dict[str, Any]:
@@ -79,7 +104,7 @@ def with_source_dir(doc: Document) -> dict[str, Any]:
     The annotation is additive and ignored by KubeRay.
     """
     raw = dict(doc.raw)
-    if doc.kind == "RayCluster":
+    if doc.kind in ("RayCluster", *CONFIG_KINDS):
         return raw
     base = Path.cwd() if doc.source == "<stdin>" else Path(doc.source).resolve().parent
     meta = dict(raw.get("metadata") or {})
@@ -128,10 +153,12 @@ def cluster_outcome(detail: dict[str, Any] | None) -> Outcome:
         return Outcome(True, False, "ready")
     conditions = {c["type"]: c for c in status.get("conditions") or []}
     failure = conditions.get("ReplicaFailure")
+    # Failures that retrying alone will not fix: a crash loop, or a node held back by a
+    # missing Secret/ConfigMap (the controller retries, but the user has to apply it).
     if (
         failure
         and failure.get("status") == "True"
-        and str(failure.get("message", "")).startswith("CrashLoop")
+        and str(failure.get("message", "")).startswith(("CrashLoop", "CreateContainerConfigError"))
     ):
         return Outcome(True, True, failure.get("message", "a node keeps failing"))
     nodes = (detail.get("local") or {}).get("nodes", [])
@@ -152,7 +179,7 @@ def apply_cmd(
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds to wait.")] = None,
 ) -> None:
     """Create or update resources on the local runtime and wait until they are ready."""
-    docs = read_resources(filename)
+    docs = apply_order(read_resources(filename))
     ctl = client(start=True)
     applied: list[tuple[str, str, str]] = []
     for doc in docs:
@@ -175,7 +202,7 @@ def apply_cmd(
                 else "unchanged"
             )
         )
-        out.print(f"{plural(doc.kind)[:-1]}.ray.io/{doc.name} {verb}")
+        out.print(f"{qualified(doc.kind)}/{doc.name} {verb}")
         applied.append((doc.kind, ns, doc.name))
     if no_wait:
         return
@@ -261,10 +288,16 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("SERVICE STATUS", "serviceStatus"),
         ("NUM SERVE ENDPOINTS", "numServeEndpoints"),
     ],
+    # kubectl's columns; read from the object itself (these kinds have no status)
+    "Secret": [("TYPE", "type"), ("DATA", "data")],
+    "ConfigMap": [("DATA", "data")],
 }
 
 
 def _row(doc: dict[str, Any], kind: str) -> list[str]:
+    if kind in CONFIG_KINDS:
+        keys = str(len(doc.get("data") or {}) + len(doc.get("binaryData") or {}))
+        return [str(doc.get("type") or "Opaque"), keys] if kind == "Secret" else [keys]
     status = doc.get("status") or {}
     row = [
         str(status.get(key, "") if status.get(key) is not None else "") for _, key in COLUMNS[kind]
@@ -275,7 +308,9 @@ def _row(doc: dict[str, Any], kind: str) -> list[str]:
 
 
 def get_cmd(
-    resource: Annotated[str, typer.Argument(help="rayclusters | rayjobs | rayservices")],
+    resource: Annotated[
+        str, typer.Argument(help="rayclusters | rayjobs | rayservices | secrets | configmaps")
+    ],
     name: Annotated[str | None, typer.Argument()] = None,
     namespace: Namespace = "default",
     all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces")] = False,
@@ -357,7 +392,7 @@ def describe_cmd(
     namespace: Namespace = "default",
 ) -> None:
     """Show a resource with its status, nodes, ports, logs and recent events."""
-    from rayplane.cli.describe import render
+    from rayplane.cli.describe import render, render_config
 
     kind = resolve(resource)
     try:
@@ -367,6 +402,9 @@ def describe_cmd(
     if detail is None:
         err.print(f'{kind} "{name}" not found in namespace {namespace}')
         raise typer.Exit(1)
+    if kind in CONFIG_KINDS:
+        render_config(detail)
+        return
     render(detail)
 
 
@@ -387,9 +425,10 @@ def delete_cmd(
             err.print(str(exc))
             raise typer.Exit(2) from exc
         for doc in docs:
-            if doc.kind in KINDS:
+            if doc.kind in KINDS or is_config_kind(doc.raw):
                 ns = (doc.raw.get("metadata") or {}).get("namespace") or namespace
                 targets.append((doc.kind, ns, doc.name))
+        targets = delete_order(targets)
     elif resource:
         if "/" in resource:
             word, first = resource.split("/", 1)
@@ -412,7 +451,7 @@ def delete_cmd(
             err.print(f'{kind} "{name}" not found in namespace {ns}')
             missing = True
             continue
-        if wait:
+        if wait and kind not in CONFIG_KINDS:  # removed at once: nothing to stop
 
             def gone(detail: dict[str, Any] | None) -> Outcome:
                 if detail is None:
@@ -427,8 +466,8 @@ def delete_cmd(
             if outcome.failed:
                 err.print(f"{kind} {ns}/{name}: {outcome.message}")
                 raise typer.Exit(1)
-        out.print(f'{plural(kind)[:-1]}.ray.io "{name}" deleted')
-        if wait:
+        out.print(f'{qualified(kind)} "{name}" deleted')
+        if wait and kind not in CONFIG_KINDS:
             for event in ctl.request("GET", f"/events/{found['metadata']['uid']}"):
                 if event["reason"].startswith("GCSStorage"):
                     style = "yellow" if event["type"] == "Warning" else "green"

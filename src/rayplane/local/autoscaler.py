@@ -39,6 +39,7 @@ from typing import Any
 from rayplane.api.k8s import Container
 from rayplane.api.raycluster import RayCluster
 from rayplane.local import process
+from rayplane.local.configrefs import HomeConfigs
 from rayplane.local.env import container_env
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_ENV, LOOPBACK_IP
@@ -79,8 +80,15 @@ def autoscaler_env(
     if options is None or not options.env:
         return base
     labels = {"ray.io/cluster": stored.name, "ray.io/node-type": "head"}
+    # Secret/ConfigMap refs resolve here too; a missing one held the head back already.
     user, _ = container_env(
-        Container(name="autoscaler", env=options.env), labels, stored.name, stored.namespace, base
+        Container(name="autoscaler", env=options.env),
+        labels,
+        stored.name,
+        stored.namespace,
+        base,
+        HomeConfigs(settings.home),
+        who="the autoscaler",
     )
     return {**base, **user}
 

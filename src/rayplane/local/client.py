@@ -60,7 +60,7 @@ class ControllerClient:
         if self.alive():
             return False
         home = self.settings.home
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds Secret values
         log = open(home / "controller.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             subprocess.Popen(

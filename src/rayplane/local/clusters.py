@@ -7,6 +7,7 @@ agent's /api/healthz, and the head Service becomes the head's loopback ports.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -24,7 +25,8 @@ from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
 from rayplane.clients.health import node_healthy
 from rayplane.local import process
 from rayplane.local.autoscaler import AutoscalerSupervisor
-from rayplane.local.env import node_environment
+from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
+from rayplane.local.env import env_notes, node_environment, redis_password
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.notes import local_notes
@@ -77,6 +79,13 @@ class ClusterRuntime:
         # (cluster uid, group) -> consecutive failures of nodes that were never ready
         self._failures: dict[tuple[str, str], list[str]] = {}
         self._last_failure: dict[tuple[str, str], float] = {}
+        # (cluster uid, group) -> why its node was not created in the last pass (a missing
+        # Secret/ConfigMap); reported as ReplicaFailure until a pass creates the node.
+        self._config_errors: dict[tuple[str, str], str] = {}
+        # cluster uid -> GCS FT settings with the Redis password, read when its delete began
+        # (the Secret may be deleted with it, before the cleanup runs)
+        self._cleanup_ft: dict[str, GcsFt] = {}
+        self.configs = StoreConfigs(store)
         self.autoscalers = AutoscalerSupervisor(settings, store)
 
     def close(self) -> None:
@@ -95,16 +104,22 @@ class ClusterRuntime:
         for action in plan.actions:
             if isinstance(action, DeleteNode):
                 self._delete_node(stored, action.name, action.reason)
+        reported = self._take_config_errors(stored.uid)
         for action in plan.actions:
             if isinstance(action, CreateNode):
                 for _ in range(action.count):
-                    self._create_node(stored, cluster, action.group)
+                    if not self._create_node(stored, cluster, action.group):
+                        break
         status = plan.status.wire()
         self._add_local_status(stored, status)
         if status != (stored.status or {}) and _differs(status, stored.status or {}):
             self.store.set_status(stored.uid, status)
         for message in plan.events:
-            self.store.event(stored.uid, "Reconcile", message)
+            if CONFIG_ERROR not in message:  # said once below, not on every pass
+                self.store.event(stored.uid, "Reconcile", message)
+        for (uid, _), message in self._config_errors.items():
+            if uid == stored.uid and message not in reported.values():
+                self.store.event(uid, CONFIG_ERROR, message, "Warning")
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
         if self.settings.local_autoscaler:  # opt-in until the local autoscaler is finished
             head = next(
@@ -167,7 +182,18 @@ class ClusterRuntime:
                     f"{reason}: {CRASH_LOOP}: {group} nodes failed {len(history)} "
                     f"times in a row; last: {history[-1]}"
                 )
+        for (cluster_uid, group), message in self._config_errors.items():
+            if cluster_uid == uid:
+                reason = FAILED_CREATE_HEAD_POD if group == HEAD_GROUP else FAILED_CREATE_WORKER_POD
+                failures.append(f"{reason}: {message}")
         return ObservedCluster(nodes=nodes, failures=failures)
+
+    def _take_config_errors(self, uid: str) -> dict[tuple[str, str], str]:
+        """Forget *uid*'s config errors (this pass finds them anew); return the old ones."""
+        taken = {key: msg for key, msg in self._config_errors.items() if key[0] == uid}
+        for key in taken:
+            del self._config_errors[key]
+        return taken
 
     # nodes ----------------------------------------------------------------------------------
 
@@ -179,20 +205,24 @@ class ClusterRuntime:
         wait = min(60.0, 2.0 ** (len(history) - CRASH_LOOP_AFTER + 1))
         return time.time() - self._last_failure.get((uid, group), 0.0) < wait
 
-    def _create_node(self, stored: StoredResource, cluster: RayCluster, group_name: str) -> None:
+    def _create_node(self, stored: StoredResource, cluster: RayCluster, group_name: str) -> bool:
+        """Start one node of *group_name*; False when its Secret/ConfigMap refs fail."""
         if self._backing_off(stored.uid, group_name):
-            return
+            return True
         spec = cluster.spec
         head = group_name == HEAD_GROUP
         group: WorkerGroupSpec | None = None
         if not head:
             group = next(g for g in spec.worker_group_specs if g.group_name == group_name)
+        # References first, before the head gate: a missing Secret is reported at once.
+        if not self._config_ok(stored, cluster, group, f"{stored.name}-{group_name}"):
+            return False
         head_ports = self._head_ports(stored.uid)
         if not head and (head_ports is None or not self._head_ready(stored.uid)):
             # KubeRay's wait-gcs-ready init container: a worker starts once the GCS answers.
-            return
+            return True
         if self._starting() >= self._start_limit():
-            return  # too many `ray start`s at once time out on a small machine; next pass
+            return True  # too many `ray start`s at once time out on a small machine; next pass
         name = (
             f"{stored.name}-head-{_suffix()}"
             if head
@@ -211,7 +241,7 @@ class ClusterRuntime:
         if not head:
             extra["address"] = address
         command = build_ray_start(spec, group, head_address=address, extra=extra)
-        env = node_environment(stored, cluster, group, name, address, self.settings)
+        env = node_environment(stored, cluster, group, name, address, self.settings, self.configs)
         env.update(ports.env())
         if not head:
             # Serve's per-worker proxy port: several proxies share this machine.
@@ -237,6 +267,26 @@ class ClusterRuntime:
         self.store.event(
             stored.uid, "CreatedNode", f"created {row.kind} node {name} (pid {started.pid})"
         )
+        return True
+
+    def _config_ok(
+        self, stored: StoredResource, cluster: RayCluster, group: WorkerGroupSpec | None, name: str
+    ) -> bool:
+        """Whether the node's env resolves; if not, remember why (ReplicaFailure, event).
+
+        The kubelet does not start a container whose required Secret or ConfigMap
+        reference is missing; neither does this. Every pass tries again, so applying the
+        Secret later lets the node start.
+        """
+        try:
+            node_environment(
+                stored, cluster, group, name, "127.0.0.1:0", self.settings, self.configs
+            )
+        except ConfigError as exc:
+            group_name = HEAD_GROUP if group is None else str(group.group_name)
+            self._config_errors[(stored.uid, group_name)] = str(exc)
+            return False
+        return True
 
     def busy(self) -> bool:
         """True while any node is starting or stopping (the controller polls faster)."""
@@ -338,15 +388,23 @@ class ClusterRuntime:
 
     def _delete_all(self, stored: StoredResource) -> None:
         self.autoscalers.stop(stored)  # first: it must not scale a cluster being deleted
+        if stored.uid not in self._cleanup_ft:
+            cluster = RayCluster.model_validate(stored.document())
+            password = redis_password(cluster, stored.namespace, self.configs, strict=False)
+            self._cleanup_ft[stored.uid] = dataclasses.replace(
+                gcs_ft(cluster), redis_password=password
+            )
         remaining = self.observe(stored.uid).nodes
         for node in remaining:
             if not node.deleting:
                 self._delete_node(stored, node.name, "the RayCluster is being deleted")
+        self._take_config_errors(stored.uid)
         if not self.store.nodes(stored.uid) and self._gcs_cleaned(stored):
             shutil.rmtree(
                 self.settings.home / "logs" / stored.namespace / stored.name, ignore_errors=True
             )
             self.store.remove(stored.uid)
+            self._cleanup_ft.pop(stored.uid, None)
             for key in [k for k in self._failures if k[0] == stored.uid]:
                 del self._failures[key]
             log.info("RayCluster %s/%s deleted", stored.namespace, stored.name)
@@ -360,7 +418,7 @@ class ClusterRuntime:
         event that `rayplane delete` prints.
         """
         cluster = RayCluster.model_validate(stored.document())
-        ft = gcs_ft(cluster)
+        ft = self._cleanup_ft.get(stored.uid) or gcs_ft(cluster)
         if not ft.enabled:
             return True
         key = f"gcs-cleanup/{stored.uid}"
@@ -382,6 +440,12 @@ class ClusterRuntime:
         ok, message = clean_redis(
             ft, min(ft.deletion_timeout_s, self.settings.gcs_cleanup_timeout_s)
         )
+        if not ok and ft.password_secret and ft.redis_password is None:
+            name, key = ft.password_secret
+            message += (
+                f' (the password Secret "{name}" or its key "{key}" was not found when the '
+                "delete began)"
+            )
         # The owner (a RayJob or RayService) hears it too: its `delete` prints the outcome.
         refs = (stored.body.get("metadata") or {}).get("ownerReferences") or []
         for uid in (stored.uid, *(ref["uid"] for ref in refs if ref.get("uid"))):
@@ -439,7 +503,8 @@ class ClusterRuntime:
     def notes(self, stored: StoredResource) -> list[str]:
         if stored.kind != "RayCluster":
             return []
-        return local_notes(RayCluster.model_validate(stored.document()))
+        cluster = RayCluster.model_validate(stored.document())
+        return local_notes(cluster) + env_notes(stored, cluster, self.settings, self.configs)
 
     def _add_local_status(self, stored: StoredResource, status: dict[str, Any]) -> None:
         """Endpoints and head info the way KubeRay reports the head Service's."""

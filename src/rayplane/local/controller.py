@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rayplane import __version__
+from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, validate
 from rayplane.local.clusters import ClusterRuntime
 from rayplane.local.jobs import JobRuntime
@@ -36,7 +37,7 @@ class AlreadyRunning(Exception):
 class Controller:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        settings.home.mkdir(parents=True, exist_ok=True)
+        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # Secrets: owner-only
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
         self.jobs = JobRuntime(settings, self.store)
@@ -141,6 +142,8 @@ class Controller:
             return 200, [r.document() for r in found]
         if len(parts) == 4 and parts[0] == "resources":
             _, kind, namespace, name = parts
+            if kind in CONFIG_KINDS:
+                return self._config(method, kind, namespace, name, body)
             if kind not in KINDS:
                 return 404, {"message": f"unknown kind {kind}"}
             return self._one(method, kind, namespace, name, body)
@@ -154,25 +157,7 @@ class Controller:
                     "message": "invalid",
                     "findings": [f.as_dict() for f in report.findings],
                 }
-            body = dict(body)
-            body.pop("status", None)
-            meta = dict(body.get("metadata") or {})
-            for server_field in (
-                "uid",
-                "generation",
-                "resourceVersion",
-                "creationTimestamp",
-                "deletionTimestamp",
-            ):
-                meta.pop(server_field, None)
-            meta["namespace"] = namespace
-            body["metadata"] = meta
-            try:
-                stored = self.store.put(kind, namespace, name, body)
-            except ConflictError as exc:
-                return 409, {"message": str(exc)}
-            self._wake.set()
-            return 200, stored.document()
+            return self._put(kind, namespace, name, body)
         stored_or_none = self.store.get(kind, namespace, name)
         if stored_or_none is None:
             return 404, {"message": f"{kind} {namespace}/{name} not found"}
@@ -185,6 +170,50 @@ class Controller:
             marked = self.store.mark_deleting(kind, namespace, name)
             self._wake.set()
             return 202, marked.document() if marked else {}
+        return 405, {"message": f"{method} not allowed"}
+
+    def _put(self, kind: str, namespace: str, name: str, body: Any) -> tuple[int, Any]:
+        body = dict(body)
+        body.pop("status", None)
+        meta = dict(body.get("metadata") or {})
+        for server_field in (
+            "uid",
+            "generation",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+        ):
+            meta.pop(server_field, None)
+        meta["namespace"] = namespace
+        body["metadata"] = meta
+        try:
+            stored = self.store.put(kind, namespace, name, body)
+        except ConflictError as exc:
+            return 409, {"message": str(exc)}
+        self._wake.set()  # a cluster waiting for this Secret retries at once
+        return 200, stored.document()
+
+    def _config(
+        self, method: str, kind: str, namespace: str, name: str, body: Any
+    ) -> tuple[int, Any]:
+        """Secrets and ConfigMaps: data for env vars, nothing to reconcile, no finalizer."""
+        if method == "PUT":
+            findings = check(body) if isinstance(body, dict) and body.get("kind") == kind else None
+            if findings is None or findings.errors:
+                items = findings.items if findings else []
+                return 422, {
+                    "message": "invalid" if findings else f"the body is not a {kind}",
+                    "findings": [f.as_dict() for f in items],
+                }
+            return self._put(kind, namespace, name, normalized(body))
+        stored = self.store.get(kind, namespace, name)
+        if stored is None:
+            return 404, {"message": f"{kind} {namespace}/{name} not found"}
+        if method == "GET":
+            return 200, stored.document()
+        if method == "DELETE":
+            self.store.remove(stored.uid)
+            return 200, stored.document()
         return 405, {"message": f"{method} not allowed"}
 
     def _detail(self, uid: str) -> dict[str, Any] | None:

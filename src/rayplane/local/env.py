@@ -12,6 +12,15 @@ import re
 
 from rayplane.api.k8s import Container, EnvVar
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
+from rayplane.local.configrefs import (
+    CONFIG_ERROR,
+    ConfigError,
+    ConfigSource,
+    Ref,
+    env_from_sources,
+    missing_object,
+    resolve_key,
+)
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.store import StoredResource
 from rayplane.reconcile.gcs_ft import WORKER_RECONNECT_TIMEOUT_S, gcs_ft
@@ -39,29 +48,94 @@ def container_env(
     name: str,
     namespace: str,
     base: dict[str, str],
+    configs: ConfigSource,
+    *,
+    who: str = "the container",
+    strict: bool = False,
 ) -> tuple[dict[str, str], list[str]]:
-    """Resolve a container's env list; return the values and what could not be resolved."""
+    """Resolve a container's envFrom and env; return the values and notes on what is unset.
+
+    Kubernetes' order: envFrom sources first (later sources win, each key with its
+    prefix), then `env` entries, which win over envFrom. Only literal `value`s expand
+    $(VAR); a Secret's value is used as stored. With *strict*, a required Secret/ConfigMap
+    reference that cannot be resolved raises ConfigError (the node must not start); without
+    it, it becomes a note. *who* ("the head", ...) is named in both.
+    """
     values: dict[str, str] = {}
-    unresolved: list[str] = []
-    for var in (container.env or []) if container else []:
-        value = _resolve(var, labels, name, namespace)
+    notes: list[str] = []
+    if container is None:
+        return values, notes
+    for ref, prefix in env_from_sources(container.env_from):
+        where = f"envFrom of {who}"
+        data = _lookup(ref, configs, namespace, where, strict, notes)
+        values.update({prefix + key: value for key, value in (data or {}).items()})
+    for var in container.env or []:
+        where = f"env {var.name} of {who}"
+        value = _resolve(var, labels, name, namespace, configs, where, strict, notes)
         if value is None:
-            unresolved.append(var.name)
-            continue
+            continue  # as the kubelet skips it: an envFrom value of that name stays
         # Kubernetes expands $(VAR) from variables defined earlier in the list.
-        values[var.name] = _expand(value, {**base, **values})
-    return values, unresolved
+        literal = var.value_from is None
+        values[var.name] = _expand(value, {**base, **values}) if literal else value
+    return values, notes
+
+
+def _lookup(
+    ref: Ref, configs: ConfigSource, namespace: str, where: str, strict: bool, notes: list[str]
+) -> dict[str, str] | None:
+    data = configs.lookup(ref.kind, namespace, ref.name)
+    if data is None and not ref.optional:
+        message = missing_object(ref, namespace, where)
+        if strict:
+            raise ConfigError(message)
+        notes.append(message.removeprefix(f"{CONFIG_ERROR}: "))
+    elif data is None:
+        notes.append(f"{where}: optional {ref.word} {ref.name!r} not found; nothing set from it.")
+    return data
 
 
 def _expand(value: str, known: dict[str, str]) -> str:
     return _REF.sub(lambda m: known.get(m.group(1), m.group(0)), value)
 
 
-def _resolve(var: EnvVar, labels: dict[str, str], name: str, namespace: str) -> str | None:
-    if var.value_from is None:
+def _resolve(
+    var: EnvVar,
+    labels: dict[str, str],
+    name: str,
+    namespace: str,
+    configs: ConfigSource,
+    where: str,
+    strict: bool,
+    notes: list[str],
+) -> str | None:
+    source = var.value_from
+    if source is None:
         return var.value or ""
-    if var.value_from.field_ref is not None:
-        return _field_ref(var.value_from.field_ref.field_path, labels, name, namespace)
+    if source.field_ref is not None:
+        path = source.field_ref.field_path
+        value = _field_ref(path, labels, name, namespace)
+        if value is None:
+            notes.append(f"{where}: fieldRef {path} has no local value; the variable is unset.")
+        return value
+    for kind, key_ref in (
+        ("Secret", source.secret_key_ref),
+        ("ConfigMap", source.config_map_key_ref),
+    ):
+        if key_ref is None:
+            continue
+        ref = Ref.of(kind, key_ref)
+        try:
+            value = resolve_key(ref, configs, namespace, where)
+        except ConfigError as exc:
+            if strict:
+                raise
+            notes.append(str(exc).removeprefix(f"{CONFIG_ERROR}: "))
+            return None
+        if value is None:
+            notes.append(f"{where}: optional {ref.word} key {ref.key!r} not found; unset.")
+        return value
+    what = "resourceFieldRef" if source.resource_field_ref is not None else "valueFrom"
+    notes.append(f"{where}: {what} has no local value; the variable is unset.")
     return None
 
 
@@ -91,8 +165,13 @@ def node_environment(
     name: str,
     address: str,
     settings: Settings,
+    configs: ConfigSource,
 ) -> dict[str, str]:
-    """Everything a node process gets in its environment, KubeRay's injected vars included."""
+    """Everything a node process gets in its environment, KubeRay's injected vars included.
+
+    Raises ConfigError when a required Secret/ConfigMap reference cannot be resolved: the
+    node must not start without it (Kubernetes' CreateContainerConfigError).
+    """
     template = cluster.spec.head_group_spec.template if group is None else group.template
     container = template.spec.containers[0] if template.spec.containers else None
     labels = node_labels(cluster, group)
@@ -115,7 +194,12 @@ def node_environment(
         # The GCS pulls pending demand from raylets every 1 s by default; a local node
         # starts in seconds, so the autoscaler sees demand sooner (4 small RPCs a second).
         injected["RAY_gcs_pull_resource_loads_period_milliseconds"] = "250"
-    user, _ = container_env(container, labels, name, stored.namespace, injected)
+        # The autoscaler is a container of the head Pod: its references gate the head too.
+        _autoscaler_env(cluster, stored.namespace, configs, strict=True)
+    who = _who(group)
+    user, _ = container_env(
+        container, labels, name, stored.namespace, injected, configs, who=who, strict=True
+    )
     labels = cluster.metadata.labels or {}
     if labels.get("ray.io/originated-from-crd") == "RayService":
         # KubeRay's RayService clusters fail fast instead of hanging on a dead GCS.
@@ -126,13 +210,48 @@ def node_environment(
                 "RAY_SERVE_KV_TIMEOUT_S": "5",
             }
         )
-    return {**injected, **user, **ft_environment(cluster, group, settings)}
+    ft = ft_environment(cluster, group, settings, stored.namespace, configs)
+    return {**injected, **user, **ft}
+
+
+def _who(group: WorkerGroupSpec | None) -> str:
+    return "the head" if group is None else f"worker group {group.group_name}"
+
+
+def _autoscaler_env(
+    cluster: RayCluster, namespace: str, configs: ConfigSource, strict: bool
+) -> list[str]:
+    options = cluster.spec.autoscaler_options
+    if options is None or not options.env:
+        return []
+    container = Container(name="autoscaler", env=options.env)
+    labels = {"ray.io/cluster": cluster.name, "ray.io/node-type": "head"}
+    _, notes = container_env(
+        container,
+        labels,
+        cluster.name,
+        namespace,
+        {},
+        configs,
+        who="the autoscaler",
+        strict=strict,
+    )
+    return notes
 
 
 def ft_environment(
-    cluster: RayCluster, group: WorkerGroupSpec | None, settings: Settings
+    cluster: RayCluster,
+    group: WorkerGroupSpec | None,
+    settings: Settings,
+    namespace: str,
+    configs: ConfigSource,
 ) -> dict[str, str]:
-    """KubeRay's GCS FT env: storage namespace and Redis on the head, patience on workers."""
+    """KubeRay's GCS FT env: storage namespace and Redis on the head, patience on workers.
+
+    The Redis credentials come from gcsFaultToleranceOptions as KubeRay wires them
+    (REDIS_PASSWORD / REDIS_USERNAME, by value or from a Secret); a missing Secret raises
+    ConfigError as any other required reference of the head does.
+    """
     ft = gcs_ft(cluster)
     if not ft.enabled:
         return {}
@@ -146,6 +265,77 @@ def ft_environment(
         return env
     if ft.redis_address:
         env["RAY_REDIS_ADDRESS"] = ft.redis_address
-    if ft.redis_password:
-        env["REDIS_PASSWORD"] = ft.redis_password
+    password = redis_password(cluster, namespace, configs, strict=True)
+    if password is not None:
+        env["REDIS_PASSWORD"] = password
+    options = cluster.spec.gcs_fault_tolerance_options
+    username = options.redis_username if options else None
+    if username is not None:
+        value = username.value
+        ref = username.value_from.secret_key_ref if username.value_from else None
+        if ref is not None:
+            value = resolve_key(
+                Ref.of("Secret", ref), configs, namespace, "env REDIS_USERNAME of the head"
+            )
+        if value is not None:
+            env["REDIS_USERNAME"] = value
     return env
+
+
+def redis_password(
+    cluster: RayCluster, namespace: str, configs: ConfigSource, *, strict: bool
+) -> str | None:
+    """GCS FT's Redis password: literal, or read from the Secret it names.
+
+    Both the head (REDIS_PASSWORD) and the delete-time Redis cleanup need it; the cleanup
+    (not strict) also reads a head `REDIS_PASSWORD` env var given by reference.
+    """
+    ft = gcs_ft(cluster)
+    if ft.redis_password:
+        return ft.redis_password
+    where = "env REDIS_PASSWORD of the head"
+    refs: list[Ref] = []
+    if ft.password_secret is not None:
+        refs.append(Ref("Secret", *ft.password_secret))
+    elif not strict:
+        containers = cluster.spec.head_group_spec.template.spec.containers
+        var = (
+            next((v for v in containers[0].env or [] if v.name == "REDIS_PASSWORD"), None)
+            if containers
+            else None
+        )
+        source = var.value_from if var is not None else None
+        if source is not None and source.secret_key_ref is not None:
+            refs.append(Ref.of("Secret", source.secret_key_ref))
+        elif source is not None and source.config_map_key_ref is not None:
+            refs.append(Ref.of("ConfigMap", source.config_map_key_ref))
+    for ref in refs:
+        try:
+            return resolve_key(ref, configs, namespace, where)
+        except ConfigError:
+            if strict:
+                raise
+    return None
+
+
+def env_notes(
+    stored: StoredResource, cluster: RayCluster, settings: Settings, configs: ConfigSource
+) -> list[str]:
+    """What of the env cannot be set locally right now, for `describe` (nothing is dropped
+    silently): fieldRefs without a local value, missing optional or required references."""
+    notes: list[str] = []
+    for group in [None, *cluster.spec.worker_group_specs]:
+        template = cluster.spec.head_group_spec.template if group is None else group.template
+        container = template.spec.containers[0] if template.spec.containers else None
+        labels = node_labels(cluster, group)
+        _, found = container_env(
+            container, labels, stored.name, stored.namespace, {}, configs, who=_who(group)
+        )
+        notes += found
+    try:
+        redis_password(cluster, stored.namespace, configs, strict=True)
+    except ConfigError as exc:
+        notes.append(str(exc).removeprefix(f"{CONFIG_ERROR}: "))
+    if cluster.spec.autoscaling and settings.local_autoscaler:
+        notes += _autoscaler_env(cluster, stored.namespace, configs, strict=False)
+    return list(dict.fromkeys(notes))

@@ -8,6 +8,7 @@ time, which survives PID reuse) and adopts them instead of starting twins.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -88,7 +89,14 @@ class Store:
     """Thread-safe access to the state file; every write is one short transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # The file holds Secret values (kind: Secret applied to the local runtime), so it is
+        # owner-only: the home is created 0700 and the database with its WAL and shared-
+        # memory files 0600 (SQLite creates those two with the database file's mode).
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            if part.exists():
+                part.chmod(0o600)
         self.path = path
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
@@ -135,7 +143,7 @@ class Store:
                         "apply again."
                     )
                 old = json.loads(row[2])
-                generation = row[1] + (1 if old.get("spec") != body.get("spec") else 0)
+                generation = row[1] + (1 if _content(old) != _content(body) else 0)
                 db.execute(
                     "UPDATE resources SET body=?, generation=? WHERE kind=? AND namespace=? "
                     "AND name=?",
@@ -292,6 +300,13 @@ class Store:
             {"time": iso(r[0]), "type": r[1], "reason": r[2], "message": r[3]}
             for r in reversed(rows)
         ]
+
+
+def _content(body: dict[str, Any]) -> Any:
+    """What bumps the generation when it changes: the spec, or a Secret's or ConfigMap's data."""
+    if "spec" in body:
+        return body["spec"]
+    return {k: v for k, v in body.items() if k not in ("metadata", "status")}
 
 
 class ConflictError(Exception):
