@@ -230,12 +230,16 @@ def test_serve_config_change_updates_in_place(local: Local, redis: Redis, ft_ser
         input=service_yaml("ha", redis.port, greeting="v2", replicas=1),
     )
 
-    def replicas() -> int | None:
-        apps = local.get("ha", "rayservice")["status"]["activeServiceStatus"]["applicationStatuses"]
-        info = json.dumps(apps)
-        return 1 if "RUNNING" in info else None
+    def one_replica() -> str | None:
+        # describe's Serve table: the deployment at 1 running of a target of 1.
+        text = local.run("describe", "rayservice", "ha").stdout
+        serve = text[text.index("active cluster:") :]
+        return text if " 1/1 " in serve and "RUNNING 1" in serve else None
 
-    wait_for(replicas, 120, "the app to be RUNNING after the change")
+    text = wait_for(one_replica, 120, "describe to show one running replica of one")
+    assert f"active cluster: {cluster}" in text
+    apps = local.get("ha", "rayservice")["status"]["activeServiceStatus"]["applicationStatuses"]
+    assert "RUNNING" in json.dumps(apps)
     time.sleep(3)
     assert active_cluster(local, "ha") == cluster
     status = local.get("ha", "rayservice")["status"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from rayplane.api.configdata import sizes
@@ -82,6 +83,8 @@ def render(detail: dict[str, Any]) -> None:
         _worker_groups(detail.get("spec") or {}, nodes)
     if local.get("autoscaler"):
         _autoscaler(local["autoscaler"])
+    if local.get("serve"):
+        _serve(local["serve"], local.get("endpoint"))
     notes = local.get("notes") or []
     if notes:
         _section("Local runtime notes")
@@ -144,6 +147,43 @@ def _worker_groups(spec: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
             ", ".join(r["workersToDelete"]),
         )
     out.print(table)
+
+
+def _serve(serve: dict[str, Any], endpoint: str | None) -> None:
+    """Which cluster serves, and each deployment's replicas (running/target, by state)."""
+    _section("Serve")
+    if endpoint:
+        out.print(f"  endpoint: {endpoint}", markup=False)
+    for role in ("active", "pending"):
+        info = serve.get(role)
+        if not info:
+            continue
+        apps = info.get("applications") or {}
+        out.print(f"  {role} cluster: {info['cluster']}", markup=False)
+        if not apps:
+            out.print("    no Serve applications read yet")
+            continue
+        table = Table(box=None, pad_edge=False)
+        for column in ("APP", "ROUTE", "DEPLOYMENT", "STATUS", "REPLICAS", "STATES", "MESSAGE"):
+            table.add_column(column, overflow="fold")
+        for app_name, app in sorted(apps.items()):
+            deployments = app.get("deployments") or {}
+            first = True
+            for dep_name, dep in sorted(deployments.items()) or [("", {})]:
+                states = dep.get("replicas") or {}
+                running = states.get("RUNNING", 0)
+                target = dep.get("targetReplicas")
+                table.add_row(
+                    app_name if first else "",
+                    str(app.get("routePrefix") or "") if first else "",
+                    dep_name,
+                    str(dep.get("status") or app.get("status") or ""),
+                    f"{running}/{target if target is not None else '?'}" if dep_name else "",
+                    ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
+                    str(dep.get("message") or (app.get("message") if first else "") or ""),
+                )
+                first = False
+        out.print(Padding(table, (0, 0, 0, 4)))
 
 
 def _shape(item: dict[str, Any]) -> str:

@@ -235,4 +235,6 @@ class Controller:
             "notes": self.clusters.notes(stored),
             "autoscaler": self.clusters.autoscalers.describe(cluster) if cluster else None,
         }
+        if stored.kind == "RayService":
+            doc["local"]["serve"] = self.services.serve_details(stored)
         return doc

@@ -77,6 +77,41 @@ def local_notes(cluster: RayCluster) -> list[str]:
             "the local runtime runs the installed one."
         )
     notes += _capacity_notes(cluster)
+    notes += _autoscaler_notes(cluster)
+    return notes
+
+
+_AUTOSCALER_CONTAINER_ONLY = (
+    "image",
+    "imagePullPolicy",
+    "resources",
+    "securityContext",
+    "volumeMounts",
+    "command",
+    "args",
+)
+
+
+def _autoscaler_notes(cluster: RayCluster) -> list[str]:
+    """The autoscaler sidecar's container settings have no local meaning; v1 runs as v2."""
+    options = cluster.spec.autoscaler_options
+    if options is None:
+        return []
+    notes = []
+    wire = options.wire()
+    found = [key for key in _AUTOSCALER_CONTAINER_ONLY if key in wire]
+    if found:
+        notes.append(
+            f"autoscalerOptions: {', '.join(found)} kept but not applied locally (the "
+            "autoscaler runs as a local process, not a sidecar container)."
+        )
+    if options.version == "v1":
+        notes.append(
+            "autoscalerOptions.version is v1; the local runtime runs Ray's v2 autoscaler, "
+            "which scales by the same replicas/workersToDelete contract."
+        )
+    if not cluster.spec.autoscaling:
+        notes.append("autoscalerOptions is set but enableInTreeAutoscaling is not true: unused.")
     return notes
 
 

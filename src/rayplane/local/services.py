@@ -9,12 +9,13 @@ the per-cluster Serve config cache, which KubeRay keeps in memory, live in the s
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService
-from rayplane.clients.serve import ServeClient, ServeClientError
+from rayplane.clients.serve import ApplicationInfo, ServeClient, ServeClientError
 from rayplane.local.jobs import owner_reference
 from rayplane.local.ports import find_free_ports, ports_in_use
 from rayplane.local.serve_proxy import ServeProxy
@@ -47,6 +48,9 @@ class ServiceRuntime:
         self._serve = ServeClient(timeout=15.0)
         # node name -> its Serve proxy answered /-/healthz on the last pass
         self._proxy_healthy: dict[str, bool] = {}
+        # cluster name -> its Serve apps as last read, for `describe` (KubeRay's status has
+        # statuses only; users ask how many replicas run where)
+        self._apps_seen: dict[str, dict[str, Any]] = {}
 
     def close(self) -> None:
         self.proxy.close()
@@ -125,6 +129,7 @@ class ServiceRuntime:
         if port and any(n.kind == "head" and n.name in ready for n in nodes):
             try:
                 apps = self._serve.get_applications(f"http://127.0.0.1:{port}").applications
+                self._apps_seen[cluster.name] = serve_snapshot(apps)
             except ServeClientError as exc:
                 error = str(exc)
             for node in nodes:
@@ -250,6 +255,40 @@ class ServiceRuntime:
             backends = self.proxy.backends(stored.uid)
         self.proxy.ensure(stored.uid, int(state["endpoint_port"]), backends)
 
+    def serve_details(self, stored: StoredResource) -> dict[str, Any]:
+        """Apps, deployments and replica counts of the active and pending clusters."""
+        status = stored.status or {}
+        out: dict[str, Any] = {}
+        for role in ("active", "pending"):
+            name = (status.get(f"{role}ServiceStatus") or {}).get("rayClusterName")
+            if name:
+                out[role] = {"cluster": name, "applications": self._apps_seen.get(name, {})}
+        return out
+
     def endpoint(self, stored: StoredResource) -> str | None:
         port = self.store.runtime_state(stored.uid).get("endpoint_port")
         return f"http://127.0.0.1:{port}" if port else None
+
+
+def serve_snapshot(apps: Mapping[str, ApplicationInfo]) -> dict[str, Any]:
+    """Per app and deployment: status, target replicas and replicas by state (JSON-ready)."""
+    out: dict[str, Any] = {}
+    for app in apps.values():
+        deployments: dict[str, Any] = {}
+        for dep in app.deployments.values():
+            states: dict[str, int] = {}
+            for replica in dep.replicas:
+                states[replica.state] = states.get(replica.state, 0) + 1
+            deployments[dep.name] = {
+                "status": dep.status,
+                "message": dep.message,
+                "targetReplicas": dep.target_num_replicas,
+                "replicas": states,
+            }
+        out[app.name] = {
+            "status": app.status,
+            "message": app.message,
+            "routePrefix": app.route_prefix,
+            "deployments": deployments,
+        }
+    return out
