@@ -197,7 +197,7 @@ def main() -> None:
     trials = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     base: list[float] = []
     ours: list[tuple[float, float]] = []
-    with controller(RAYPLANE_LOCAL_AUTOSCALER="1") as client:
+    with controller() as client:
         ours_cluster = Rayplane(client, trials)
         bare = Floor()
         try:

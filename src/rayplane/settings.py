@@ -40,9 +40,13 @@ class Settings:
     reconcile_interval_s: float = 1.0
     # `ray start`s in flight at once; more than the cores can start in time fail on 2 cores.
     max_starting_nodes: int = field(default_factory=lambda: max(2, 2 * (os.cpu_count() or 1)))
-    # Run Ray's v2 autoscaler for enableInTreeAutoscaling clusters (experimental, opt-in:
-    # RAYPLANE_LOCAL_AUTOSCALER=1); off, an autoscaling cluster stays at its replicas.
-    local_autoscaler: bool = False
+    # Run Ray's v2 autoscaler for enableInTreeAutoscaling clusters, as KubeRay runs its
+    # sidecar. RAYPLANE_LOCAL_AUTOSCALER=0 turns it off: autoscaling clusters then stay at
+    # their replicas (useful to pin a cluster's shape while debugging).
+    local_autoscaler: bool = True
+    # KubeRay feature gates the local runtime validates with (RAYPLANE_FEATURE_GATES, in
+    # KubeRay's `A=true,B=false` form), the twin of the operator's --feature-gates.
+    feature_gates: str = ""
     # Object store size per local node, keeping many nodes on one machine affordable.
     object_store_bytes: int = 100 * 1024 * 1024
 
@@ -64,7 +68,9 @@ class Settings:
             max_starting_nodes=int(
                 _float("RAYPLANE_MAX_STARTING_NODES", float(base.max_starting_nodes))
             ),
-            local_autoscaler=os.environ.get("RAYPLANE_LOCAL_AUTOSCALER", "") in ("1", "true"),
+            local_autoscaler=os.environ.get("RAYPLANE_LOCAL_AUTOSCALER", "1").lower()
+            not in ("0", "false", "no", "off"),
+            feature_gates=os.environ.get("RAYPLANE_FEATURE_GATES", ""),
             object_store_bytes=int(
                 _float("RAYPLANE_OBJECT_STORE_BYTES", float(base.object_store_bytes))
             ),

@@ -130,8 +130,10 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         RAYPLANE_STOP_GRACE="15",
         RAYPLANE_OBJECT_STORE_BYTES=str(80 * 2**20),
         RAYPLANE_TEMP_ROOT=f"/tmp/rp-{os.getpid()}",
+        RAYPLANE_FEATURE_GATES="GCSFaultToleranceEmbeddedStorage=true",  # rocksdb GCS FT
     )
     env.pop("RAY_ADDRESS", None)
+    env.pop("RAYPLANE_LOCAL_AUTOSCALER", None)  # the default: on, as users get it
     session = Local(home, env)
     proc = session.start_controller()
     yield session

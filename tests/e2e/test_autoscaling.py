@@ -36,33 +36,6 @@ SEED_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def local(local: Local, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
-    """The session's control plane if it runs the local autoscaler, else one that does.
-
-    The local autoscaler is opt-in (RAYPLANE_LOCAL_AUTOSCALER=1 for the controller); this
-    module needs it on, so without it a controller on its own home runs these tests.
-    """
-    if local.env.get("RAYPLANE_LOCAL_AUTOSCALER") == "1":
-        yield local
-        return
-    home = tmp_path_factory.mktemp("rayplane-autoscaling")
-    own = Local(home, dict(local.env, RAYPLANE_HOME=str(home), RAYPLANE_LOCAL_AUTOSCALER="1"))
-    proc = own.start_controller()
-    try:
-        yield own
-    finally:
-        listed = json.loads(own.run("get", "raycluster", "-A", "-o", "json").stdout or "{}")
-        for item in listed.get("items", [listed] if listed.get("metadata") else []):
-            meta = item["metadata"]
-            own.run("delete", "raycluster", meta["name"], "-n", meta["namespace"], check=False)
-        own.run("controller", "stop", check=False)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 def cluster_doc(
     name: str, *, autoscaling: bool, replicas: int, max_replicas: int = 3, idle: int = 15
 ) -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """A RayCluster on the local runtime, end to end, with real Ray processes.
 
 These are the promises a user relies on: apply brings the seed cluster up and Ray sees
-every node; work lands on workers; nothing listens off loopback; a killed worker comes
-back by itself; a killed controller adopts its nodes instead of starting twins; a delete
-leaves nothing behind; bad YAML creates nothing.
+every node; work lands on workers; nothing listens off loopback; left idle, Ray's
+autoscaler takes the group down to minReplicas; a killed worker comes back by itself; a
+killed controller adopts its nodes instead of starting twins; a delete leaves nothing
+behind; bad YAML creates nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ def _address(doc: dict[str, object]) -> str:
     status = doc["status"]
     assert isinstance(status, dict)
     return f"127.0.0.1:{status['endpoints']['gcs-server']}"
+
+
+def _replicas(local: Local, name: str) -> int:
+    """The worker group's replicas as stored now: the autoscaler rewrites them."""
+    detail = local.detail(name, NS) or {}
+    return int(detail["spec"]["workerGroupSpecs"][0].get("replicas") or 0)
 
 
 def _settled(local: Local, name: str, workers: int) -> list[dict[str, object]] | None:
@@ -75,7 +82,7 @@ def test_a_task_runs_on_a_worker(basic: dict[str, object]) -> None:
 
 def test_every_ray_listener_is_on_loopback(local: Local, basic: dict[str, object]) -> None:
     nodes = _nodes(local, "raycluster-basic")
-    assert len(nodes) == 3
+    assert len(nodes) >= 2
     for node in nodes:
         pid = node["pid"]
         assert isinstance(pid, int)
@@ -93,28 +100,28 @@ def test_describe_lists_local_notes_and_nodes(local: Local, basic: dict[str, obj
     assert "raycluster-basic-workers-worker-" in text
 
 
-def test_killed_worker_is_replaced(local: Local, basic: dict[str, object]) -> None:
-    before = _nodes(local, "raycluster-basic")
-    victim = next(n for n in before if n["kind"] == "worker")
-    assert isinstance(victim["pid"], int)
-    os.killpg(victim["pid"], signal.SIGKILL)
+def test_idle_cluster_settles_at_min_replicas(local: Local, basic: dict[str, object]) -> None:
+    # The seed: replicas 2, minReplicas 1, autoscaling on with the default 60 s idle
+    # timeout. Ray's autoscaler drains an idle worker, names it in workersToDelete and
+    # lowers replicas; the reconciler stops exactly that node and the group stays at min.
     nodes = wait_for(
-        lambda: (lambda ns: ns if victim["name"] not in {n["name"] for n in ns} else None)(
-            _settled(local, "raycluster-basic", 2) or []
-        ),
-        180,
-        "the killed worker to be replaced",
+        lambda: _replicas(local, "raycluster-basic") == 1
+        and _settled(local, "raycluster-basic", 1),
+        240,
+        "the idle cluster to go down to minReplicas 1",
     )
-    assert len([n for n in nodes if n["kind"] == "worker"]) == 2
+    assert len([n for n in nodes if n["kind"] == "worker"]) == 1
     events = json.dumps((local.detail("raycluster-basic", NS) or {})["local"]["events"])
-    assert victim["name"] in events
+    assert "WorkersToDelete" in events
+    assert local.get("raycluster-basic", namespace=NS)["status"]["desiredWorkerReplicas"] == 1
 
 
 def test_restarted_controller_adopts_its_nodes(local: Local, basic: dict[str, object]) -> None:
+    want = _replicas(local, "raycluster-basic")  # at min by now: the autoscaler leaves it
     before = {
         n["name"]: n["pid"]
         for n in wait_for(
-            lambda: _settled(local, "raycluster-basic", 2), 180, "the cluster to settle"
+            lambda: _settled(local, "raycluster-basic", want), 180, "the cluster to settle"
         )
     }
     os.kill(local.controller_pid(), signal.SIGKILL)
@@ -125,8 +132,28 @@ def test_restarted_controller_adopts_its_nodes(local: Local, basic: dict[str, ob
     )
     local.start_controller()
     for _ in range(5):  # several reconcile passes
-        after = wait_for(lambda: _settled(local, "raycluster-basic", 2), 60, "adoption")
+        after = wait_for(lambda: _settled(local, "raycluster-basic", want), 60, "adoption")
     assert {n["name"]: n["pid"] for n in after} == before
+
+
+def test_killed_worker_is_replaced(local: Local, basic: dict[str, object]) -> None:
+    before = _nodes(local, "raycluster-basic")
+    victim = next(n for n in before if n["kind"] == "worker")
+    assert isinstance(victim["pid"], int)
+    os.killpg(victim["pid"], signal.SIGKILL)
+    # Ray's autoscaler may add a worker of its own while the dead one is replaced (it sees
+    # the group below min for a moment, as it can on Kubernetes); so the expected count is
+    # the group's replicas as they stand, not a number fixed before the kill.
+    nodes = wait_for(
+        lambda: (lambda ns: ns if victim["name"] not in {n["name"] for n in ns} else None)(
+            _settled(local, "raycluster-basic", _replicas(local, "raycluster-basic")) or []
+        ),
+        180,
+        "the killed worker to be replaced",
+    )
+    assert len([n for n in nodes if n["kind"] == "worker"]) >= 1
+    events = json.dumps((local.detail("raycluster-basic", NS) or {})["local"]["events"])
+    assert victim["name"] in events
 
 
 def test_invalid_apply_creates_nothing(local: Local, tmp_path: Path) -> None:

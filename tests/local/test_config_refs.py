@@ -299,7 +299,10 @@ def test_a_head_missing_its_secret_waits_with_a_failure_and_starts_once_applied(
     stored_cluster(store)
     after = reconcile(clusters, store, passes=4)
     assert spawn.envs == []  # never started without its password
-    assert store.nodes(after.uid) == []
+    # The node exists, as a Pod in CreateContainerConfigError does, with the reason.
+    (pending,) = store.nodes(after.uid)
+    assert pending.pid is None
+    assert str(pending.info["why"]).startswith("CreateContainerConfigError: secret")
     failure = replica_failure(after)
     assert failure is not None and failure["status"] == "True"
     assert failure["reason"] == "FailedCreateHeadPod"

@@ -16,8 +16,8 @@ is deleted. Its output goes to ``$RAYPLANE_HOME/logs/<ns>/<cluster>/autoscaler.l
 (``rayplane logs raycluster/NAME --node autoscaler``). The process writes a summary of
 what it sees and decides in ``autoscaler-status.json`` beside its log; ``describe`` shows it.
 
-Opt-in for now: the controller runs autoscalers only with ``RAYPLANE_LOCAL_AUTOSCALER=1``
-(``Settings.local_autoscaler``); off, an autoscaling cluster stays at its replicas.
+``RAYPLANE_LOCAL_AUTOSCALER=0`` (``Settings.local_autoscaler``) turns autoscalers off for a
+controller; an autoscaling cluster then stays at its replicas.
 
 This module must not import Ray: the controller imports it.
 """
@@ -163,8 +163,8 @@ class AutoscalerSupervisor:
         if not self.settings.local_autoscaler:
             return {
                 "state": "off",
-                "reason": "the local autoscaler is opt-in (RAYPLANE_LOCAL_AUTOSCALER=1 for the "
-                "controller); until then the cluster stays at its replicas",
+                "reason": "the controller runs with RAYPLANE_LOCAL_AUTOSCALER=0, so the "
+                "cluster stays at its replicas",
                 "log": str(log_path(self.settings, stored)),
             }
         state = self.store.runtime_state(stored.uid)

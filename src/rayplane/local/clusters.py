@@ -17,6 +17,7 @@ import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -108,8 +109,8 @@ class ClusterRuntime:
         for action in plan.actions:
             if isinstance(action, CreateNode):
                 for _ in range(action.count):
-                    if not self._create_node(stored, cluster, action.group):
-                        break
+                    self._create_node(stored, action.group)
+        self._start_pending(stored, cluster)
         status = plan.status.wire()
         self._add_local_status(stored, status)
         if status != (stored.status or {}) and _differs(status, stored.status or {}):
@@ -121,7 +122,7 @@ class ClusterRuntime:
             if uid == stored.uid and message not in reported.values():
                 self.store.event(uid, CONFIG_ERROR, message, "Warning")
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
-        if self.settings.local_autoscaler:  # opt-in until the local autoscaler is finished
+        if self.settings.local_autoscaler:
             head = next(
                 (
                     n
@@ -159,8 +160,9 @@ class ClusterRuntime:
                 if ready:
                     node.info["was_ready"] = True
                     self._failures.pop((uid, node.group), None)
-            phase: Phase = "Running" if alive else "Failed"
-            if not alive and node.deleting is None:
+            pending = node.pid is None and node.deleting is None
+            phase: Phase = "Pending" if pending else "Running" if alive else "Failed"
+            if not alive and not pending and node.deleting is None:
                 node.info["why"] = "process exited: " + (log_tail(node.log_path, 2) or "no log")
             self.store.update_node(node)
             nodes.append(
@@ -205,24 +207,16 @@ class ClusterRuntime:
         wait = min(60.0, 2.0 ** (len(history) - CRASH_LOOP_AFTER + 1))
         return time.time() - self._last_failure.get((uid, group), 0.0) < wait
 
-    def _create_node(self, stored: StoredResource, cluster: RayCluster, group_name: str) -> bool:
-        """Start one node of *group_name*; False when its Secret/ConfigMap refs fail."""
-        if self._backing_off(stored.uid, group_name):
-            return True
-        spec = cluster.spec
+    def _create_node(self, stored: StoredResource, group_name: str) -> None:
+        """KubeRay's Pod create: a pending node record with its name, ports and paths.
+
+        The record is the Pod: it exists as soon as the reconciler wants the node, as
+        KubeRay creates every missing Pod at once and lets them wait in Pending. Ray's
+        autoscaler lists these records as pods; were they created only when a process
+        could start, it would count too few and raise replicas past what it needs. The
+        process itself starts in :meth:`_start_pending`.
+        """
         head = group_name == HEAD_GROUP
-        group: WorkerGroupSpec | None = None
-        if not head:
-            group = next(g for g in spec.worker_group_specs if g.group_name == group_name)
-        # References first, before the head gate: a missing Secret is reported at once.
-        if not self._config_ok(stored, cluster, group, f"{stored.name}-{group_name}"):
-            return False
-        head_ports = self._head_ports(stored.uid)
-        if not head and (head_ports is None or not self._head_ready(stored.uid)):
-            # KubeRay's wait-gcs-ready init container: a worker starts once the GCS answers.
-            return True
-        if self._starting() >= self._start_limit():
-            return True  # too many `ray start`s at once time out on a small machine; next pass
         name = (
             f"{stored.name}-head-{_suffix()}"
             if head
@@ -230,23 +224,6 @@ class ClusterRuntime:
         )[:63].lower()
         ports, serve_port = self._ports_for(stored, head)
         self.settings.temp_root.mkdir(parents=True, exist_ok=True)
-        temp_dir = tempfile.mkdtemp(prefix="n", dir=self.settings.temp_root)
-        log_path = self.settings.home / "logs" / stored.namespace / stored.name / f"{name}.log"
-        address = f"{LOOPBACK_IP}:{head_ports.gcs if head_ports else ports.gcs}"
-        extra = _flags(ports.start_args())
-        extra.update({"node-ip-address": LOOPBACK_IP, "temp-dir": temp_dir})
-        params = (spec.head_group_spec if group is None else group).ray_start_params
-        if "object-store-memory" not in params:
-            extra["object-store-memory"] = str(self.settings.object_store_bytes)
-        if not head:
-            extra["address"] = address
-        command = build_ray_start(spec, group, head_address=address, extra=extra)
-        env = node_environment(stored, cluster, group, name, address, self.settings, self.configs)
-        env.update(ports.env())
-        if not head:
-            # Serve's per-worker proxy port: several proxies share this machine.
-            env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(serve_port)
-        argv = ray_start_argv(command.argv(env)[2:])
         row = StoredNode(
             name=name,
             cluster_uid=stored.uid,
@@ -255,19 +232,87 @@ class ClusterRuntime:
             pid=None,
             create_time=None,
             ports={**ports.as_dict(), "serve": serve_port},
-            temp_dir=temp_dir,
-            log_path=str(log_path),
+            temp_dir=tempfile.mkdtemp(prefix="n", dir=self.settings.temp_root),
+            log_path=str(
+                self.settings.home / "logs" / stored.namespace / stored.name / f"{name}.log"
+            ),
             created=time.time(),
+            info={"why": "created; not started yet"},
         )
         self.store.add_node(row)  # ports are claimed before the next node allocates
-        started = process.spawn(argv, env, log_path)
-        row.pid, row.create_time = started.pid, started.create_time
-        row.info = {"marker": started.marker, "command": command.shell()}
-        self.store.update_node(row)
-        self.store.event(
-            stored.uid, "CreatedNode", f"created {row.kind} node {name} (pid {started.pid})"
+        self.store.event(stored.uid, "CreatedNode", f"created {row.kind} node {name}")
+
+    def _start_pending(self, stored: StoredResource, cluster: RayCluster) -> None:
+        """Start the processes of pending nodes, in the kubelet's order of checks.
+
+        A node waits while its Secret/ConfigMap references fail (CreateContainerConfigError),
+        while its group backs off after a crash loop, while it is a worker and the head's
+        GCS does not answer (KubeRay's wait-gcs-ready), and while too many nodes are
+        already starting on this machine. Each wait is the node's reason in `describe`.
+        """
+        for node in self.store.nodes(stored.uid):
+            if node.pid is not None or node.deleting is not None:
+                continue
+            head = node.kind == "head"
+            group = next(
+                (g for g in cluster.spec.worker_group_specs if g.group_name == node.group), None
+            )
+            if not head and group is None:
+                continue  # its group is gone; the reconciler deletes it
+            why = ""
+            if not self._config_ok(stored, cluster, group, node.name):
+                why = self._config_errors.get((stored.uid, node.group), CONFIG_ERROR)
+            elif self._backing_off(stored.uid, node.group):
+                why = f"{CRASH_LOOP}: waiting before the next start"
+            elif not head and not self._head_ready(stored.uid):
+                why = "waiting for the head's GCS (wait-gcs-ready)"
+            elif self._starting() >= self._start_limit():
+                why = "queued: other nodes are starting on this machine"
+            if why:
+                if node.info.get("why") != why:
+                    node.info["why"] = why
+                    self.store.update_node(node)
+                continue
+            self._spawn(stored, cluster, group, node)
+
+    def _spawn(
+        self,
+        stored: StoredResource,
+        cluster: RayCluster,
+        group: WorkerGroupSpec | None,
+        node: StoredNode,
+    ) -> None:
+        spec = cluster.spec
+        ports = NodePorts.from_dict(node.ports)
+        head_ports = self._head_ports(stored.uid)
+        address = f"{LOOPBACK_IP}:{head_ports.gcs if head_ports else ports.gcs}"
+        extra = _flags(ports.start_args())
+        extra.update({"node-ip-address": LOOPBACK_IP, "temp-dir": node.temp_dir})
+        params = (spec.head_group_spec if group is None else group).ray_start_params
+        if "object-store-memory" not in params:
+            extra["object-store-memory"] = str(self.settings.object_store_bytes)
+        if group is not None:
+            extra["address"] = address
+        command = build_ray_start(spec, group, head_address=address, extra=extra)
+        env = node_environment(
+            stored, cluster, group, node.name, address, self.settings, self.configs
         )
-        return True
+        env.update(ports.env())
+        if group is not None:
+            # Serve's per-worker proxy port: several proxies share this machine.
+            env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(node.ports["serve"])
+        argv = ray_start_argv(command.argv(env)[2:])
+        started = process.spawn(argv, env, Path(node.log_path))
+        node.pid, node.create_time = started.pid, started.create_time
+        node.info = {
+            "marker": started.marker,
+            "command": command.shell(),
+            "why": "ray start launched",
+        }
+        self.store.update_node(node)
+        self.store.event(
+            stored.uid, "StartedNode", f"started {node.kind} node {node.name} (pid {started.pid})"
+        )
 
     def _config_ok(
         self, stored: StoredResource, cluster: RayCluster, group: WorkerGroupSpec | None, name: str
@@ -290,7 +335,12 @@ class ClusterRuntime:
 
     def busy(self) -> bool:
         """True while any node is starting or stopping (the controller polls faster)."""
-        return bool(self._stopping) or self._starting() > 0
+        if self._stopping or self._starting() > 0:
+            return True
+        return any(
+            n.pid is None and n.deleting is None and CONFIG_ERROR not in str(n.info.get("why"))
+            for n in self.store.nodes()
+        )
 
     def _start_limit(self) -> int:
         """How many nodes may start at once; one at a time on an overloaded machine.
@@ -466,6 +516,8 @@ class ClusterRuntime:
         )
         if node.deleting is not None:
             state, reason = "stopping", "being stopped"
+        elif node.pid is None:
+            state, reason = "pending", str(node.info.get("why") or "not started yet")
         elif not alive:
             state, reason = "failed", str(node.info.get("why", "process exited"))
         elif node.info.get("why") == "registered with Ray":
