@@ -186,3 +186,34 @@ def test_apply_get_describe_delete_against_the_controller(
     by_file = cli.invoke(app, ["delete", "-f", str(path)])
     assert 'configmap "app-settings" deleted' in by_file.stdout
     assert cli.invoke(app, ["get", "configmaps"]).stdout == ""
+
+
+ROCKSDB_CLUSTER = """
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: rocks}
+spec:
+  gcsFaultToleranceOptions: {backend: rocksdb}
+  headGroupSpec:
+    rayStartParams: {}
+    template:
+      spec:
+        containers: [{name: ray-head, image: rayproject/ray:2.60.0}]
+"""
+
+
+def test_local_feature_gates_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "rocks.yaml"
+    path.write_text(ROCKSDB_CLUSTER)
+    monkeypatch.delenv("RAYPLANE_FEATURE_GATES", raising=False)
+    result = CliRunner().invoke(app, ["apply", "-f", str(path)])
+    assert result.exit_code == 1
+    assert "spec.gcsFaultToleranceOptions.backend" in result.stderr
+    assert "RAYPLANE_FEATURE_GATES=GCSFaultToleranceEmbeddedStorage=true" in result.stderr
+    monkeypatch.setenv("RAYPLANE_FEATURE_GATES", "GCSFaultToleranceEmbeddedStorage=true")
+    assert [d.kind for d in read_resources([str(path)])] == ["RayCluster"]
+    monkeypatch.setenv("RAYPLANE_FEATURE_GATES", "NoSuchGate=true")
+    result = CliRunner().invoke(app, ["apply", "-f", str(path)])
+    assert result.exit_code == 2 and "unknown feature gate 'NoSuchGate'" in result.stderr

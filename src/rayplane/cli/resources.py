@@ -11,7 +11,7 @@ from rich.table import Table
 
 from rayplane.api.configdata import CONFIG_KINDS, check, is_config_kind
 from rayplane.api.loading import Document, LoadError, load
-from rayplane.api.validation import KINDS, validate
+from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import plural, qualified, resolve
 from rayplane.cli.output import dump, err, out, print_findings
@@ -51,6 +51,11 @@ def read_resources(files: list[str]) -> list[Document]:
     if not docs:
         err.print("no documents found in " + ", ".join(files))
         raise typer.Exit(2)
+    try:
+        gates = FeatureGates.parse(Settings.from_env().feature_gates)
+    except ValueError as exc:
+        err.print(f"RAYPLANE_FEATURE_GATES: {exc}")
+        raise typer.Exit(2) from exc
     keep: list[Document] = []
     bad = 0
     for doc in docs:
@@ -64,7 +69,7 @@ def read_resources(files: list[str]) -> list[Document]:
             checked = check(doc.raw)
             findings, ok = checked.items, not checked.errors
         else:
-            report = validate(doc.raw)
+            report = validate(doc.raw, gates)
             findings, ok = report.findings, report.ok
         if not ok:
             bad += 1

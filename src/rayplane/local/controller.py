@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from rayplane import __version__
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
-from rayplane.api.validation import KINDS, validate
+from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.local.clusters import ClusterRuntime
 from rayplane.local.jobs import JobRuntime
 from rayplane.local.server import serve
@@ -37,6 +37,10 @@ class AlreadyRunning(Exception):
 class Controller:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        try:
+            self.gates = FeatureGates.parse(settings.feature_gates)
+        except ValueError as exc:
+            raise SystemExit(f"RAYPLANE_FEATURE_GATES: {exc}") from exc
         settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # Secrets: owner-only
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
@@ -151,7 +155,7 @@ class Controller:
 
     def _one(self, method: str, kind: str, namespace: str, name: str, body: Any) -> tuple[int, Any]:
         if method == "PUT":
-            report = validate(body)
+            report = validate(body, self.gates)
             if not report.ok:
                 return 422, {
                     "message": "invalid",

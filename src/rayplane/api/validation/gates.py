@@ -38,4 +38,7 @@ class FeatureGates:
         return replace(cls(), **changes)
 
     def hint(self, name: str) -> str:
-        return f"Enable the feature gate with --feature-gates={name}=true."
+        return (
+            f"Enable the feature gate: --feature-gates={name}=true for the operator, "
+            f"RAYPLANE_FEATURE_GATES={name}=true for the local runtime."
+        )
