@@ -27,7 +27,11 @@ class LoadResult:
 
 
 class Load:
-    """Send GET *url* at *rate* per second for *seconds*, in the background."""
+    """Send GET *url* at *rate* per second for *seconds*, in the background.
+
+    ``stop()`` ends it early (a test that waits for an event, not a fixed time), so
+    *seconds* is an upper bound on both the duration and the request count.
+    """
 
     def __init__(self, url: str, rate: float = 20, seconds: float = 60) -> None:
         assert url.startswith("http://127.0.0.1:"), "load goes to loopback only"
@@ -35,6 +39,7 @@ class Load:
         self.result = LoadResult()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._stopped = threading.Event()
 
     def start(self) -> Load:
         self._thread.start()
@@ -42,6 +47,12 @@ class Load:
 
     def wait(self) -> LoadResult:
         self._thread.join(timeout=self.seconds + 60)
+        return self.result
+
+    def stop(self) -> LoadResult:
+        """Send no more requests; wait for those in flight and return the result."""
+        self._stopped.set()
+        self._thread.join(timeout=60)
         return self.result
 
     def _one(self, client: httpx.Client, index: int) -> None:
@@ -68,8 +79,8 @@ class Load:
             for index in range(count):
                 target = begin + index / self.rate
                 delay = target - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
+                if self._stopped.wait(delay if delay > 0 else 0):
+                    break
                 futures.append(pool.submit(self._one, client, index))
             for future in futures:
                 future.result()

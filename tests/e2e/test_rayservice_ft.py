@@ -199,24 +199,30 @@ def test_upgrade_under_load_moves_traffic_without_failures(
     local: Local, redis: Redis, ft_service: str
 ) -> None:
     before = active_cluster(local, "ha")
-    load = Load(ft_service, rate=20, seconds=90).start()
-    local.run("apply", "-f", "-", "--no-wait", input=service_yaml("ha", redis.port, greeting="v2"))
-    result = load.wait()
+    # Load for the whole upgrade: pending cluster up, promotion, old cluster deleted.
+    load = Load(ft_service, rate=20, seconds=600).start()
+    try:
+        local.run(
+            "apply", "-f", "-", "--no-wait", input=service_yaml("ha", redis.port, greeting="v2")
+        )
+        after = wait_for(
+            lambda: (lambda a: a if a != before else None)(active_cluster(local, "ha")),
+            420,
+            "the new cluster to be promoted",
+        )
+        wait_for(
+            lambda: local.run("get", "raycluster", before, check=False).returncode == 1,
+            120,
+            "the old cluster to be deleted after rayClusterDeletionDelaySeconds",
+        )
+    finally:
+        result = load.stop()
     assert result.failures == [], result.failures[:5]
-    after = wait_for(
-        lambda: (lambda a: a if a != before else None)(active_cluster(local, "ha")),
-        420,
-        "the new cluster to be promoted",
-    )
     greetings = [b["greeting"] for b in result.bodies]
-    assert "v1" in greetings  # served by the old cluster first
+    assert greetings[0] == "v1" and greetings[-1] == "v2"  # old cluster first, then the new
+    assert greetings.count("v2") > 20
     final = Load(ft_service, rate=5, seconds=2).start().wait()
     assert {b["greeting"] for b in final.bodies} == {"v2"}
-    wait_for(
-        lambda: local.run("get", "raycluster", before, check=False).returncode == 1,
-        120,
-        "the old cluster to be deleted after rayClusterDeletionDelaySeconds",
-    )
     assert active_cluster(local, "ha") == after
 
 
