@@ -16,15 +16,18 @@ import psutil
 import pytest
 
 from rayplane.api.configdata import normalized
-from rayplane.api.k8s import Container
+from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
 from rayplane.api.raycluster import RayCluster
+from rayplane.api.rayjob import RayJob
 from rayplane.local import clusters as clusters_module
 from rayplane.local import process
 from rayplane.local.clusters import ClusterRuntime
 from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import container_env, node_environment, redis_password
+from rayplane.local.jobs import JobRuntime
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.gcs_ft import GcsFt
+from rayplane.reconcile.job import CreateSubmitter
 from rayplane.settings import Settings
 
 NS = "default"
@@ -393,3 +396,37 @@ def test_delete_cleans_redis_with_the_password_read_when_the_delete_began(
         time.sleep(0.05)
     assert store.get_by_uid(stored.uid) is None
     assert [ft.redis_password for ft in seen] == ["pw"]
+
+
+def test_the_submitter_waits_for_its_secret_and_then_gets_it(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawn = FakeSpawn()
+    monkeypatch.setattr(process, "spawn", spawn)
+    jobs = JobRuntime(Settings(home=tmp_path / "home", temp_root=tmp_path / "t"), store)
+    stored = store.put(
+        "RayJob", NS, "etl", {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {}}
+    )
+    token = EnvVar.model_validate({"name": "API_TOKEN", "valueFrom": secret_ref("api", "token")})
+    action = CreateSubmitter(
+        name="etl",
+        command=["ray", "job", "submit"],
+        env=[EnvVar(name="PLAIN", value="1"), token],
+        backoff_limit=2,
+        labels={},
+        template=PodTemplateSpec.model_validate({"spec": {"containers": [{"name": "s"}]}}),
+    )
+    job = RayJob.model_validate({"metadata": {"name": "etl"}, "spec": {"entrypoint": "x"}})
+    state: dict[str, Any] = {}
+    jobs._create_submitter(stored, job, action, state)
+    jobs._create_submitter(stored, job, action, state)  # a second pass says nothing new
+    assert spawn.envs == [] and "submitter" not in state
+    warnings = [e for e in store.events(stored.uid) if e["reason"] == "CreateContainerConfigError"]
+    assert len(warnings) == 1
+    assert 'secret "api" not found' in warnings[0]["message"]
+    assert "env API_TOKEN of the submitter" in warnings[0]["message"]
+
+    put_secret(store, "api", token="s3cret")
+    jobs._create_submitter(stored, job, action, state)
+    assert len(spawn.envs) == 1
+    assert spawn.envs[0]["API_TOKEN"] == "s3cret" and spawn.envs[0]["PLAIN"] == "1"

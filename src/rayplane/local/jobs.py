@@ -20,10 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rayplane.api.k8s import Container
 from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
 from rayplane.clients.jobs import JobsClient, JobsClientError
 from rayplane.local import process
+from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
+from rayplane.local.env import container_env
 from rayplane.local.logs import log_tail
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import (
@@ -285,7 +288,26 @@ class JobRuntime:
         if container is not None and container.command:
             # submitterPodTemplate's own command wins, as it does in KubeRay's Job.
             command = list(container.command) + list(container.args or [])
-        env = {var.name: var.value or "" for var in action.env if var.value is not None}
+        labels = {"ray.io/originated-from-crd": "RayJob", "job-name": action.name}
+        try:
+            env, _ = container_env(
+                Container(name="ray-job-submitter", env=list(action.env)),
+                labels,
+                action.name,
+                stored.namespace,
+                {},
+                StoreConfigs(self.store),
+                who="the submitter",
+                strict=True,
+            )
+        except ConfigError as exc:
+            # The submitter Pod would sit in CreateContainerConfigError; so does this job,
+            # retried every pass, until the Secret or ConfigMap is applied.
+            if state.get("submitter_config_error") != str(exc):
+                state["submitter_config_error"] = str(exc)
+                self.store.event(stored.uid, CONFIG_ERROR, str(exc), "Warning")
+            return
+        state.pop("submitter_config_error", None)
         exit_file = tempfile.mktemp(prefix="submitter-", dir=logs)
         sub: dict[str, Any] = {
             "name": action.name,
