@@ -67,6 +67,13 @@ def follow(
                 f"{status.get('jobStatus') or 'none'}): {why}"
             )
             return 1
+        stuck = (detail.get("local") or {}).get("clusterFailure")
+        if stuck:
+            err.print(
+                f"[red]{label} cannot run[/red]: {stuck}. The RayJob stays as it is and "
+                "goes on once that is fixed; `rayplane describe` shows it."
+            )
+            return 1
         if timeout_s is not None and time.monotonic() - start > timeout_s:
             err.print(
                 f"{label}: stopped waiting after {timeout_s:.0f}s; the job keeps running "

@@ -17,6 +17,7 @@ from rayplane.cli.kinds import plural, qualified, resolve
 from rayplane.cli.output import dump, err, out, print_findings
 from rayplane.cli.progress import Outcome, wait_for
 from rayplane.local.client import ControllerClient, ControllerError
+from rayplane.local.clusters import blocking_failure
 from rayplane.local.jobs import SOURCE_DIR
 from rayplane.settings import Settings
 
@@ -141,6 +142,9 @@ def service_outcome(detail: dict[str, Any] | None) -> Outcome:
         return Outcome(True, False, "ready")
     if ready and ready.get("reason") in ("InitializingTimeout", "ValidationFailed"):
         return Outcome(True, True, f"{ready['reason']}: {ready.get('message', '')}")
+    stuck = (detail.get("local") or {}).get("clusterFailure")
+    if stuck:
+        return Outcome(True, True, stuck)
     apps = (status.get("pendingServiceStatus") or status.get("activeServiceStatus") or {}).get(
         "applicationStatuses"
     ) or {}
@@ -156,16 +160,9 @@ def cluster_outcome(detail: dict[str, Any] | None) -> Outcome:
     status = detail.get("status") or {}
     if status.get("state") == "ready":
         return Outcome(True, False, "ready")
-    conditions = {c["type"]: c for c in status.get("conditions") or []}
-    failure = conditions.get("ReplicaFailure")
-    # Failures that retrying alone will not fix: a crash loop, or a node held back by a
-    # missing Secret/ConfigMap (the controller retries, but the user has to apply it).
-    if (
-        failure
-        and failure.get("status") == "True"
-        and str(failure.get("message", "")).startswith(("CrashLoop", "CreateContainerConfigError"))
-    ):
-        return Outcome(True, True, failure.get("message", "a node keeps failing"))
+    failure = blocking_failure(status)
+    if failure:
+        return Outcome(True, True, failure)
     nodes = (detail.get("local") or {}).get("nodes", [])
     waiting = [
         f"{n['name']}: {n.get('reason') or n['state']}" for n in nodes if n["state"] != "ready"

@@ -64,6 +64,24 @@ CRASH_LOOP = "CrashLoop"
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
+def blocking_failure(status: dict[str, Any] | None) -> str | None:
+    """The ReplicaFailure message a user must act on, if the cluster has one.
+
+    A crash loop, or a node held back by a missing Secret/ConfigMap: the controller keeps
+    retrying both, but retrying alone will not fix them, so `apply` stops waiting on them
+    (for the cluster itself, or the RayJob/RayService that owns it) and says why.
+    """
+    for condition in (status or {}).get("conditions") or []:
+        message = str(condition.get("message") or "")
+        if (
+            condition.get("type") == "ReplicaFailure"
+            and condition.get("status") == "True"
+            and message.startswith((CRASH_LOOP, CONFIG_ERROR))
+        ):
+            return message
+    return None
+
+
 def _suffix() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(5))
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 from rayplane import __version__
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
-from rayplane.local.clusters import ClusterRuntime
+from rayplane.local.clusters import ClusterRuntime, blocking_failure
 from rayplane.local.jobs import JobRuntime
 from rayplane.local.server import serve
 from rayplane.local.services import ServiceRuntime
@@ -241,4 +241,13 @@ class Controller:
         }
         if stored.kind == "RayService":
             doc["local"]["serve"] = self.services.serve_details(stored)
+        if stored.kind in ("RayJob", "RayService"):
+            doc["local"]["clusterFailure"] = next(
+                (
+                    f"RayCluster {c.name}: {failure}"
+                    for c in self.store.owned_by(stored.uid)
+                    if c.kind == "RayCluster" and (failure := blocking_failure(c.status))
+                ),
+                None,
+            )
         return doc
