@@ -1,15 +1,18 @@
-"""GCS fault tolerance without Redis: KubeRay's rocksdb backend on the local runtime.
+"""GCS fault tolerance, with and without: the same head crash on the same cluster shape.
 
-`gcsFaultToleranceOptions.backend: rocksdb` (alpha gate GCSFaultToleranceEmbeddedStorage)
-keeps the GCS tables on disk: locally under $RAYPLANE_HOME/gcs/<uid>, the twin of KubeRay's
-PVC. A SIGKILLed head comes back on the same storage, so a detached actor on a worker
-keeps its state, and deleting the cluster removes the storage.
+With `gcsFaultToleranceOptions.backend: rocksdb` (KubeRay's alpha gate
+GCSFaultToleranceEmbeddedStorage) the GCS keeps its tables on disk, locally under
+$RAYPLANE_HOME/gcs/<uid> (the twin of KubeRay's PVC): a SIGKILLed head comes back on the
+same storage, a detached actor on a worker keeps its state, and deleting the cluster
+removes the storage. Without FT the new head starts a fresh GCS and the actor is gone:
+that difference is what FT buys (the Redis backend's run is test_rayservice_ft.py).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import psutil
 import pytest
@@ -21,24 +24,24 @@ pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 CLUSTER = """
 apiVersion: ray.io/v1
 kind: RayCluster
-metadata: {name: rocks}
+metadata: {{name: {name}}}
 spec:
-  gcsFaultToleranceOptions: {backend: rocksdb}
-  headGroupSpec:
-    rayStartParams: {num-cpus: "0"}
+{ft}  headGroupSpec:
+    rayStartParams: {{num-cpus: "0"}}
     template:
       spec:
-        containers: [{name: ray-head, image: rayproject/ray:2.60.0}]
+        containers: [{{name: ray-head, image: rayproject/ray:2.60.0}}]
   workerGroupSpecs:
   - groupName: w
     replicas: 1
     minReplicas: 1
     maxReplicas: 1
-    rayStartParams: {num-cpus: "1"}
+    rayStartParams: {{num-cpus: "1"}}
     template:
       spec:
-        containers: [{name: ray-worker, image: rayproject/ray:2.60.0}]
+        containers: [{{name: ray-worker, image: rayproject/ray:2.60.0}}]
 """
+ROCKSDB = "  gcsFaultToleranceOptions: {backend: rocksdb}\n"
 
 # The head offers no CPU, so the actor lives on the worker, which survives the head crash.
 COUNTER = """
@@ -47,43 +50,62 @@ class Counter:
     def __init__(self): self.n = 0
     def incr(self): self.n += 1; return self.n
 try:
-    c = ray.get_actor("counter", namespace="rocks")
+    c = ray.get_actor("counter", namespace="ft")
 except ValueError:
-    c = Counter.options(name="counter", namespace="rocks", lifetime="detached").remote()
+    c = Counter.options(name="counter", namespace="ft", lifetime="detached").remote()
 print(ray.get(c.incr.remote()))
 """
 
 
-def _head(local: Local) -> dict[str, object] | None:
-    nodes = (local.detail("rocks") or {}).get("local", {}).get("nodes", [])
+def _head(local: Local, name: str) -> dict[str, object] | None:
+    nodes = (local.detail(name) or {}).get("local", {}).get("nodes", [])
     return next((n for n in nodes if n["kind"] == "head"), None)
 
 
-def test_head_crash_keeps_state_on_rocksdb_and_delete_removes_it(local: Local) -> None:
-    local.run("apply", "-f", "-", "--timeout", "300", input=CLUSTER)
+def _crash_head(local: Local, name: str) -> str:
+    """SIGKILL the head's process group, wait for its replacement; the count after it."""
+    found = local.detail(name) or {}
+    gcs = f"127.0.0.1:{found['status']['endpoints']['gcs-server']}"
+    assert driver(gcs, COUNTER).strip().endswith("1")
+    head = _head(local, name)
+    assert head is not None
+    os.killpg(int(str(head["pid"])), signal.SIGKILL)
+    wait_for(
+        lambda: (
+            lambda h: h if h and h["name"] != head["name"] and h["state"] == "ready" else None
+        )(_head(local, name)),
+        180,
+        "the head to come back",
+    )
+    # Same GCS address: head ports are stable across restarts.
+    return driver(gcs, COUNTER).strip().splitlines()[-1]
+
+
+def test_rocksdb_keeps_the_actor_through_a_head_crash_and_delete_removes_it(
+    local: Local,
+) -> None:
+    local.run(
+        "apply", "-f", "-", "--timeout", "300", input=CLUSTER.format(name="rocks", ft=ROCKSDB)
+    )
+    storage: Path | None = None
     try:
-        found = local.detail("rocks") or {}
-        uid = found["metadata"]["uid"]
+        uid = (local.detail("rocks") or {})["metadata"]["uid"]
         storage = local.home / "gcs" / uid
-        gcs = f"127.0.0.1:{found['status']['endpoints']['gcs-server']}"
-        assert driver(gcs, COUNTER).strip().endswith("1")
-        head = _head(local)
+        head = _head(local, "rocks")
         assert head is not None
         env = psutil.Process(int(str(head["pid"]))).environ()
         assert env["RAY_gcs_storage"] == "rocksdb"
         assert env["RAY_gcs_storage_path"] == str(storage)
+        assert _crash_head(local, "rocks") == "2"  # the actor kept its count
         assert any(storage.iterdir()), "the GCS wrote nothing to its storage"
-
-        os.killpg(int(str(head["pid"])), signal.SIGKILL)
-        wait_for(
-            lambda: (
-                lambda h: h if h and h["name"] != head["name"] and h["state"] == "ready" else None
-            )(_head(local)),
-            180,
-            "the head to come back",
-        )
-        # Same GCS address (stable head ports), same storage: the actor kept its count.
-        assert driver(gcs, COUNTER).strip().endswith("2")
     finally:
         local.run("delete", "raycluster", "rocks", timeout=240)
-    assert not storage.exists()
+    assert storage is not None and not storage.exists()
+
+
+def test_without_ft_the_same_crash_loses_the_actor(local: Local) -> None:
+    local.run("apply", "-f", "-", "--timeout", "300", input=CLUSTER.format(name="no-ft", ft=""))
+    try:
+        assert _crash_head(local, "no-ft") == "1"  # a fresh GCS: the count starts over
+    finally:
+        local.run("delete", "raycluster", "no-ft", timeout=240)

@@ -4,8 +4,9 @@ A RayService with GCS fault tolerance serves a bounded load while its head's pro
 group is SIGKILLed: no request fails, the head comes back with the same storage
 namespace, and a detached actor made before the crash still answers. The same service
 then upgrades its cluster under load without a failed request, updates a Serve-only
-change in place, and deletes without leaving Redis keys or processes. Without FT the
-same crash loses the cluster's state, which is what shows FT is what saves it.
+change in place, and deletes without leaving Redis keys or processes. The contrast, the
+same crash on the same shape of cluster without FT losing the actor, is in
+test_gcs_fault_tolerance.py beside the rocksdb backend.
 """
 
 from __future__ import annotations
@@ -237,15 +238,17 @@ def test_serve_config_change_updates_in_place(local: Local, redis: Redis, ft_ser
     )
 
     def one_replica() -> str | None:
-        # describe's Serve table: the deployment at 1 running of a target of 1.
+        # The app RUNNING again in status, and describe's Serve table showing the
+        # deployment at 1 running of a target of 1.
+        apps = local.get("ha", "rayservice")["status"]["activeServiceStatus"]
+        if '"status": "RUNNING"' not in json.dumps(apps["applicationStatuses"]):
+            return None
         text = local.run("describe", "rayservice", "ha").stdout
         serve = text[text.index("active cluster:") :]
         return text if " 1/1 " in serve and "RUNNING 1" in serve else None
 
     text = wait_for(one_replica, 120, "describe to show one running replica of one")
     assert f"active cluster: {cluster}" in text
-    apps = local.get("ha", "rayservice")["status"]["activeServiceStatus"]["applicationStatuses"]
-    assert "RUNNING" in json.dumps(apps)
     time.sleep(3)
     assert active_cluster(local, "ha") == cluster
     status = local.get("ha", "rayservice")["status"]
@@ -271,7 +274,7 @@ def test_delete_with_redis_down_finishes_and_says_so(local: Local) -> None:
 apiVersion: ray.io/v1
 kind: RayCluster
 metadata: {{name: ft-down, annotations: {{ray.io/ft-enabled: "true",
-  ray.io/gcs-ft-deletion-timeout: "30"}}}}
+  ray.io/gcs-ft-deletion-timeout: "10"}}}}
 spec:
   headGroupSpec:
     rayStartParams: {{}}
@@ -286,21 +289,5 @@ spec:
     down.stop()
     start = time.monotonic()
     result = local.run("delete", "raycluster", "ft-down", timeout=200)
-    assert time.monotonic() - start < 30 + 60
+    assert time.monotonic() - start < 10 + 60
     assert "was not cleaned" in result.stderr
-
-
-def test_without_ft_the_head_crash_loses_the_cluster_state(local: Local) -> None:
-    local.run("apply", "-f", "-", "--timeout", "400", input=service_yaml("noha", None))
-    cluster = active_cluster(local, "noha")
-    assert driver(gcs_address(local, cluster), ACTOR).strip().endswith("1")
-    head = head_of(local, "noha")
-    os.killpg(int(head["pid"]), signal.SIGKILL)
-    wait_for(
-        lambda: replaced_head(local, "noha", str(head["name"])),
-        180,
-        "the head to come back",
-    )
-    # A fresh GCS: the detached actor is gone and starts again from 1.
-    assert driver(gcs_address(local, cluster), ACTOR).strip().endswith("1")
-    local.run("delete", "rayservice", "noha", timeout=300)
