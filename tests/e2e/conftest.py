@@ -36,6 +36,25 @@ def wait_for(predicate: Callable[[], T | None], timeout_s: float, what: str) -> 
         time.sleep(0.3)
 
 
+def counter_script(cpus: float) -> str:
+    """Driver code: increment the detached actor "counter" (made on first use) and print it.
+
+    The GCS FT tests make it before a head crash and call it after: a count that goes on
+    means the actor, and the GCS's memory of it, survived.
+    """
+    return f"""
+@ray.remote(num_cpus={cpus})
+class Counter:
+    def __init__(self): self.n = 0
+    def incr(self): self.n += 1; return self.n
+try:
+    c = ray.get_actor("counter", namespace="ft")
+except ValueError:
+    c = Counter.options(name="counter", namespace="ft", lifetime="detached").remote()
+print(ray.get(c.incr.remote()))
+"""
+
+
 @dataclass
 class Local:
     """A RAYPLANE_HOME with its controller, and the rayplane command bound to it."""

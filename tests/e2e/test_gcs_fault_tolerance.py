@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import Local, driver, wait_for
+from tests.e2e.conftest import Local, counter_script, driver, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
@@ -44,17 +44,7 @@ spec:
 ROCKSDB = "  gcsFaultToleranceOptions: {backend: rocksdb}\n"
 
 # The head offers no CPU, so the actor lives on the worker, which survives the head crash.
-COUNTER = """
-@ray.remote(num_cpus=0.5)
-class Counter:
-    def __init__(self): self.n = 0
-    def incr(self): self.n += 1; return self.n
-try:
-    c = ray.get_actor("counter", namespace="ft")
-except ValueError:
-    c = Counter.options(name="counter", namespace="ft", lifetime="detached").remote()
-print(ray.get(c.incr.remote()))
-"""
+COUNTER = counter_script(0.5)
 # After the crash: the same actor's next count, or "missing" if the GCS forgot it (this
 # needs no CPU, so it does not wait for a worker that a fresh GCS may have lost too).
 AGAIN = """

@@ -24,22 +24,12 @@ import psutil
 import pytest
 import yaml
 
-from tests.e2e.conftest import ROOT, Local, driver, wait_for
+from tests.e2e.conftest import ROOT, Local, counter_script, driver, wait_for
 from tests.e2e.load import Load
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(1200)]
 
-ACTOR = """
-@ray.remote(num_cpus=0.1)
-class Counter:
-    def __init__(self): self.n = 0
-    def incr(self): self.n += 1; return self.n
-try:
-    c = ray.get_actor("counter", namespace="ft")
-except ValueError:
-    c = Counter.options(name="counter", namespace="ft", lifetime="detached").remote()
-print(ray.get(c.incr.remote()))
-"""
+ACTOR = counter_script(0.1)
 
 
 def free_port() -> int:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import base64
 import stat
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from rayplane.local.controller import Controller
-from rayplane.settings import Settings
 
 PATH = "/resources/Secret/default/redis-password-secret"
 
@@ -23,15 +18,6 @@ def secret(**fields: Any) -> dict[str, Any]:
         "metadata": {"name": "redis-password-secret"},
         **fields,
     }
-
-
-@pytest.fixture
-def controller(tmp_path: Path) -> Iterator[Controller]:
-    ctl = Controller(Settings(home=tmp_path / "home", temp_root=tmp_path / "t"))
-    yield ctl
-    ctl.clusters.close()
-    ctl.services.close()
-    ctl.store.close()
 
 
 def test_put_get_list_delete_a_secret(controller: Controller) -> None:

@@ -8,31 +8,17 @@ with it instead of running into its timeout.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.output import err
 from rayplane.cli.resources import service_outcome
 from rayplane.local.controller import Controller
-from rayplane.settings import Settings
 
 MESSAGE = (
     'CreateContainerConfigError: secret "s" not found in namespace "default" (env P of the '
     "head); apply a kind: Secret with that name"
 )
-
-
-@pytest.fixture
-def controller(tmp_path: Path) -> Iterator[Controller]:
-    ctl = Controller(Settings(home=tmp_path / "home", temp_root=tmp_path / "t"))
-    yield ctl
-    ctl.clusters.close()
-    ctl.services.close()
-    ctl.store.close()
 
 
 def _owned_cluster(controller: Controller, owner_kind: str, failure: str | None) -> str:
