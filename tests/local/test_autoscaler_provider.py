@@ -248,3 +248,55 @@ def test_autoscaler_env_carries_autoscaler_options_env(tmp_path: Path) -> None:
     assert env["WHO"] == NS
     assert (env["RAY_CLUSTER_NAME"], env["RAY_CLUSTER_NAMESPACE"]) == (NAME, NS)
     assert env["RAYPLANE_HOME"] == str(tmp_path)
+
+
+def test_an_apply_during_a_patch_waits_for_it_and_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from rayplane.local import autoscaler_provider
+
+    store = Store(tmp_path / "state.db")
+    controller_side = Store(tmp_path / "state.db")  # the controller's own connection
+    uid = store.put("RayCluster", NS, NAME, _doc()).uid
+    api = StoreKubeApi(store, uid, lambda _: None)
+    edited = _doc()
+    edited["spec"]["workerGroupSpecs"][0]["maxReplicas"] = 7
+    user_apply = threading.Thread(target=controller_side.put, args=("RayCluster", NS, NAME, edited))
+    real = autoscaler_provider._apply_patch
+
+    def slow(body: dict[str, Any], payload: list[dict[str, Any]]) -> list[str]:
+        said = real(body, payload)
+        user_apply.start()  # a user's apply arrives while the patch is being written
+        time.sleep(0.5)
+        return said
+
+    monkeypatch.setattr(autoscaler_provider, "_apply_patch", slow)
+    api.patch(
+        f"rayclusters/{NAME}",
+        [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 2}],
+    )
+    user_apply.join(timeout=30)
+    # The apply waited for the patch's transaction and then landed: the user's maxReplicas
+    # is not undone by the autoscaler's write (a read-then-write would have lost it).
+    group = store.get("RayCluster", NS, NAME).body["spec"]["workerGroupSpecs"][0]  # type: ignore[union-attr]
+    assert group["maxReplicas"] == 7
+
+
+def test_a_patch_with_one_bad_operation_writes_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.db")
+    uid = store.put("RayCluster", NS, NAME, _doc()).uid
+    api = StoreKubeApi(store, uid, lambda _: None)
+    generation = _generation(store, uid)
+    with pytest.raises(ApiError):
+        api.patch(
+            f"rayclusters/{NAME}",
+            [
+                {"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 3},
+                {"op": "replace", "path": "/spec/suspend", "value": True},
+            ],
+        )
+    group = store.get("RayCluster", NS, NAME).body["spec"]["workerGroupSpecs"][0]  # type: ignore[union-attr]
+    assert group.get("replicas") != 3 and _generation(store, uid) == generation

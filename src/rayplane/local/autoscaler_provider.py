@@ -168,41 +168,49 @@ class StoreKubeApi(IKubernetesHttpApiClient):
             # Idle-cluster termination (idleSuspend, finalizers) needs fields the local
             # runtime does not model; refuse rather than write them.
             raise ApiError(422, f"unsupported patch of {path} ({content_type})")
-        body = copy.deepcopy(stored.body)
-        groups = body.setdefault("spec", {}).setdefault("workerGroupSpecs", [])
-        said: list[str] = []
-        for op in payload:
-            parts = str(op.get("path", "")).strip("/").split("/")
-            if (
-                op.get("op") not in ("replace", "add")
-                or len(parts) != 4
-                or parts[:2] != ["spec", "workerGroupSpecs"]
-                or not parts[2].isdigit()
-                or int(parts[2]) >= len(groups)
-                or parts[3] not in ("replicas", "scaleStrategy")
-            ):
-                raise ApiError(422, f"unsupported patch operation {op}")
-            group = groups[int(parts[2])]
-            name = group.get("groupName", parts[2])
-            if parts[3] == "replicas":
-                before = group.get("replicas", 0)
-                group["replicas"] = int(op["value"])
-                said.append(f"{name}: replicas {before} -> {group['replicas']}")
-            else:
-                value = dict(op.get("value") or {})
-                group["scaleStrategy"] = value
-                victims = list(value.get("workersToDelete") or [])
-                said.append(
-                    f"{name}: workersToDelete {', '.join(victims)}"
-                    if victims
-                    else f"{name}: workersToDelete cleared"
-                )
-        self.store.patch_body(self.uid, body)
+        said = self.store.modify_body(self.uid, lambda body: _apply_patch(body, payload))
         self.on_patch(said)
         return self.get(path)
 
     def delete(self, path: str) -> dict[str, Any]:
         raise ApiError(422, f"the local autoscaler does not delete {path}")
+
+
+def _apply_patch(body: dict[str, Any], payload: list[dict[str, Any]]) -> list[str]:
+    """Apply the provider's JSON patch of replicas/scaleStrategy to *body*; say what changed.
+
+    Only what KubeRayProvider sends is accepted: ``replace``/``add`` of a worker group's
+    ``replicas`` or ``scaleStrategy``. Anything else is refused (422) rather than written.
+    """
+    groups = body.setdefault("spec", {}).setdefault("workerGroupSpecs", [])
+    said: list[str] = []
+    for op in payload:
+        parts = str(op.get("path", "")).strip("/").split("/")
+        if (
+            op.get("op") not in ("replace", "add")
+            or len(parts) != 4
+            or parts[:2] != ["spec", "workerGroupSpecs"]
+            or not parts[2].isdigit()
+            or int(parts[2]) >= len(groups)
+            or parts[3] not in ("replicas", "scaleStrategy")
+        ):
+            raise ApiError(422, f"unsupported patch operation {op}")
+        group = groups[int(parts[2])]
+        name = group.get("groupName", parts[2])
+        if parts[3] == "replicas":
+            before = group.get("replicas", 0)
+            group["replicas"] = int(op["value"])
+            said.append(f"{name}: replicas {before} -> {group['replicas']}")
+        else:
+            value = dict(op.get("value") or {})
+            group["scaleStrategy"] = value
+            victims = list(value.get("workersToDelete") or [])
+            said.append(
+                f"{name}: workersToDelete {', '.join(victims)}"
+                if victims
+                else f"{name}: workersToDelete cleared"
+            )
+    return said
 
 
 class _Recorder:

@@ -13,11 +13,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -195,13 +197,24 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE resources SET status=? WHERE uid=?", (json.dumps(status), uid))
 
-    def patch_body(self, uid: str, body: dict[str, Any]) -> None:
-        """Controller-side spec edits (the autoscaler's replicas); generation grows."""
+    def modify_body(self, uid: str, change: Callable[[dict[str, Any]], T]) -> T:
+        """Edit a stored body in one write transaction; generation grows.
+
+        *change* edits the body it is given in place and returns what the caller wants
+        back. Reading and writing in one transaction matters for the autoscaler, a second
+        process: a read-then-write would undo an `apply` that landed in between.
+        """
         with self._tx() as db:
+            row = db.execute("SELECT body FROM resources WHERE uid=?", (uid,)).fetchone()
+            if row is None:
+                raise KeyError(uid)
+            body = json.loads(row[0])
+            result = change(body)
             db.execute(
                 "UPDATE resources SET body=?, generation=generation+1 WHERE uid=?",
                 (json.dumps(body), uid),
             )
+        return result
 
     def runtime_state(self, uid: str) -> dict[str, Any]:
         """Runtime-private state of a resource (submitter PIDs, serve caches, timers)."""
