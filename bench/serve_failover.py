@@ -101,22 +101,42 @@ def main() -> None:
                 ("cluster upgrade", upgraded),
             ):
                 print(row(label, result, base))
+            for label, result in (("floor", floor), ("head SIGKILL", crashed)):
+                if result.failures:
+                    print(f"{label}: first failure: {result.failures[0]}")
     finally:
         redis.terminate()
         redis.wait(timeout=20)
 
 
 def _worker_proxy(client: Any, cluster: str) -> int:
+    """The Serve port of a worker whose proxy answers /-/healthz.
+
+    Serve runs proxies only on nodes that hold a replica, so a worker without one has no
+    proxy to measure; the endpoint forwards only to healthy proxies, and so does the floor.
+    """
+    import httpx
+
     from rayplane.local.store import Store
 
     store = Store(client.settings.home / "state.db")
     try:
         found = store.get("RayCluster", "default", cluster)
         assert found is not None
-        worker = next(n for n in store.nodes(found.uid) if n.kind == "worker")
-        return int(worker.ports["serve"])
+        ports = [int(n.ports["serve"]) for n in store.nodes(found.uid) if n.kind == "worker"]
     finally:
         store.close()
+
+    def healthy() -> int | None:
+        for port in ports:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/-/healthz", timeout=2).status_code == 200:
+                    return port
+            except httpx.HTTPError:
+                continue
+        return None
+
+    return int(wait(healthy, 120, poll=1))
 
 
 if __name__ == "__main__":
