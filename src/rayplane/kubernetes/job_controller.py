@@ -24,17 +24,14 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from rayplane.api.k8s import ObjectMeta
 from rayplane.api.raycluster import RayCluster, RayClusterSpec
 from rayplane.api.rayjob import RayJob, RayJobStatus
 from rayplane.clients.jobs import JobsClient
 from rayplane.kubernetes.builders import (
     BuildError,
-    cluster_manifest,
     dashboard_port,
     head_fqdn,
     owner_head_service,
-    owner_reference,
     submitter_job,
 )
 from rayplane.kubernetes.builders import labels as L
@@ -289,18 +286,9 @@ async def _carry_out(
 ) -> None:
     ns = job.namespace
     if isinstance(action, CreateCluster):
-        child = RayCluster(
-            metadata=ObjectMeta(
-                name=action.name,
-                namespace=ns,
-                labels=dict(action.labels),
-                annotations=dict(action.annotations) or None,
-                owner_references=[owner_reference(job)],
-            ),
-            spec=action.spec,
+        await rt.create_owned_cluster(
+            raw, job, action.name, action.spec, action.labels, action.annotations
         )
-        if await rt.kube.ensure(cluster_manifest(child)) is not None:
-            await rt.event(raw, "CreatedRayCluster", f"Created RayCluster {ns}/{action.name}")
     elif isinstance(action, DeleteCluster):
         if await rt.kube.delete("RayCluster", ns, action.name):
             await rt.event(raw, "DeletedRayCluster", f"Deleted RayCluster {ns}/{action.name}")

@@ -13,15 +13,17 @@ import asyncio
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from rayplane.api.common import Resource
+from rayplane.api.k8s import ObjectMeta
+from rayplane.api.raycluster import RayCluster, RayClusterSpec
 from rayplane.api.validation import FeatureGates, validate
-from rayplane.kubernetes.builders import BuildOptions
+from rayplane.kubernetes.builders import BuildOptions, cluster_manifest, owner_reference
 from rayplane.kubernetes.kube import Connection, Kube, KubeError, Obj
 from rayplane.kubernetes.leader import LEASE_NAME
 from rayplane.kubernetes.metrics import OperatorMetrics
@@ -176,6 +178,30 @@ class Runtime:
         )
         patch = {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}}
         return await self.kube.patch(str(raw["kind"]), meta["namespace"], meta["name"], patch)
+
+    async def create_owned_cluster(
+        self,
+        raw: Obj,
+        owner: Resource,
+        name: str,
+        spec: RayClusterSpec,
+        labels: Mapping[str, str],
+        annotations: Mapping[str, str],
+    ) -> None:
+        """Create the RayCluster a RayJob or RayService owns (a no-op if it exists)."""
+        ns = owner.namespace
+        child = RayCluster(
+            metadata=ObjectMeta(
+                name=name,
+                namespace=ns,
+                labels=dict(labels),
+                annotations=dict(annotations) or None,
+                owner_references=[owner_reference(owner)],
+            ),
+            spec=spec,
+        )
+        if await self.kube.ensure(cluster_manifest(child)) is not None:
+            await self.event(raw, "CreatedRayCluster", f"Created RayCluster {ns}/{name}")
 
     async def event(
         self, raw: Obj, reason: str, message: str, warning: bool = False, once: bool = False

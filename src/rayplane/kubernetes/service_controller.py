@@ -25,17 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rayplane.api.k8s import ObjectMeta
 from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService, RayServiceStatus
 from rayplane.clients.serve import ServeClient, ServeState
 from rayplane.kubernetes.builders import (
     BuildError,
-    cluster_manifest,
     dashboard_port,
     head_fqdn,
     owner_head_service,
-    owner_reference,
     rayservice_serve_service,
 )
 from rayplane.kubernetes.builders import labels as L
@@ -250,18 +247,9 @@ async def _cluster_model(rt: Runtime, ns: str, name: str) -> RayCluster | None:
 async def _carry_out(rt: Runtime, raw: Obj, svc: RayService, action: ServiceAction) -> None:
     ns = svc.namespace
     if isinstance(action, CreateCluster):
-        child = RayCluster(
-            metadata=ObjectMeta(
-                name=action.name,
-                namespace=ns,
-                labels=dict(action.labels),
-                annotations=dict(action.annotations) or None,
-                owner_references=[owner_reference(svc)],
-            ),
-            spec=action.spec,
+        await rt.create_owned_cluster(
+            raw, svc, action.name, action.spec, action.labels, action.annotations
         )
-        if await rt.kube.ensure(cluster_manifest(child)) is not None:
-            await rt.event(raw, "CreatedRayCluster", f"Created RayCluster {ns}/{action.name}")
     elif isinstance(action, UpdateCluster):
         current = await rt.kube.get("RayCluster", ns, action.name)
         if current is None:
