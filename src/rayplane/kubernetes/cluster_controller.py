@@ -21,29 +21,19 @@ not lag).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from rayplane.api.raycluster import RayCluster
 from rayplane.kubernetes.builders import (
     BuildError,
-    autoscaler_rbac,
-    cluster_serve_service,
     embedded_ft,
     ft_enabled,
-    gcs_pvc,
-    head_ingress,
-    head_service,
-    headless_worker_service,
-    needs_headless_service,
     pods_for,
     redis_cleanup_job,
-    wants_gcs_pvc,
-    wants_ingress,
-    wants_serve_service,
 )
 from rayplane.kubernetes.builders import labels as L
 from rayplane.kubernetes.builders.names import head_service_name, redis_cleanup_job_name
 from rayplane.kubernetes.kube import KubeError, Obj, parse_time
+from rayplane.kubernetes.render import cluster_children
 from rayplane.kubernetes.runtime import Runtime, managed_elsewhere
 from rayplane.reconcile.cluster import (
     PROVISIONED,
@@ -224,25 +214,10 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
     return ERROR_REQUEUE_SECONDS if failures else plan.requeue_after
 
 
-def _children(cluster: RayCluster, options: Any) -> list[Obj]:
-    """Everything but Pods, in KubeRay's order (autoscaler RBAC first)."""
-    objects = autoscaler_rbac(cluster)
-    if wants_ingress(cluster):
-        objects.append(head_ingress(cluster))
-    objects.append(head_service(cluster, options))
-    if needs_headless_service(cluster):
-        objects.append(headless_worker_service(cluster))
-    if wants_serve_service(cluster):
-        objects.append(cluster_serve_service(cluster))
-    if wants_gcs_pvc(cluster, ft_enabled(cluster)):
-        objects.append(gcs_pvc(cluster))
-    return objects
-
-
 async def _ensure_children(rt: Runtime, raw: Obj, cluster: RayCluster, services: set[str]) -> None:
     """Create each missing child; the first error stops the chain, as in KubeRay."""
     uid = raw["metadata"]["uid"]
-    for manifest in _children(cluster, rt.config.build):
+    for manifest in cluster_children(cluster, rt.config.build):
         kind = manifest["kind"]
         child = manifest["metadata"]["name"]
         if kind == "Service":

@@ -118,6 +118,24 @@ def is_cleanup_job(manifest: Manifest) -> bool:
     return manifest.get("kind") == "Job" and labels.get(NODE_TYPE) == REDIS_CLEANUP
 
 
+def cluster_children(cluster: RayCluster, options: BuildOptions) -> list[Manifest]:
+    """A RayCluster's children other than Pods, in KubeRay's order (autoscaler RBAC first).
+
+    Both `render` and the operator's cluster controller create exactly these.
+    """
+    objects = autoscaler_rbac(cluster)
+    if wants_ingress(cluster):
+        objects.append(head_ingress(cluster))
+    objects.append(head_service(cluster, options))
+    if needs_headless_service(cluster):
+        objects.append(headless_worker_service(cluster))
+    if wants_serve_service(cluster):
+        objects.append(cluster_serve_service(cluster))
+    if wants_gcs_pvc(cluster, ft_enabled(cluster)):
+        objects.append(gcs_pvc(cluster))
+    return objects
+
+
 def render_cluster(
     cluster: RayCluster,
     options: BuildOptions = DEFAULT_OPTIONS,
@@ -127,18 +145,7 @@ def render_cluster(
     """A RayCluster's children, in KubeRay's reconcile order (the cluster needs a uid)."""
     if managed_elsewhere(cluster):
         return []
-    objects = autoscaler_rbac(cluster)
-    if wants_ingress(cluster):
-        objects.append(head_ingress(cluster))
-    objects.append(head_service(cluster, options))
-    if needs_headless_service(cluster):
-        objects.append(headless_worker_service(cluster))
-    if wants_serve_service(cluster):
-        objects.append(cluster_serve_service(cluster))
-    fault_tolerant = ft_enabled(cluster)
-    if wants_gcs_pvc(cluster, fault_tolerant):
-        objects.append(gcs_pvc(cluster))
-
+    objects = cluster_children(cluster, options)
     plan = reconcile_cluster(cluster, ObservedCluster(), _EPOCH)
     replica_name = _replica_namer(cluster)
     for action in plan.actions:
@@ -148,7 +155,7 @@ def render_cluster(
     if (
         include_cleanup
         and options.gcs_ft_redis_cleanup
-        and fault_tolerant
+        and ft_enabled(cluster)
         and not embedded_ft(cluster)
     ):
         objects.append(redis_cleanup_job(cluster, options))
