@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from rayplane.kubernetes.kube import Connection
@@ -79,3 +80,15 @@ def status_of(kube: FakeKubernetes, plural: str, namespace: str, name: str) -> d
 
 def condition(status: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
+
+
+async def user_edit(
+    kube: FakeKubernetes, method: str, path: str, body: Any, content_type: str | None = None
+) -> None:
+    """A user's write through the API server (as kubectl would send it); it must succeed."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    async with httpx.AsyncClient(base_url=kube.url) as client:
+        answer = await client.request(method, path, json=body, headers=headers)
+    assert answer.status_code == 200, answer.text

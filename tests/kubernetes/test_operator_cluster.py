@@ -9,7 +9,6 @@ import pytest
 
 from rayplane.kubernetes.operator import Operator
 from tests.kubernetes.operator_harness import (
-    TOKEN,
     condition,
     example,
     fake_api,
@@ -17,6 +16,7 @@ from tests.kubernetes.operator_harness import (
     operator,
     run,
     status_of,
+    user_edit,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -144,15 +144,13 @@ def test_autoscaler_json_patch_deletes_exactly_the_named_workers() -> None:
                     "value": {"workersToDelete": doomed},
                 },
             ]
-            async with httpx.AsyncClient(
-                base_url=kube.url, headers={"Authorization": f"Bearer {TOKEN}"}
-            ) as client:
-                answer = await client.patch(
-                    f"/apis/ray.io/v1/namespaces/{NS}/rayclusters/{NAME}",
-                    json=patch,
-                    headers={"Content-Type": "application/json-patch+json"},
-                )
-                assert answer.status_code == 200, answer.text
+            await user_edit(
+                kube,
+                "PATCH",
+                f"/apis/ray.io/v1/namespaces/{NS}/rayclusters/{NAME}",
+                patch,
+                "application/json-patch+json",
+            )
             await kube.wait_for(
                 lambda: len(kube.objects("pods", NS, "ray.io/node-type=worker")) == 1
             )
@@ -255,15 +253,13 @@ def test_deleting_ft_cluster_runs_redis_cleanup_and_drops_finalizer_at_deadline(
             # The Job never finishes: with the deadline 1 s after the deletion (the
             # annotation is read on every pass), the finalizer goes anyway.
             patch = {"metadata": {"annotations": {"ray.io/gcs-ft-deletion-timeout": "1"}}}
-            async with httpx.AsyncClient(
-                base_url=kube.url, headers={"Authorization": f"Bearer {TOKEN}"}
-            ) as client:
-                answer = await client.patch(
-                    f"/apis/ray.io/v1/namespaces/{NS}/rayclusters/{NAME}",
-                    json=patch,
-                    headers={"Content-Type": "application/merge-patch+json"},
-                )
-                assert answer.status_code == 200, answer.text
+            await user_edit(
+                kube,
+                "PATCH",
+                f"/apis/ray.io/v1/namespaces/{NS}/rayclusters/{NAME}",
+                patch,
+                "application/merge-patch+json",
+            )
             await kube.wait_for(lambda: kube.get("rayclusters", NS, NAME) is None)
             # The cleanup Job is garbage-collected with its owner.
             assert kube.get("jobs", NS, job_name, group="batch") is None

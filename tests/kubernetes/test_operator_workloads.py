@@ -18,6 +18,7 @@ from tests.kubernetes.operator_harness import (
     operator,
     run,
     status_of,
+    user_edit,
 )
 
 pytestmark = pytest.mark.timeout(60)
@@ -168,13 +169,9 @@ def test_rayservice_switches_serve_service_selector_when_pending_cluster_is_read
             assert current is not None
             updated = copy.deepcopy(current)
             updated["spec"] = _rayservice("rayproject/ray:2.60.0-py311")["spec"]
-            async with httpx.AsyncClient(
-                base_url=kube.url, headers={"Authorization": "Bearer test-token"}
-            ) as client:
-                answer = await client.put(
-                    "/apis/ray.io/v1/namespaces/default/rayservices/svc", json=updated
-                )
-                assert answer.status_code == 200, answer.text
+            await user_edit(
+                kube, "PUT", "/apis/ray.io/v1/namespaces/default/rayservices/svc", updated
+            )
             pending = await kube.wait_for(
                 lambda: next((n for n in cluster_names() if n != first), None)
             )
