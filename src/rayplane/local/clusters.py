@@ -277,21 +277,36 @@ class ClusterRuntime:
             )
             if not head and group is None:
                 continue  # its group is gone; the reconciler deletes it
-            why = ""
-            if not self._config_ok(stored, cluster, group, node.name):
-                why = self._config_errors.get((stored.uid, node.group), CONFIG_ERROR)
-            elif self._backing_off(stored.uid, node.group):
-                why = f"{CRASH_LOOP}: waiting before the next start"
-            elif not head and not self._head_ready(stored.uid):
-                why = "waiting for the head's GCS (wait-gcs-ready)"
-            elif self._starting() >= self._start_limit():
-                why = "queued: other nodes are starting on this machine"
+            ports = NodePorts.from_dict(node.ports)
+            head_ports = self._head_ports(stored.uid)
+            address = f"{LOOPBACK_IP}:{head_ports.gcs if head_ports else ports.gcs}"
+            try:
+                # The kubelet does not start a container whose required Secret or ConfigMap
+                # reference is missing; neither does this. Every pass tries again, so
+                # applying the Secret later lets the node start.
+                env = node_environment(
+                    stored, cluster, group, node.name, address, self.settings, self.configs
+                )
+                why = self._start_blocked(stored.uid, node)
+            except ConfigError as exc:
+                env, why = {}, str(exc)
+                self._config_errors[(stored.uid, node.group)] = why
             if why:
                 if node.info.get("why") != why:
                     node.info["why"] = why
                     self.store.update_node(node)
                 continue
-            self._spawn(stored, cluster, group, node)
+            self._spawn(stored, cluster, group, node, address, env)
+
+    def _start_blocked(self, uid: str, node: StoredNode) -> str:
+        """Why *node* may not start in this pass, or "" if it may."""
+        if self._backing_off(uid, node.group):
+            return f"{CRASH_LOOP}: waiting before the next start"
+        if node.kind != "head" and not self._head_ready(uid):
+            return "waiting for the head's GCS (wait-gcs-ready)"
+        if self._starting() >= self._start_limit():
+            return "queued: other nodes are starting on this machine"
+        return ""
 
     def _spawn(
         self,
@@ -299,11 +314,11 @@ class ClusterRuntime:
         cluster: RayCluster,
         group: WorkerGroupSpec | None,
         node: StoredNode,
+        address: str,
+        env: dict[str, str],
     ) -> None:
         spec = cluster.spec
         ports = NodePorts.from_dict(node.ports)
-        head_ports = self._head_ports(stored.uid)
-        address = f"{LOOPBACK_IP}:{head_ports.gcs if head_ports else ports.gcs}"
         extra = _flags(ports.start_args())
         extra.update({"node-ip-address": LOOPBACK_IP, "temp-dir": node.temp_dir})
         params = (spec.head_group_spec if group is None else group).ray_start_params
@@ -312,9 +327,6 @@ class ClusterRuntime:
         if group is not None:
             extra["address"] = address
         command = build_ray_start(spec, group, head_address=address, extra=extra)
-        env = node_environment(
-            stored, cluster, group, node.name, address, self.settings, self.configs
-        )
         env.update(ports.env())
         if group is not None:
             # Serve's per-worker proxy port: several proxies share this machine.
@@ -331,25 +343,6 @@ class ClusterRuntime:
         self.store.event(
             stored.uid, "StartedNode", f"started {node.kind} node {node.name} (pid {started.pid})"
         )
-
-    def _config_ok(
-        self, stored: StoredResource, cluster: RayCluster, group: WorkerGroupSpec | None, name: str
-    ) -> bool:
-        """Whether the node's env resolves; if not, remember why (ReplicaFailure, event).
-
-        The kubelet does not start a container whose required Secret or ConfigMap
-        reference is missing; neither does this. Every pass tries again, so applying the
-        Secret later lets the node start.
-        """
-        try:
-            node_environment(
-                stored, cluster, group, name, "127.0.0.1:0", self.settings, self.configs
-            )
-        except ConfigError as exc:
-            group_name = HEAD_GROUP if group is None else str(group.group_name)
-            self._config_errors[(stored.uid, group_name)] = str(exc)
-            return False
-        return True
 
     def busy(self) -> bool:
         """True while any node is starting or stopping (the controller polls faster)."""
