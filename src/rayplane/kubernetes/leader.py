@@ -71,8 +71,13 @@ class LeaderElector:
     ) -> None:
         """Campaign until cancelled; *on_stopped* runs when leadership is lost."""
         loop = asyncio.get_running_loop()
+        started: asyncio.Task[None] | None = None
         try:
             while True:
+                if started is not None and started.done() and not started.cancelled():
+                    failure = started.exception()
+                    if failure is not None:
+                        raise failure
                 try:
                     held = await self.try_acquire_or_renew()
                 except KubeError as exc:
@@ -84,16 +89,22 @@ class LeaderElector:
                     if not self.is_leader:
                         self.is_leader = True
                         log.info("leader election: %s became the leader", self.identity)
-                        await on_started()
+                        # Beside the renewals, as client-go runs OnStartedLeading: a start
+                        # that waits on a slow API server must not let the Lease lapse.
+                        started = asyncio.create_task(on_started())
                 elif self.is_leader and (
                     self._last_renew is None or now - self._last_renew > self.renew_deadline
                 ):
                     self.is_leader = False
                     log.error("leader election: %s lost the lease", self.identity)
+                    if started is not None:
+                        started.cancel()
                     await on_stopped()
                     return
                 await asyncio.sleep(self.retry_period)
         finally:
+            if started is not None and not started.done():
+                started.cancel()
             if self.is_leader:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.release())

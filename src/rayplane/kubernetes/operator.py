@@ -34,7 +34,7 @@ from aiohttp import web
 
 from rayplane.kubernetes.cluster_controller import reconcile_raycluster
 from rayplane.kubernetes.job_controller import reconcile_rayjob
-from rayplane.kubernetes.kube import Kube, Obj
+from rayplane.kubernetes.kube import Kube, KubeError, Obj
 from rayplane.kubernetes.leader import LeaderElector
 from rayplane.kubernetes.metrics import OperatorMetrics
 from rayplane.kubernetes.runtime import Key, OperatorConfig, Runtime, log, owner_keys
@@ -151,9 +151,29 @@ class Operator:
         assert self.kube is not None
         for kind in RAY_KINDS:
             for namespace in self.config.namespaces or (None,):
-                for obj in await self.kube.select(kind, namespace):
+                for obj in await self._list_when_served(kind, namespace):
                     meta = obj["metadata"]
                     self.queue.add((kind, meta["namespace"], meta["name"]))
+
+    async def _list_when_served(self, kind: str, namespace: str | None) -> list[Obj]:
+        """List *kind*, waiting out what a real API server answers while it is not ready.
+
+        Right after a CRD is installed the API server answers 429 "storage is
+        (re)initializing" until its watch cache has synced, and an API server being
+        restarted answers 5xx or not at all; an operator that gave up there would
+        crash-loop through a routine install.
+        """
+        assert self.kube is not None
+        delay = 0.2
+        while True:
+            try:
+                return await self.kube.select(kind, namespace)
+            except KubeError as exc:
+                if exc.code is not None and exc.code != 429 and exc.code < 500:
+                    raise
+                log.info("listing %s: %s; retrying in %.1f s", kind, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _stop_leading(self) -> None:
         self.leading = False
@@ -267,7 +287,9 @@ class Operator:
             prefix=ANNOTATION_PREFIX, key="last-handled-configuration"
         )
         settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/kopf-finalizer"
-        settings.watching.server_timeout = config.watch_server_timeout
+        # An integer: the API server refuses `timeoutSeconds=300.0` (strconv.ParseInt), and
+        # kopf sends the number as it is given.
+        settings.watching.server_timeout = round(config.watch_server_timeout)
         settings.watching.client_timeout = config.watch_client_timeout
         settings.watching.label_selectors["pods"] = "ray.io/cluster"
         settings.watching.label_selectors["batch", "jobs"] = (
