@@ -25,7 +25,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from rayplane.kubernetes.kube import Kube, KubeError, micro_time, parse_time
@@ -66,7 +66,7 @@ class LeaderElector:
 
     async def run(
         self,
-        on_started: Callable[[], Awaitable[None]],
+        on_started: Callable[[], Coroutine[Any, Any, None]],
         on_stopped: Callable[[], Awaitable[None]],
     ) -> None:
         """Campaign until cancelled; *on_stopped* runs when leadership is lost."""
