@@ -12,55 +12,15 @@ from __future__ import annotations
 
 import os
 import ssl
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from rayplane.kubernetes.testing.controlplane import ControlPlane
-from tests.kubernetes.real_api import DEPLOY, OPERATOR_NS, OPERATOR_SA, Cluster, path_of
-
-
-def _docs(path: Path) -> list[dict[str, Any]]:
-    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-
-
-def install_crds(cluster: Cluster) -> None:
-    """Our CRDs, applied server-side as the README says, and waited on until Established."""
-    names = []
-    for path in sorted((DEPLOY / "crds").glob("*.yaml")):
-        for crd in _docs(path):
-            cluster.apply(crd)
-            names.append(crd["metadata"]["name"])
-    deadline = time.monotonic() + 60
-    for name in names:
-        while True:
-            crd = cluster.admin.get(path_of("customresourcedefinitions", None, name)).json()
-            conditions = {
-                c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions") or []
-            }
-            if conditions.get("Established") == "True":
-                break
-            assert time.monotonic() < deadline, f"CRD {name} not Established: {crd.get('status')}"
-            time.sleep(0.2)
-
-
-def install_operator_rbac(cluster: Cluster) -> None:
-    """deploy/base's namespace, ServiceAccount, ClusterRole and bindings, unchanged."""
-    cluster.apply(_docs(DEPLOY / "base" / "namespace.yaml")[0])
-    for name in (
-        "service_account",
-        "cluster_role",
-        "cluster_role_binding",
-        "leader_election_role",
-        "leader_election_role_binding",
-    ):
-        for doc in _docs(DEPLOY / "base" / "rbac" / f"{name}.yaml"):
-            cluster.apply(doc, namespace=OPERATOR_NS)
+from rayplane.kubernetes.testing.install import install_crds, install_operator_rbac
+from tests.kubernetes.real_api import Cluster
 
 
 @pytest.fixture(scope="session")
@@ -85,9 +45,8 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             webhook_cert=(webhook.cert, webhook.key),
             ca_pem=plane.ca.pem,
         )
-        install_crds(cluster)
-        install_operator_rbac(cluster)
-        cluster.operator_token = cluster.token_for(OPERATOR_NS, OPERATOR_SA)
+        install_crds(cluster.admin)
+        cluster.operator_token = install_operator_rbac(cluster.admin)
         yield cluster
         cluster.admin.close()
     finally:

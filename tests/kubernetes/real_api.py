@@ -31,12 +31,10 @@ from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import Operator
 from rayplane.kubernetes.runtime import OperatorConfig
 from rayplane.kubernetes.testing import nodesim
+from rayplane.kubernetes.testing.install import OPERATOR_NS
 from rayplane.kubernetes.testing.rest import KIND_PLURALS, apply, path_of, token_for
 
 REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy"
-OPERATOR_NS = "rayplane-system"
-OPERATOR_SA = "rayplane-operator"
 Obj = dict[str, Any]
 
 

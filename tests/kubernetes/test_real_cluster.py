@@ -13,10 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from rayplane.kubernetes.testing.install import DEPLOY, OPERATOR_USER
 from tests.kubernetes.conftest import api_client
 from tests.kubernetes.real_api import (
-    OPERATOR_NS,
-    OPERATOR_SA,
     Cluster,
     Namespace,
     condition,
@@ -29,7 +28,6 @@ from tests.kubernetes.real_api import (
 pytestmark = pytest.mark.timeout(180)
 
 NAME = "raycluster-basic"
-OPERATOR_USER = f"system:serviceaccount:{OPERATOR_NS}:{OPERATOR_SA}"
 GC_USER = "system:serviceaccount:kube-system:generic-garbage-collector"
 
 
@@ -228,8 +226,6 @@ def test_a_verb_missing_from_the_cluster_role_fails_the_operator(kube_cluster: C
 
 def _deploy_cluster_role() -> dict[str, Any]:
     import yaml
-
-    from tests.kubernetes.real_api import DEPLOY
 
     role: dict[str, Any] = yaml.safe_load(
         (DEPLOY / "base" / "rbac" / "cluster_role.yaml").read_text(encoding="utf-8")

@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from rayplane.kubernetes.leader import LEASE_NAME
+from rayplane.kubernetes.testing.install import DEPLOY, OPERATOR_NS
 from tests.kubernetes.operator_harness import free_port
 from tests.kubernetes.real_api import (
-    OPERATOR_NS,
     Cluster,
     Namespace,
     condition,
@@ -205,8 +205,6 @@ def _register_webhook(cluster: Cluster, ns: Namespace, port: int) -> str:
     """deploy/'s ValidatingWebhookConfiguration, pointed at the operator on loopback by URL
     (no Service can reach a process on this host) and scoped to this test's namespace."""
     import yaml
-
-    from tests.kubernetes.real_api import DEPLOY
 
     config: dict[str, Any] = yaml.safe_load(
         (DEPLOY / "overlays" / "eks" / "validating_webhook.yaml").read_text(encoding="utf-8")

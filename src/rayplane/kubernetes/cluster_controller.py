@@ -20,6 +20,7 @@ not lag).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from rayplane.api.raycluster import RayCluster
@@ -45,6 +46,7 @@ from rayplane.reconcile.cluster import (
     ServiceInfo,
     failure,
     reconcile_cluster,
+    status_wire,
 )
 from rayplane.reconcile.conditions import is_true
 
@@ -52,6 +54,7 @@ REDIS_CLEANUP_FINALIZER = "ray.io/gcs-ft-redis-cleanup-finalizer"
 DELETION_TIMEOUT_ANNOTATION = "ray.io/gcs-ft-deletion-timeout"
 DEFAULT_DELETION_TIMEOUT_SECONDS = 300.0
 ERROR_REQUEUE_SECONDS = 2.0
+POD_WRITES_IN_FLIGHT = 16
 
 _PHASES = ("Pending", "Running", "Failed", "Succeeded", "Unknown")
 
@@ -203,8 +206,7 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
     before = is_true(cluster.status.conditions if cluster.status else None, PROVISIONED)
     after = is_true(plan.status.conditions, PROVISIONED)
     if plan.changed:
-        status = plan.status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        await rt.write_status(raw, status)
+        await rt.write_status(raw, status_wire(plan.status))
     owner = (meta.get("labels") or {}).get(L.ORIGINATED_FROM_CRD) or "None"
     rt.metrics.cluster_seen(namespace, name, owner, after)
     if after and not before:
@@ -234,32 +236,48 @@ async def _ensure_children(rt: Runtime, raw: Obj, cluster: RayCluster, services:
 async def _carry_out(
     rt: Runtime, raw: Obj, cluster: RayCluster, actions: list[CreateNode | DeleteNode]
 ) -> list[str]:
-    """Create and delete the planned Pods; the failures, for the next pass's observation."""
-    failures: list[str] = []
+    """Create and delete the planned Pods; the failures, for the next pass's observation.
+
+    The plan's actions are independent of each other, so they go to the API server at
+    once (a few at a time): a pass that adds a head and three workers waits for one round
+    trip, not four.
+    """
+    slots = asyncio.Semaphore(POD_WRITES_IN_FLIGHT)
+
+    async def act(action: CreateNode | DeleteNode) -> list[str]:
+        async with slots:
+            return await _act(rt, raw, cluster, action)
+
+    outcomes = await asyncio.gather(*(act(a) for a in actions))
+    return [entry for found in outcomes for entry in found]
+
+
+async def _act(
+    rt: Runtime, raw: Obj, cluster: RayCluster, action: CreateNode | DeleteNode
+) -> list[str]:
     ns = cluster.namespace
-    for action in actions:
-        try:
-            if isinstance(action, CreateNode):
-                for manifest in pods_for(cluster, action, rt.config.build):
-                    pod = await rt.kube.create(manifest)
-                    what = "Head" if action.kind == "head" else "Worker"
-                    await rt.event(
-                        raw,
-                        f"Created{what}Pod",
-                        f"Created {what.lower()} Pod {ns}/{pod['metadata']['name']}",
-                    )
-            else:
-                await rt.kube.delete("Pod", ns, action.name)
+    try:
+        if isinstance(action, CreateNode):
+            for manifest in pods_for(cluster, action, rt.config.build):
+                pod = await rt.kube.create(manifest)
                 what = "Head" if action.kind == "head" else "Worker"
                 await rt.event(
-                    raw, f"Deleted{what}Pod", f"Deleted Pod {ns}/{action.name} ({action.reason})"
+                    raw,
+                    f"Created{what}Pod",
+                    f"Created {what.lower()} Pod {ns}/{pod['metadata']['name']}",
                 )
-        except (KubeError, BuildError) as exc:
-            entry = failure(action, exc)
-            failures.append(entry)
-            reason, _, message = entry.partition(": ")
-            await rt.event(raw, reason, message, warning=True)
-    return failures
+        else:
+            await rt.kube.delete("Pod", ns, action.name)
+            what = "Head" if action.kind == "head" else "Worker"
+            await rt.event(
+                raw, f"Deleted{what}Pod", f"Deleted Pod {ns}/{action.name} ({action.reason})"
+            )
+    except (KubeError, BuildError) as exc:
+        entry = failure(action, exc)
+        reason, _, message = entry.partition(": ")
+        await rt.event(raw, reason, message, warning=True)
+        return [entry]
+    return []
 
 
 # -- GCS fault tolerance: the Redis cleanup on deletion ------------------------------------------

@@ -116,6 +116,8 @@ class Operator:
         finally:
             self._kopf_stop.set()
             await self.queue.stop()
+            if self.runtime is not None:
+                await self.runtime.flush_events()
             for task in tasks:
                 if task.get_name() == "kopf":
                     continue

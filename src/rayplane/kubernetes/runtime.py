@@ -35,6 +35,11 @@ log = logging.getLogger("rayplane.operator")
 Key = tuple[str, str, str]  # (kind, namespace, name)
 
 STATUS_WRITE_ATTEMPTS = 5
+# Events are posted beside the reconcile, never in its way (client-go's recorder does the
+# same); past this many unsent ones, new ones are dropped with a log line, as client-go's
+# broadcaster drops when its queue of 1000 is full.
+EVENT_BACKLOG = 1000
+EVENTS_IN_FLIGHT = 8
 KUBERAY_MANAGER = "ray.io/kuberay-operator"
 EVENT_SOURCE = "kuberay-operator"
 
@@ -124,6 +129,8 @@ class Runtime:
         self.deletion_deadlines: dict[tuple[str, str], dict[str, dt.datetime]] = {}
         # Warnings already posted, to post each once per object generation.
         self.warned: dict[tuple[str, str, str], str] = {}
+        self._event_posts: set[asyncio.Task[None]] = set()
+        self._event_slots = asyncio.Semaphore(EVENTS_IN_FLIGHT)
 
     # -- parsing --------------------------------------------------------------------------------
 
@@ -254,10 +261,24 @@ class Runtime:
             "lastTimestamp": now,
             "count": 1,
         }
-        try:
-            await self.kube.create(event)
-        except Exception as exc:  # events are best effort
-            log.debug("could not post event %s: %s", reason, exc)
+        if len(self._event_posts) >= EVENT_BACKLOG:
+            log.debug("event backlog full; dropped %s", reason)
+            return
+        task = asyncio.create_task(self._post_event(event))
+        self._event_posts.add(task)
+        task.add_done_callback(self._event_posts.discard)
+
+    async def _post_event(self, event: Obj) -> None:
+        async with self._event_slots:
+            try:
+                await self.kube.create(event)
+            except Exception as exc:  # events are best effort
+                log.debug("could not post event %s: %s", event["reason"], exc)
+
+    async def flush_events(self, timeout: float = 5.0) -> None:
+        """Wait (a bounded time) for the events still being posted, e.g. at shutdown."""
+        if self._event_posts:
+            await asyncio.wait(set(self._event_posts), timeout=timeout)
 
     async def in_thread(self, fn: Callable[[], Any]) -> Any:
         """Run a blocking call (the Ray dashboard clients are synchronous) off the loop."""
