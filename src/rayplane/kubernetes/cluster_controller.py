@@ -13,9 +13,9 @@
    (they become the ReplicaFailure condition, and Warning events now).
 6. Write the status the reconciler computed to the status subresource, only if it changed.
 
-Pods are listed fresh from the API server on every pass (KubeRay reads an informer cache
-and needs "expectations" to avoid creating twice while the cache lags; a fresh list does
-not lag).
+Pods come from the operator's own Pod watch where that is safe and are listed otherwise
+(:mod:`rayplane.kubernetes.pod_index`: KubeRay's informer cache and "expectations", kept
+small).
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
     if raw is None:
         rt.metrics.cluster_gone(namespace, name)
         rt.cluster_failures.pop((namespace, name), None)
+        rt.pods.forget((namespace, name))
         return None
     if managed_elsewhere(raw):
         return None
@@ -183,7 +184,7 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
 
     pods = [
         p
-        for p in await rt.kube.select("Pod", namespace, {L.CLUSTER: name})
+        for p in await rt.cluster_pods(namespace, name)
         if (p["metadata"].get("labels") or {}).get(L.NODE_TYPE) in (L.HEAD, L.WORKER)
     ]
     nodes = [observed_node(pod) for pod in pods]
@@ -260,6 +261,7 @@ async def _act(
         if isinstance(action, CreateNode):
             for manifest in pods_for(cluster, action, rt.config.build):
                 pod = await rt.kube.create(manifest)
+                rt.pods.created((ns, cluster.name), pod)
                 what = "Head" if action.kind == "head" else "Worker"
                 await rt.event(
                     raw,
@@ -267,6 +269,7 @@ async def _act(
                     f"Created {what.lower()} Pod {ns}/{pod['metadata']['name']}",
                 )
         else:
+            rt.pods.deleted((ns, cluster.name), action.name)
             await rt.kube.delete("Pod", ns, action.name)
             what = "Head" if action.kind == "head" else "Worker"
             await rt.event(

@@ -208,11 +208,16 @@ class Operator:
     def _failed(self, key: Key, exc: BaseException) -> None:
         log.warning("reconcile of %s %s/%s failed: %s", key[0], key[1], key[2], exc)
 
-    def _on_event(self, kind: str, body: Any) -> None:
-        """A watch event: queue the object (Pods: their cluster) and its ray.io owners."""
+    def _on_event(self, kind: str, body: Any, event_type: str | None = None) -> None:
+        """A watch event: queue the object (Pods: their cluster) and its ray.io owners.
+
+        Pods also go into the pod index, leader or not, so a standby takes over warm.
+        """
+        raw: Obj = dict(body)
+        if kind == "Pod" and self.runtime is not None:
+            self.runtime.pods.observe(event_type, raw)
         if not self.leading:
             return
-        raw: Obj = dict(body)
         meta = raw.get("metadata") or {}
         namespace = str(meta.get("namespace"))
         if kind in RAY_KINDS:
@@ -259,8 +264,8 @@ class Operator:
         self, registry: kopf.OperatorRegistry, kind: str, group: str, version: str, plural: str
     ) -> None:
         @kopf.on.event(group, version, plural, registry=registry, id=f"watch-{plural}")
-        async def handler(body: Any, **_: Any) -> None:
-            self._on_event(kind, body)
+        async def handler(body: Any, type: str | None = None, **_: Any) -> None:
+            self._on_event(kind, body, type)
 
     def _validator(self, registry: kopf.OperatorRegistry, kind: str, plural: str) -> None:
         gates = self.config.gates

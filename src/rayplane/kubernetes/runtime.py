@@ -27,6 +27,7 @@ from rayplane.kubernetes.builders import BuildOptions, cluster_manifest, owner_r
 from rayplane.kubernetes.kube import Connection, Kube, KubeError, Obj
 from rayplane.kubernetes.leader import LEASE_NAME
 from rayplane.kubernetes.metrics import OperatorMetrics
+from rayplane.kubernetes.pod_index import CLUSTER_LABEL, PodIndex
 from rayplane.reconcile.job import JobOptions
 from rayplane.reconcile.service import ServiceOptions
 
@@ -129,6 +130,8 @@ class Runtime:
         self.deletion_deadlines: dict[tuple[str, str], dict[str, dt.datetime]] = {}
         # Warnings already posted, to post each once per object generation.
         self.warned: dict[tuple[str, str, str], str] = {}
+        # RayCluster: each cluster's Pods as the watch saw them (see pod_index).
+        self.pods = PodIndex()
         self._event_posts: set[asyncio.Task[None]] = set()
         self._event_slots = asyncio.Semaphore(EVENTS_IN_FLIGHT)
 
@@ -279,6 +282,16 @@ class Runtime:
         """Wait (a bounded time) for the events still being posted, e.g. at shutdown."""
         if self._event_posts:
             await asyncio.wait(set(self._event_posts), timeout=timeout)
+
+    async def cluster_pods(self, namespace: str, cluster: str) -> list[Obj]:
+        """A RayCluster's Pods: from the watch when it can be trusted, else listed."""
+        key = (namespace, cluster)
+        cached = self.pods.pods(key)
+        if cached is not None:
+            return cached
+        listed = await self.kube.select("Pod", namespace, {CLUSTER_LABEL: cluster})
+        self.pods.listed(key, listed)
+        return listed
 
     async def in_thread(self, fn: Callable[[], Any]) -> Any:
         """Run a blocking call (the Ray dashboard clients are synchronous) off the loop."""
