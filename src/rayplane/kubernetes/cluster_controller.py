@@ -148,8 +148,16 @@ def service_info(service: Obj, head_ip: str | None) -> ServiceInfo:
 
 
 async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float | None:
-    """One pass over RayCluster *namespace*/*name*; the seconds until the next one."""
-    raw = await rt.kube.get("RayCluster", namespace, name)
+    """One pass over RayCluster *namespace*/*name*; the seconds until the next one.
+
+    The three reads a pass needs go out together: a pass waits for one round trip, not
+    three, before it decides.
+    """
+    raw, services, listed = await asyncio.gather(
+        rt.kube.get("RayCluster", namespace, name),
+        rt.kube.select("Service", namespace, {L.CLUSTER: name}),
+        rt.cluster_pods(namespace, name),
+    )
     if raw is None:
         rt.metrics.cluster_gone(namespace, name)
         rt.cluster_failures.pop((namespace, name), None)
@@ -175,7 +183,6 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
     if fault_tolerant and REDIS_CLEANUP_FINALIZER not in finalizers:
         raw = await rt.set_finalizer(raw, REDIS_CLEANUP_FINALIZER, True)
 
-    services = await rt.kube.select("Service", namespace, {L.CLUSTER: name})
     try:
         await _ensure_children(rt, raw, cluster, {s["metadata"]["name"] for s in services})
     except (KubeError, BuildError) as exc:
@@ -184,7 +191,7 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
 
     pods = [
         p
-        for p in await rt.cluster_pods(namespace, name)
+        for p in listed
         if (p["metadata"].get("labels") or {}).get(L.NODE_TYPE) in (L.HEAD, L.WORKER)
     ]
     nodes = [observed_node(pod) for pod in pods]
