@@ -91,7 +91,10 @@ class Cluster:
     def audit(self) -> list[Audited]:
         """Every request the API server has answered so far (its audit log)."""
         if self.audit_log is None:
-            raise AssertionError("this API server keeps no audit log we can read")
+            raise AssertionError(
+                "this test reads the API server's audit log: set RAYPLANE_TEST_AUDIT_LOG to "
+                "the log file of the cluster under test (see docs/kubernetes.md)"
+            )
         records = []
         for line in self.audit_log.read_text(encoding="utf-8").splitlines():
             event = json.loads(line)
@@ -118,7 +121,9 @@ class Cluster:
     def namespace(self, prefix: str, manual_pods: bool = True) -> Namespace:
         """A fresh namespace for one test (Pods there wait for :meth:`Namespace.ready_pods`)."""
         name = f"{prefix}-{next(self._names)}-{int(time.time()) % 100000}"
-        labels = {nodesim.MANUAL_LABEL: nodesim.MANUAL} if manual_pods else {}
+        # Where kubelets run Pods for real, nothing waits for a test to start them.
+        manual = manual_pods and self.simulated
+        labels = {nodesim.MANUAL_LABEL: nodesim.MANUAL} if manual else {}
         self.apply(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
         )
@@ -198,7 +203,23 @@ class Namespace:
         return result
 
     async def ready_pods(self, selector: str = "") -> int:
-        """Do what a kubelet would: bind every pending Pod and report it Running and Ready."""
+        """Do what a kubelet would: bind every pending Pod and report it Running and Ready.
+
+        On a cluster with real kubelets, wait until they have made every Pod Ready.
+        """
+        if not self.cluster.simulated:
+
+            def all_ready() -> bool:
+                return all(
+                    any(
+                        c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in (p.get("status") or {}).get("conditions") or []
+                    )
+                    for p in self.live("pods", selector)
+                )
+
+            await self.wait_for(all_ready, timeout=900)
+            return 0
         async with self._client() as client:
             return await nodesim.start_pods(client, self.name, selector)
 
