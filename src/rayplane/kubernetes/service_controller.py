@@ -58,6 +58,7 @@ from rayplane.reconcile.service import (
     head_serve_label,
     random_suffix,
     reconcile_service,
+    status_wire,
 )
 
 FINALIZER = "ray.io/rayservice-finalizer"
@@ -120,7 +121,7 @@ async def reconcile_rayservice(rt: Runtime, namespace: str, name: str) -> float 
 
 
 def _wire(status: RayServiceStatus) -> dict[str, Any]:
-    return status.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return status_wire(status)
 
 
 def _dashboard_url(rt: Runtime, cluster: RayCluster) -> str:

@@ -654,8 +654,29 @@ def _status(
     return RayClusterStatus.model_validate({**extras, **known})
 
 
-def _comparable(status: RayClusterStatus) -> dict[str, Any]:
+# Counts KubeRay's RayClusterStatus declares `omitempty`: Go's encoder never writes a zero
+# one, so a status read back without them is the same status as one holding zeros.
+OMITTED_WHEN_ZERO = (
+    "readyWorkerReplicas",
+    "availableWorkerReplicas",
+    "desiredWorkerReplicas",
+    "minWorkerReplicas",
+    "maxWorkerReplicas",
+    "observedGeneration",
+)
+
+
+def status_wire(status: RayClusterStatus) -> dict[str, Any]:
+    """The status as KubeRay's operator writes it: JSON names, zero counts left out."""
     dumped = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+    for key in OMITTED_WHEN_ZERO:
+        if dumped.get(key) == 0:
+            del dumped[key]
+    return dumped
+
+
+def _comparable(status: RayClusterStatus) -> dict[str, Any]:
+    dumped = status_wire(status)
     dumped.pop("lastUpdateTime", None)
     if not dumped.get("head"):
         dumped.pop("head", None)

@@ -984,8 +984,21 @@ def _with_cluster(
     )
 
 
-def _comparable(status: RayServiceStatus) -> dict[str, Any]:
+# Counts KubeRay's RayServiceStatus declares `omitempty` (see cluster.OMITTED_WHEN_ZERO).
+OMITTED_WHEN_ZERO = ("numServeEndpoints", "observedGeneration")
+
+
+def status_wire(status: RayServiceStatus) -> dict[str, Any]:
+    """The status as KubeRay's operator writes it: JSON names, zero counts left out."""
     dumped = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+    for key in OMITTED_WHEN_ZERO:
+        if dumped.get(key) == 0:
+            del dumped[key]
+    return dumped
+
+
+def _comparable(status: RayServiceStatus) -> dict[str, Any]:
+    dumped = status_wire(status)
     dumped.pop("lastUpdateTime", None)
     for key in ("activeServiceStatus", "pendingServiceStatus"):
         if not dumped.get(key):
