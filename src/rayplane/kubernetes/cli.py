@@ -16,7 +16,7 @@ from pathlib import Path
 from rayplane.api.validation import FeatureGates
 from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import run_operator
-from rayplane.kubernetes.runtime import OperatorConfig
+from rayplane.kubernetes.runtime import DEFAULT_RECONCILE_CONCURRENCY, OperatorConfig
 
 
 def _address(text: str) -> str | None:
@@ -40,8 +40,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reconcile-concurrency",
         type=int,
-        default=1,
-        help="How many objects are reconciled at once (KubeRay's default 1).",
+        default=DEFAULT_RECONCILE_CONCURRENCY,
+        help=(
+            "How many objects are reconciled at once (default "
+            f"{DEFAULT_RECONCILE_CONCURRENCY}; KubeRay's is 1)."
+        ),
     )
     p.add_argument(
         "--enable-leader-election",
