@@ -29,6 +29,7 @@ def cluster_doc(name: str, workers: int, cpus: int = 1) -> dict[str, Any]:
         "kind": "RayCluster",
         "metadata": {"name": name},
         "spec": {
+            "rayVersion": "2.60.0",
             "headGroupSpec": {
                 "rayStartParams": {},
                 "template": {"spec": {"containers": [container]}},

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 import psutil
+from _common import cluster_doc
 
 from rayplane.kubernetes.testing.controlplane import ControlPlane, State
 from rayplane.kubernetes.testing.install import (
@@ -47,36 +48,6 @@ from rayplane.kubernetes.testing.kuberay import VERSION, KubeRayOperator
 from rayplane.kubernetes.testing.rest import apply, path_of
 
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
-
-
-def cluster_doc(name: str, workers: int) -> dict[str, Any]:
-    container = {
-        "name": "ray",
-        "image": "rayproject/ray:2.60.0",
-        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
-    }
-    return {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
-        "metadata": {"name": name},
-        "spec": {
-            "rayVersion": "2.60.0",
-            "headGroupSpec": {
-                "rayStartParams": {},
-                "template": {"spec": {"containers": [container]}},
-            },
-            "workerGroupSpecs": [
-                {
-                    "groupName": "workers",
-                    "replicas": workers,
-                    "minReplicas": workers,
-                    "maxReplicas": workers,
-                    "rayStartParams": {},
-                    "template": {"spec": {"containers": [container]}},
-                }
-            ],
-        },
-    }
 
 
 @dataclass

@@ -59,6 +59,7 @@ from rayplane.reconcile.conditions import (
     set_condition,
 )
 from rayplane.reconcile.raystart import is_gpu_resource_key
+from rayplane.reconcile.wire import go_wire
 
 NodeKind = Literal["head", "worker"]
 Phase = Literal["Pending", "Running", "Failed", "Succeeded", "Unknown"]
@@ -668,11 +669,7 @@ OMITTED_WHEN_ZERO = (
 
 def status_wire(status: RayClusterStatus) -> dict[str, Any]:
     """The status as KubeRay's operator writes it: JSON names, zero counts left out."""
-    dumped = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-    for key in OMITTED_WHEN_ZERO:
-        if dumped.get(key) == 0:
-            del dumped[key]
-    return dumped
+    return go_wire(status, OMITTED_WHEN_ZERO)
 
 
 def _comparable(status: RayClusterStatus) -> dict[str, Any]:

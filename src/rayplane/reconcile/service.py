@@ -88,6 +88,7 @@ from rayplane.reconcile.hashing import (
     only_worker_groups_appended,
     service_cluster_hash,
 )
+from rayplane.reconcile.wire import go_wire
 
 UNKNOWN = "Unknown"
 
@@ -990,11 +991,7 @@ OMITTED_WHEN_ZERO = ("numServeEndpoints", "observedGeneration")
 
 def status_wire(status: RayServiceStatus) -> dict[str, Any]:
     """The status as KubeRay's operator writes it: JSON names, zero counts left out."""
-    dumped = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-    for key in OMITTED_WHEN_ZERO:
-        if dumped.get(key) == 0:
-            del dumped[key]
-    return dumped
+    return go_wire(status, OMITTED_WHEN_ZERO)
 
 
 def _comparable(status: RayServiceStatus) -> dict[str, Any]:
