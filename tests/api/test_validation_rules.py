@@ -780,3 +780,27 @@ def test_seed_rayservice_fragment_names_its_head_service(examples_dir: Path) -> 
     # The FT annotation makes its RAY_REDIS_ADDRESS env var legitimate.
     assert [f.path for f in report.errors] == [
         "spec.rayClusterConfig.headGroupSpec.headService.metadata.name"]
+
+
+def test_entrypoint_not_needed_by_a_submitter_that_runs_its_own_command(
+    rayjob: dict[str, Any],
+) -> None:
+    """KubeRay's light-weight submitter sample: the submitter container's command submits
+    the job, so KubeRay's `ray job submit -- <entrypoint>` never runs."""
+    rayjob["spec"].pop("entrypoint", None)
+    assert "spec.entrypoint" in [e.path for e in validate(copy.deepcopy(rayjob)).errors]
+    rayjob["spec"]["submitterPodTemplate"] = {
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "submitter",
+                    "image": "kuberay/submitter:v1.5.0",
+                    "command": ["/submitter"],
+                }
+            ],
+        }
+    }
+    assert validate(rayjob).ok
+    rayjob["spec"]["submissionMode"] = "HTTPMode"
+    assert "spec.entrypoint" in [e.path for e in validate(rayjob).errors]

@@ -815,13 +815,6 @@ ALLOWED: list[Allowed] = [
     Allowed("RayCluster/*", "status*", CRD_PANIC, sample=INTERACTIVE),
     Allowed("Pod/*-worker-*", "", CRD_PANIC, sample=INTERACTIVE),
     Allowed("RayJob/*", "status.*", CRD_PANIC, sample=INTERACTIVE),
-    Allowed(
-        "*",
-        "*",
-        "our validation requires spec.entrypoint in K8sJobMode; v1.5.0 accepts a custom"
-        " submitter without one (fix belongs in api/validation/job.py, outside this change)",
-        sample="kuberay/ray-job.light-weight-submitter.yaml",
-    ),
 ]
 
 

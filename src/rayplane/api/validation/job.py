@@ -80,12 +80,27 @@ def _check_basics(spec: RayJobSpec, out: Findings) -> None:
                     "must be a YAML mapping such as 'pip: [pandas]' or 'working_dir: ./src'.",
                     spec.runtime_env_yaml,
                 )
-    if not spec.entrypoint and spec.submission_mode != "InteractiveMode":
+    if (
+        not spec.entrypoint
+        and spec.submission_mode != "InteractiveMode"
+        and not _custom_submitter(spec)
+    ):
         out.error(
             "spec.entrypoint",
             f"is required in {spec.submission_mode}: the command the job "
             "runs, e.g. entrypoint: python my_script.py.",
         )
+
+
+def _custom_submitter(spec: RayJobSpec) -> bool:
+    """A K8sJobMode submitter that runs its own command (KubeRay's "light-weight submitter"
+    sample) submits what it wants: KubeRay's default `ray job submit -- <entrypoint>` is
+    not run, so no entrypoint is needed (KubeRay requires none in any mode)."""
+    template = spec.submitter_pod_template
+    if spec.submission_mode != "K8sJobMode" or template is None or template.spec is None:
+        return False
+    containers = template.spec.containers or []
+    return bool(containers and containers[0].command)
 
 
 def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> None:
