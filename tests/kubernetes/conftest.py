@@ -45,6 +45,7 @@ def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             kubeconfig=Path(state.kubeconfig),
             webhook_cert=(webhook.cert, webhook.key),
             ca_pem=plane.ca.pem,
+            processes={p.name: p.pid for p in state.processes},
         )
         install_crds(cluster.admin)
         cluster.operator_token = install_operator_rbac(cluster.admin)

@@ -77,6 +77,8 @@ class Cluster:
     webhook_cert: tuple[Path, Path] | None = None
     ca_pem: bytes = b""
     simulated: bool = True
+    # The local control plane's processes (name -> PID); empty for another cluster.
+    processes: dict[str, int] = field(default_factory=dict)
     _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- plain API access, as admin --------------------------------------------------------

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from rayplane.kubernetes.testing.install import DEPLOY, OPERATOR_USER
+from rayplane.kubernetes.testing.kuberay import KubeRayOperator
 from tests.kubernetes.conftest import api_client
 from tests.kubernetes.real_api import (
     Cluster,
@@ -359,3 +362,31 @@ def test_watch_namespace_ignores_other_namespaces(kube_cluster: Cluster) -> None
             assert other.status("rayclusters", NAME) == {}
 
     run(scenario)
+
+
+def test_every_listener_of_the_control_plane_and_of_kuberay_is_on_loopback(
+    kube_cluster: Cluster, tmp_path: Path
+) -> None:
+    """etcd, kube-apiserver, kube-controller-manager, the node simulator and KubeRay's
+    operator: whatever they listen on, nothing is reachable from off this machine."""
+    if not kube_cluster.processes:
+        pytest.skip("another cluster's processes are not ours to inspect")
+    ns = kube_cluster.namespace("loopback")
+    kuberay = KubeRayOperator(
+        kube_cluster.admin, kube_cluster.server, kube_cluster.ca_file, ns.name, tmp_path
+    )
+    kuberay.start()
+    try:
+        assert kuberay.process is not None
+        pids = {**kube_cluster.processes, "kuberay-operator": kuberay.process.pid}
+        listening: dict[str, set[str]] = {}
+        for name, pid in pids.items():
+            for conn in psutil.Process(pid).net_connections(kind="inet"):
+                if conn.status == psutil.CONN_LISTEN:
+                    listening.setdefault(name, set()).add(conn.laddr.ip)
+        # Each server listens somewhere (so the check below checked something) ...
+        assert {"etcd", "kube-apiserver", "kube-controller-manager"} <= listening.keys()
+        # ... and only on 127.0.0.1.
+        assert {name: ips for name, ips in listening.items() if ips != {"127.0.0.1"}} == {}
+    finally:
+        kuberay.stop()

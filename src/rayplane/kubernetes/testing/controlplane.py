@@ -26,7 +26,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -435,16 +435,6 @@ def _tail(path: Path, lines: int = 5) -> str:
         return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
     except OSError:
         return "(no log)"
-
-
-@contextlib.contextmanager
-def running(folder: Path, **kwargs: Any) -> Iterator[ControlPlane]:
-    plane = ControlPlane(folder, **kwargs)
-    plane.up()
-    try:
-        yield plane
-    finally:
-        plane.down()
 
 
 def default_folder() -> Path:
