@@ -43,6 +43,7 @@ SERVICE_CIDR = "10.96.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMIN_USER = "rayplane-admin"
 STATE_FILE = "controlplane.json"
+MARKER = ".rayplane-kube"
 # Controllers that need a kubelet's heartbeats or a cloud; the rest (garbage collector,
 # Job, ServiceAccount, token, namespace, ReplicaSet, ...) run as in any cluster.
 DISABLED_CONTROLLERS = ("nodelifecycle", "nodeipam", "csrsigning", "bootstrapsigner")
@@ -190,7 +191,6 @@ class ControlPlane:
     # -- start -----------------------------------------------------------------------------
 
     def up(self, timeout: float = 120.0) -> State:
-        binaries = {n: binary(n) for n in ("etcd", "kube-apiserver", "kube-controller-manager")}
         if (self.folder / STATE_FILE).exists():
             old = State.load(self.folder)
             if any(p.alive() for p in old.processes):
@@ -199,6 +199,8 @@ class ControlPlane:
                     f"(PIDs {[p.pid for p in old.processes if p.alive()]}): "
                     "run scripts/kube-down first"
                 )
+        self._claim_folder()
+        binaries = {n: binary(n) for n in ("etcd", "kube-apiserver", "kube-controller-manager")}
         for sub in ("pki", "etcd", "logs"):
             path = self.folder / sub
             if path.exists() and sub != "logs":
@@ -336,6 +338,19 @@ class ControlPlane:
             self.down()
             raise
         return state
+
+    def _claim_folder(self) -> None:
+        """Refuse a folder kube-up did not make: it would remove `pki` and `etcd` there
+        (think `--dir /` or `--dir ~`), so it takes only an empty or missing folder, or
+        one that carries its own marker."""
+        marker = self.folder / MARKER
+        if self.folder.exists() and not marker.exists() and any(self.folder.iterdir()):
+            raise ControlPlaneError(
+                f"{self.folder} is not empty and was not made by kube-up; give --dir a new "
+                "or empty folder"
+            )
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        marker.write_text("made by rayplane's kube-up: a test control plane's state\n")
 
     def _start(self, name: str, argv: Sequence[str]) -> None:
         assert self.state is not None
