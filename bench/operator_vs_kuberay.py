@@ -227,7 +227,9 @@ def main() -> None:
     try:
         admin = plane.admin_client(timeout=60.0)
         install_crds(admin)
-        token = install_operator_rbac(admin)
+        token_file = folder / "operator.token"
+        token_file.write_text(install_operator_rbac(admin), encoding="utf-8")
+        token_file.chmod(0o600)
         concurrency = (
             [f"--reconcile-concurrency={args.reconcile_concurrency}"]
             if args.reconcile_concurrency
@@ -250,7 +252,7 @@ def main() -> None:
                     "-m",
                     "rayplane.kubernetes",
                     f"--server={state.server}",
-                    f"--token={token}",
+                    f"--token-file={token_file}",
                     f"--certificate-authority={state.ca_file}",
                     f"--watch-namespace={namespace}",
                     "--enable-leader-election=false",

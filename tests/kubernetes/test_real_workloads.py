@@ -327,7 +327,7 @@ def test_leader_killed_hands_over(kube_cluster: Cluster, tmp_path: Path) -> None
             "-m",
             "rayplane.kubernetes",
             f"--server={kube_cluster.server}",
-            f"--token={kube_cluster.operator_token}",
+            f"--token-file={token_file}",
             f"--certificate-authority={kube_cluster.ca_file}",
             f"--watch-namespace={ns.name}",
             f"--leader-election-namespace={OPERATOR_NS}",

@@ -27,6 +27,13 @@ def _address(text: str) -> str | None:
     return f"{host or '0.0.0.0'}:{port}"
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    if args.token_file:
+        return Path(args.token_file).read_text(encoding="utf-8").strip()
+    token: str | None = args.token
+    return token
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="rayplane operator",
@@ -77,7 +84,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="API server URL (default: in-cluster service account, else kubeconfig).",
     )
-    p.add_argument("--token", default=None, help="Bearer token for --server.")
+    p.add_argument(
+        "--token",
+        default=None,
+        help="Bearer token for --server (visible to local users in the process list: "
+        "prefer --token-file).",
+    )
+    p.add_argument("--token-file", default=None, help="File holding the bearer token.")
     p.add_argument("--certificate-authority", default=None, help="CA file for --server.")
     p.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     return p
@@ -89,7 +102,7 @@ def config_from_args(args: argparse.Namespace) -> OperatorConfig:
     return OperatorConfig(
         connection=Connection(
             server=args.server,
-            token=args.token,
+            token=_token(args),
             ca_file=Path(args.certificate_authority) if args.certificate_authority else None,
         ),
         namespaces=namespaces,
