@@ -7,9 +7,9 @@ each in its own process group). There is no kubelet and no container runtime: th
 simulator (:mod:`rayplane.kubernetes.testing.nodesim`) gives Pods their status, so Pods'
 *processes* are simulated while everything the API server does is real.
 
-``python -m rayplane.kubernetes.testing.controlplane up|down|status`` is what
-``scripts/kube-up`` and ``scripts/kube-down`` run; the operator's pytest session uses
-:class:`ControlPlane` directly.
+``python -m rayplane.kubernetes.testing.controlplane up|down|status|apply`` is what
+``scripts/kube-up``, ``kube-down`` and ``kube-apply`` run; the operator's pytest session
+uses :class:`ControlPlane` directly.
 """
 
 from __future__ import annotations
