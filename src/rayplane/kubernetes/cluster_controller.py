@@ -233,8 +233,8 @@ async def _ensure_children(rt: Runtime, raw: Obj, cluster: RayCluster, services:
         # Services the pass listed (by ray.io/cluster) are checked every pass, so a deleted
         # head Service comes back; the ones that list cannot see (the headless worker
         # Service is labelled otherwise) are remembered once they exist, like other kinds.
-        listed = L.CLUSTER in (manifest["metadata"].get("labels") or {})
-        if kind == "Service" and listed:
+        visible = L.CLUSTER in (manifest["metadata"].get("labels") or {})
+        if kind == "Service" and visible:
             if child in services:
                 continue
         elif (uid, kind, child) in rt.ensured:
