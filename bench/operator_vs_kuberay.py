@@ -291,35 +291,26 @@ def main() -> None:
             runs.reverse()
         # A short unreported round of each first: the first operator measured would
         # otherwise also pay for the API server's and the simulator's warm-up.
-        for name, start, user, pid_of, namespace in runs:
-            print(f"{name}: warm-up, {args.warmup} clusters (not reported)")
-            measure(
-                name,
-                start,
-                user,
-                pid_of,
-                plane,
-                state,
-                f"{namespace}-warmup",
-                args.warmup,
-                args.workers,
-                args.timeout,
-            )
+        rounds = [("-warmup", args.warmup, False), ("", args.clusters, True)]
         results = {}
-        for name, start, user, pid_of, namespace in runs:
-            print(f"{name}: {args.clusters} RayClusters of 1 head + {args.workers} workers")
-            results[name] = measure(
-                name,
-                start,
-                user,
-                pid_of,
-                plane,
-                state,
-                namespace,
-                args.clusters,
-                args.workers,
-                args.timeout,
-            )
+        for suffix, clusters, reported in rounds:
+            for name, start, user, pid_of, namespace in runs:
+                what = "RayClusters" if reported else "clusters, warm-up (not reported)"
+                print(f"{name}: {clusters} {what} of 1 head + {args.workers} workers")
+                result = measure(
+                    name,
+                    start,
+                    user,
+                    pid_of,
+                    plane,
+                    state,
+                    namespace + suffix,
+                    clusters,
+                    args.workers,
+                    args.timeout,
+                )
+                if reported:
+                    results[name] = result
         report(results, args)
     finally:
         plane.down()
