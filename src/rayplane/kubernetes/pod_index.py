@@ -25,9 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rayplane.kubernetes.builders import labels as L
+
 Obj = dict[str, Any]
 ClusterKey = tuple[str, str]  # (namespace, cluster name)
-CLUSTER_LABEL = "ray.io/cluster"
 RESYNC_SECONDS = 30.0
 
 
@@ -79,7 +80,7 @@ class PodIndex:
     def observe(self, event_type: str | None, pod: Obj) -> None:
         """A watch event about *pod* (``DELETED`` removes it; anything else stores it)."""
         meta = pod.get("metadata") or {}
-        cluster = (meta.get("labels") or {}).get(CLUSTER_LABEL)
+        cluster = (meta.get("labels") or {}).get(L.CLUSTER)
         if not cluster:
             return
         entry = self._entry((str(meta.get("namespace")), str(cluster)))

@@ -24,10 +24,11 @@ from rayplane.api.k8s import ObjectMeta
 from rayplane.api.raycluster import RayCluster, RayClusterSpec
 from rayplane.api.validation import FeatureGates, validate
 from rayplane.kubernetes.builders import BuildOptions, cluster_manifest, owner_reference
+from rayplane.kubernetes.builders import labels as L
 from rayplane.kubernetes.kube import Connection, Kube, KubeError, Obj
 from rayplane.kubernetes.leader import LEASE_NAME
 from rayplane.kubernetes.metrics import OperatorMetrics
-from rayplane.kubernetes.pod_index import CLUSTER_LABEL, PodIndex
+from rayplane.kubernetes.pod_index import PodIndex
 from rayplane.reconcile.job import JobOptions
 from rayplane.reconcile.service import ServiceOptions
 
@@ -295,7 +296,7 @@ class Runtime:
         cached = self.pods.pods(key)
         if cached is not None:
             return cached
-        listed = await self.kube.select("Pod", namespace, {CLUSTER_LABEL: cluster})
+        listed = await self.kube.select("Pod", namespace, {L.CLUSTER: cluster})
         self.pods.listed(key, listed)
         return listed
 
