@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import Operator
 from rayplane.kubernetes.runtime import OperatorConfig
 from rayplane.kubernetes.testing import FakeKubernetes
+from rayplane.kubernetes.testing.controlplane import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "test-token"
@@ -25,12 +25,6 @@ def example(name: str) -> dict[str, Any]:
     doc = yaml.safe_load((EXAMPLES / name).read_text())
     assert isinstance(doc, dict)
     return doc
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -59,18 +53,28 @@ def config_for(kube: FakeKubernetes, **overrides: Any) -> OperatorConfig:
 
 
 @asynccontextmanager
-async def operator(kube: FakeKubernetes, **overrides: Any) -> AsyncIterator[Operator]:
-    """An operator running against *kube* until the block ends."""
-    op = Operator(config_for(kube, **overrides))
+async def running(
+    config: OperatorConfig, wait_for: Callable[..., Any], stop_timeout: float = 20.0
+) -> AsyncIterator[Operator]:
+    """An operator with *config* running on this loop until the block ends; *wait_for* is
+    the API server's own (fake or real) polling helper."""
+    op = Operator(config)
     task = asyncio.create_task(op.run())
     try:
-        await kube.wait_for(lambda: op.ready or task.done())
+        await wait_for(lambda: op.ready or task.done())
         if task.done():
             task.result()
         yield op
     finally:
         op.stop()
-        await asyncio.wait_for(task, 20)
+        await asyncio.wait_for(task, stop_timeout)
+
+
+@asynccontextmanager
+async def operator(kube: FakeKubernetes, **overrides: Any) -> AsyncIterator[Operator]:
+    """An operator running against *kube* until the block ends."""
+    async with running(config_for(kube, **overrides), kube.wait_for) as op:
+        yield op
 
 
 def status_of(kube: FakeKubernetes, plural: str, namespace: str, name: str) -> dict[str, Any]:
@@ -92,3 +96,5 @@ async def user_edit(
     async with httpx.AsyncClient(base_url=kube.url) as client:
         answer = await client.request(method, path, json=body, headers=headers)
     assert answer.status_code == 200, answer.text
+
+__all__ = ["condition", "example", "free_port", "operator", "run", "running", "status_of"]

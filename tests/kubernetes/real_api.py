@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import yaml
 
 from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import Operator
@@ -33,8 +32,8 @@ from rayplane.kubernetes.runtime import OperatorConfig
 from rayplane.kubernetes.testing import nodesim
 from rayplane.kubernetes.testing.install import OPERATOR_NS
 from rayplane.kubernetes.testing.rest import KIND_PLURALS, apply, path_of, token_for
+from tests.kubernetes.operator_harness import condition, example, run, running
 
-REPO = Path(__file__).resolve().parents[2]
 Obj = dict[str, Any]
 
 
@@ -261,27 +260,9 @@ class Namespace:
 @contextlib.asynccontextmanager
 async def operator(ns: Namespace, **overrides: Any) -> AsyncIterator[Operator]:
     """Our operator, as its ServiceAccount, watching *ns*, until the block ends."""
-    op = Operator(ns.cluster.operator_config(ns.name, **overrides))
-    task = asyncio.create_task(op.run())
-    try:
-        await ns.wait_for(lambda: op.ready or task.done())
-        if task.done():
-            task.result()
+    config = ns.cluster.operator_config(ns.name, **overrides)
+    async with running(config, ns.wait_for, stop_timeout=30.0) as op:
         yield op
-    finally:
-        op.stop()
-        await asyncio.wait_for(task, 30)
 
 
-def condition(status: Obj, kind: str) -> Obj | None:
-    return next((c for c in status.get("conditions") or [] if c.get("type") == kind), None)
-
-
-def example(name: str) -> Obj:
-    doc = yaml.safe_load((REPO / "examples" / name).read_text(encoding="utf-8"))
-    assert isinstance(doc, dict)
-    return doc
-
-
-def run(scenario: Callable[[], Any]) -> None:
-    asyncio.run(scenario())
+__all__ = ["Cluster", "Namespace", "condition", "example", "operator", "path_of", "run"]
