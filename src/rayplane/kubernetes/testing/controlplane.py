@@ -220,22 +220,15 @@ class ControlPlane:
         etcd_port, peer_port, api_port, kcm_port = (free_port() for _ in range(4))
         server = f"https://127.0.0.1:{api_port}"
         etcd_url = f"http://127.0.0.1:{etcd_port}"
-        admin_conf = _write_yaml(
-            self.folder / "admin.kubeconfig",
-            kubeconfig(
-                server,
-                ca.cert_file,
-                {"client-certificate": str(admin.cert), "client-key": str(admin.key)},
-            ),
-        )
-        kcm_conf = _write_yaml(
-            self.folder / "controller-manager.kubeconfig",
-            kubeconfig(
-                server,
-                ca.cert_file,
-                {"client-certificate": str(kcm.cert), "client-key": str(kcm.key)},
-            ),
-        )
+
+        def client_conf(name: str, pair: Pair) -> Path:
+            user = {"client-certificate": str(pair.cert), "client-key": str(pair.key)}
+            return _write_yaml(
+                self.folder / f"{name}.kubeconfig", kubeconfig(server, ca.cert_file, user)
+            )
+
+        admin_conf = client_conf("admin", admin)
+        kcm_conf = client_conf("controller-manager", kcm)
         state = self.state = State(
             folder=str(self.folder),
             server=server,
