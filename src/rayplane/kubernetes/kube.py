@@ -114,13 +114,10 @@ def _dict(obj: Any) -> Obj:
 def micro_time(moment: dt.datetime | None = None) -> str:
     """A Kubernetes MicroTime (Leases, events.k8s.io): RFC 3339 with microseconds.
 
-    Never a whole second: lightkube's models turn the string back into a datetime and
-    write it with Python's isoformat, which drops a zero fraction, and the API server
-    refuses a MicroTime without one (`cannot parse "Z" as ".000000"`).
+    The API server refuses one without the fraction; the generic resources in ``KINDS``
+    send this string as it is (lightkube's typed Lease wrote a whole second without it).
     """
     moment = moment or dt.datetime.now(dt.UTC)
-    if moment.microsecond == 0:
-        moment = moment.replace(microsecond=1)
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
