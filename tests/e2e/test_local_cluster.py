@@ -95,7 +95,7 @@ def test_every_ray_listener_is_on_loopback(local: Local, basic: dict[str, object
 def test_describe_lists_local_notes_and_nodes(local: Local, basic: dict[str, object]) -> None:
     text = local.run("describe", "raycluster", "raycluster-basic", "-n", NS).stdout
     assert "serviceAccountName" in text and "not applied locally" in text
-    assert "dashboard-host is 0.0.0.0" in text
+    assert "rayStartParams.dashboard-host='0.0.0.0' is not used locally" in text
     assert "rayVersion is 2.47.1" in text
     assert "raycluster-basic-workers-worker-" in text
 

@@ -479,3 +479,55 @@ def test_ray_resources_from_escaped_param_and_tpu_limit() -> None:
 
 def test_ray_resources_without_cpu_leaves_it_out() -> None:
     assert ray_resources(spec(), None) == {}
+
+
+# -- pinned options (the local runtime's) ---------------------------------------------------------
+
+
+def test_a_pinned_option_is_dropped_in_every_spelling_click_reads_as_it() -> None:
+    # Click splits --name=value at the first "=" and runs after bash-like quote removal, so
+    # all three keys reach --dashboard-host; only the runtime's value may.
+    hostile = {
+        "dashboard-host=0.0.0.0": "true",
+        "dashboard-host": "0.0.0.0",
+        "dash'board-host'": "0.0.0.0",
+        "port": "6379",
+        "ray-debugger-external": "true",
+        "num-cpus": "1",
+    }
+    cmd = head_cmd(
+        spec(head={"rayStartParams": hostile}),
+        extra={"dashboard-host": "127.0.0.1", "port": "7000"},
+        reserved=frozenset({"ray-debugger-external"}),
+    )
+    assert dict(cmd.dropped) == {k: v for k, v in hostile.items() if k != "num-cpus"}
+    argv = cmd.argv()
+    hosts = [a for a in argv if a.startswith("--dashboard-host")]
+    assert hosts == ["--dashboard-host=127.0.0.1"]
+    assert [a for a in argv if a.startswith("--port")] == ["--port=7000"]
+    assert "--ray-debugger-external" not in argv and "--num-cpus=1" in argv
+    assert argv[-2:] == ["--dashboard-host=127.0.0.1", "--port=7000"]  # pins come last
+
+
+def test_kuberay_defaults_under_a_pin_are_not_reported_as_the_users() -> None:
+    # The head's default dashboard-host=0.0.0.0 and the default ports are ours to replace.
+    cmd = head_cmd(spec(), extra={"dashboard-host": "127.0.0.1", "metrics-export-port": "9"})
+    assert cmd.dropped == ()
+    assert cmd.params["dashboard-host"] == "127.0.0.1"
+
+
+def test_a_flag_that_becomes_pinned_only_after_expansion_is_left_out() -> None:
+    cmd = head_cmd(
+        spec(head={"rayStartParams": {"dashboard-host$X": "0.0.0.0"}}),
+        extra={"dashboard-host": "127.0.0.1"},
+    )
+    argv = cmd.argv({"X": ""})
+    assert [a for a in argv if a.startswith("--dashboard-host")] == ["--dashboard-host=127.0.0.1"]
+
+
+def test_a_worker_param_cannot_make_it_a_head_where_the_runtime_pins() -> None:
+    s = spec(worker={"rayStartParams": {"head": "true", "num-cpus": "1"}})
+    pinned = worker_cmd(s, extra={"address": "127.0.0.1:7000"})
+    assert "--head" not in pinned.argv() and pinned.dropped == (("head", "true"),)
+    # Without pins (Kubernetes) the command stays exactly KubeRay's.
+    assert "--head" in worker_cmd(s).argv()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from rayplane.api.configdata import CONFIG_KINDS, check, is_config_kind
@@ -19,6 +20,7 @@ from rayplane.cli.progress import Outcome, wait_for
 from rayplane.local.client import ControllerClient, ControllerError
 from rayplane.local.clusters import blocking_failure
 from rayplane.local.jobs import SOURCE_DIR
+from rayplane.local.notes import apply_notes
 from rayplane.settings import Settings
 
 Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]
@@ -81,6 +83,19 @@ def read_resources(files: list[str]) -> list[Document]:
         err.print(f"nothing was applied: {bad} invalid resource{'s' * (bad != 1)}.")
         raise typer.Exit(1)
     return keep
+
+
+def say_what_is_not_honoured(docs: list[Document]) -> None:
+    """Before anything is applied: security settings the local runtime does not give
+    (loudly, first), then rayStartParams it leaves out. Nothing claims a protection it
+    does not provide, and nothing is dropped without a word."""
+    said = [(doc, *apply_notes(doc.raw)) for doc in docs]
+    for doc, warnings, _ in said:
+        for warning in warnings:
+            err.print(f"[bold red]WARNING[/bold red] {doc.kind}/{doc.name}: {escape(warning)}")
+    for doc, _, dropped in said:
+        for note in dropped:
+            err.print(f"note: {doc.kind}/{doc.name}: {note}", markup=False)
 
 
 def apply_order(docs: list[Document]) -> list[Document]:
@@ -182,6 +197,7 @@ def apply_cmd(
 ) -> None:
     """Create or update resources on the local runtime and wait until they are ready."""
     docs = apply_order(read_resources(filename))
+    say_what_is_not_honoured(docs)
     ctl = client(start=True)
     applied: list[tuple[str, str, str]] = []
     for doc in docs:

@@ -30,7 +30,8 @@ from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
 from rayplane.local.env import env_notes, node_environment, redis_password
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
-from rayplane.local.notes import local_notes
+from rayplane.local.notes import apply_notes, local_notes
+from rayplane.local.pinned import local_start_command
 from rayplane.local.ports import (
     NodePorts,
     allocate_node_ports,
@@ -52,7 +53,6 @@ from rayplane.reconcile.cluster import (
     reconcile_cluster,
 )
 from rayplane.reconcile.gcs_ft import GcsFt, gcs_ft
-from rayplane.reconcile.raystart import build_ray_start
 from rayplane.settings import Settings
 
 log = logging.getLogger("rayplane.clusters")
@@ -272,8 +272,12 @@ class ClusterRuntime:
             if node.pid is not None or node.deleting is not None:
                 continue
             head = node.kind == "head"
-            group = None if head else next(
-                (g for g in cluster.spec.worker_group_specs if g.group_name == node.group), None
+            group = (
+                None
+                if head
+                else next(
+                    (g for g in cluster.spec.worker_group_specs if g.group_name == node.group), None
+                )
             )
             if not head and group is None:
                 continue  # its group is gone; the reconciler deletes it
@@ -317,16 +321,15 @@ class ClusterRuntime:
         address: str,
         env: dict[str, str],
     ) -> None:
-        spec = cluster.spec
         ports = NodePorts.from_dict(node.ports)
-        extra = _flags(ports.start_args())
-        extra.update({"node-ip-address": LOOPBACK_IP, "temp-dir": node.temp_dir})
-        params = (spec.head_group_spec if group is None else group).ray_start_params
-        if "object-store-memory" not in params:
-            extra["object-store-memory"] = str(self.settings.object_store_bytes)
-        if group is not None:
-            extra["address"] = address
-        command = build_ray_start(spec, group, head_address=address, extra=extra)
+        command = local_start_command(
+            cluster.spec,
+            group,
+            ports,
+            temp_dir=node.temp_dir,
+            address=address,
+            object_store_bytes=self.settings.object_store_bytes,
+        )
         env.update(ports.env())
         if group is not None:
             # Serve's per-worker proxy port: several proxies share this machine.
@@ -565,7 +568,9 @@ class ClusterRuntime:
 
     def notes(self, stored: StoredResource) -> list[str]:
         if stored.kind != "RayCluster":
-            return []
+            # A RayJob's or RayService's own cluster spec: what its RayCluster will lack.
+            warnings, dropped = apply_notes(stored.document())
+            return warnings + dropped
         cluster = RayCluster.model_validate(stored.document())
         return local_notes(cluster) + env_notes(stored, cluster, self.settings, self.configs)
 
@@ -589,14 +594,6 @@ class ClusterRuntime:
                 "serviceName": f"{stored.name}-head-svc",
             }
         )
-
-
-def _flags(args: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for arg in args:
-        key, _, value = arg.removeprefix("--").partition("=")
-        out[key] = value or "true"
-    return out
 
 
 def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:

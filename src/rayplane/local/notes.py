@@ -3,16 +3,25 @@
 A KubeRay YAML carries Pod-only settings (image, service account, scheduling, volumes,
 probes). Locally they have no meaning; they are kept in the stored object (so the same
 YAML moves to Kubernetes intact) and listed by `describe` so nothing is silently dropped.
+
+Security settings get more than a note: a cluster that asks for token auth, mTLS or a
+network policy and runs without it must not look protected, so :func:`security_warnings`
+are printed first by `apply` and listed by `describe` for the RayCluster and for the
+RayJob or RayService that embeds its spec.
 """
 
 from __future__ import annotations
 
 import os
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from rayplane.api.k8s import PodTemplateSpec
 from rayplane.api.quantity import QuantityError, ceil_value, parse_quantity
-from rayplane.api.raycluster import RayCluster
+from rayplane.api.raycluster import RayCluster, RayClusterSpec
+from rayplane.api.rayjob import RayJob
+from rayplane.api.rayservice import RayService
+from rayplane.local.pinned import dropped_param_notes
 
 _POD_ONLY = (
     "serviceAccountName",
@@ -59,17 +68,62 @@ def _template_notes(where: str, template: PodTemplateSpec) -> list[str]:
     return [f"{where}: {', '.join(found)} kept but not applied locally (Pod-only settings)."]
 
 
+def security_warnings(spec: RayClusterSpec, where: str = "spec") -> list[str]:
+    """Each security setting of *spec* the local runtime does not honour, and its cost.
+
+    Local nodes run with Ray's token auth off, plain-text gRPC and no network policy;
+    anything a user on this machine can run can reach their loopback ports.
+    """
+    out = []
+    auth = spec.auth_options
+    if auth is not None and auth.mode == "token":
+        k8s = " (and enableK8sTokenAuth)" if auth.enable_k8s_token_auth else ""
+        out.append(
+            f"{where}.authOptions.mode is token{k8s}, but the local runtime starts Ray with "
+            "token auth disabled: the dashboard, its Jobs API (job submission runs code) and "
+            "the GCS on 127.0.0.1 answer every local user and process without a token."
+        )
+    if spec.tls_options is not None and spec.tls_options.enabled:
+        out.append(
+            f"{where}.tlsOptions.enabled is true, but local Ray nodes talk plain-text gRPC: "
+            "no mutual TLS authenticates or encrypts traffic between Ray components."
+        )
+    if spec.network_policy is not None:
+        out.append(
+            f"{where}.networkPolicy is set, but the local runtime has no network policies: "
+            "any local process can connect to the cluster's ports on 127.0.0.1."
+        )
+    return out
+
+
+def embedded_spec(raw: dict[str, Any]) -> tuple[RayClusterSpec | None, str]:
+    """The cluster spec a RayCluster, RayJob or RayService document carries, and its path."""
+    kind = raw.get("kind")
+    if kind == "RayCluster":
+        return RayCluster.model_validate(raw).spec, "spec"
+    if kind == "RayJob":
+        return RayJob.model_validate(raw).spec.ray_cluster_spec, "spec.rayClusterSpec"
+    if kind == "RayService":
+        return RayService.model_validate(raw).spec.ray_cluster_config, "spec.rayClusterConfig"
+    return None, ""
+
+
+def apply_notes(raw: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What `apply` says about a validated document: (security warnings, dropped params)."""
+    spec, where = embedded_spec(raw)
+    if spec is None:
+        return [], []
+    return security_warnings(spec, where), dropped_param_notes(spec, where)
+
+
 def local_notes(cluster: RayCluster) -> list[str]:
+    """What `describe` lists for a RayCluster: security warnings first, then the rest."""
     spec = cluster.spec
-    notes = _template_notes("headGroupSpec.template.spec", spec.head_group_spec.template)
+    notes = security_warnings(spec)
+    notes += _template_notes("headGroupSpec.template.spec", spec.head_group_spec.template)
     for index, group in enumerate(spec.worker_group_specs):
         notes += _template_notes(f"workerGroupSpecs[{index}].template.spec", group.template)
-    host = spec.head_group_spec.ray_start_params.get("dashboard-host")
-    if host and host != "127.0.0.1":
-        notes.append(
-            f"headGroupSpec.rayStartParams.dashboard-host is {host}; locally every "
-            "Ray listener is bound to 127.0.0.1 instead."
-        )
+    notes += dropped_param_notes(spec)
     installed = _installed_ray()
     if spec.ray_version and installed and spec.ray_version != installed:
         notes.append(

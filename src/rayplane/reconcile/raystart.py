@@ -30,6 +30,12 @@ The rules are KubeRay's (ray-operator/controllers/ray/common/pod.go, at feeaf72)
 
 Flags are sorted; "true" becomes a bare ``--k``; "false" drops the flag, except for
 log-color, include-dashboard and include-log-monitor, which take ``--k=false``.
+
+Pinned flags (the local runtime's ports, hosts and directories) are not params a user can
+reach: every user param that names a pinned option the way Ray's click parser reads it
+(the text between ``--`` and the first ``=`` of the finished argument, matched exactly) is
+dropped and reported in ``dropped``, and the pinned flags are rendered after all others,
+so even a spelling missed here would lose to them (click keeps an option's last value).
 """
 
 from __future__ import annotations
@@ -71,11 +77,15 @@ class RayStartCommand:
 
     head: bool
     params: dict[str, str]
+    pinned: frozenset[str] = frozenset()
+    dropped: tuple[tuple[str, str], ...] = ()
 
     def flags(self) -> list[str]:
-        """The rendered flags in KubeRay's order (sorted by name), shell-quoted as written."""
-        rendered = (_render(key, self.params[key]) for key in sorted(self.params))
-        return [flag for flag in rendered if flag is not None]
+        """The rendered flags in KubeRay's order (sorted by name), shell-quoted as written.
+
+        Pinned flags come last (each part sorted), so they are the values click keeps.
+        """
+        return self._rendered(pinned=False) + self._rendered(pinned=True)
 
     def argv(self, env: Mapping[str, str] | None = None) -> list[str]:
         """The command as an exec argv: ["ray", "start", ("--head",) ...flags].
@@ -87,7 +97,19 @@ class RayStartCommand:
         quotes expand as bash would (unset → empty); without it they stay literal.
         """
         head = ["--head"] if self.head else []
-        return ["ray", "start", *head, *(_shell_word(flag, env) for flag in self.flags())]
+        free = [_shell_word(flag, env) for flag in self._rendered(pinned=False)]
+        if self.pinned:
+            # Quote removal and $VAR expansion can still turn a flag into a pinned one (a
+            # key like dash'board-host'): checked again on the words click will read.
+            owned = {f"--{key}" for key in (*self.pinned, "head")}
+            free = [word for word in free if word.split("=", 1)[0] not in owned]
+        pinned = [_shell_word(flag, env) for flag in self._rendered(pinned=True)]
+        return ["ray", "start", *head, *free, *pinned]
+
+    def _rendered(self, *, pinned: bool) -> list[str]:
+        keys = sorted(key for key in self.params if (key in self.pinned) == pinned)
+        rendered = (_render(key, self.params[key]) for key in keys)
+        return [flag for flag in rendered if flag is not None]
 
     def shell(self) -> str:
         """A readable one-liner, ``ray start --head --block --dashboard-host=0.0.0.0 ...``.
@@ -112,19 +134,33 @@ def head_port(spec: RayClusterSpec) -> str:
     return spec.head_group_spec.ray_start_params.get("port", DEFAULT_GCS_PORT)
 
 
+def option_name(key: str, value: str) -> str:
+    """The `ray start` option a param reaches, as click reads its rendered flag.
+
+    Click splits ``--name=value`` at the first ``=`` and matches the name exactly (Ray's
+    ``start`` command has no aliases and no token normalization), so the key
+    ``dashboard-host=0.0.0.0`` with value "true" is the option ``dashboard-host``.
+    """
+    flag = _render(key, value) or f"--{key}"
+    return _shell_word(flag, None).removeprefix("--").split("=", 1)[0]
+
+
 def build_ray_start(
     spec: RayClusterSpec,
     group: WorkerGroupSpec | None,
     *,
     head_address: str | None,
     extra: Mapping[str, str] | None = None,
+    reserved: frozenset[str] = frozenset(),
 ) -> RayStartCommand:
     """Build the `ray start` command of the head (*group* None) or of a worker group.
 
     *head_address* is the worker's default ``--address`` (``<fqdn>:<port>`` on Kubernetes,
     ``127.0.0.1:<port>`` locally); a user-given ``address`` param wins; it is unused for the
-    head. *extra* is applied last, over everything, for what only the runtime knows (local
-    ports, ``temp-dir``, ``node-ip-address``).
+    head. *extra* holds what only the runtime decides (local ports, ``temp-dir``,
+    ``node-ip-address``): those options are pinned, and so are the *reserved* ones, which
+    the runtime leaves unset. A param reaching a pinned option in any spelling click
+    accepts is left out and listed in ``dropped`` (key, value) for the runtime to report.
 
     Raises QuantityError when a container quantity is not a quantity (validation rejects
     such specs before they get here). Unparseable entries of the group ``resources`` field
@@ -155,8 +191,16 @@ def build_ray_start(
     if container is not None and container.resources is not None:
         _apply_container_resources(params, container.resources)
 
+    pinned = frozenset(extra or {}) | reserved
+    dropped: list[tuple[str, str]] = []
+    if pinned:
+        for key in list(params):
+            if option_name(key, params[key]) in pinned | {"head"}:
+                value = params.pop(key)
+                if source.ray_start_params.get(key) == value:  # the user's, not a default
+                    dropped.append((key, value))
     params.update(extra or {})
-    return RayStartCommand(head=is_head, params=params)
+    return RayStartCommand(is_head, params, pinned, tuple(dropped))
 
 
 def ray_resources(spec: RayClusterSpec, group: WorkerGroupSpec | None) -> dict[str, int]:
