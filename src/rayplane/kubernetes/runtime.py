@@ -96,7 +96,8 @@ class OperatorConfig:
     watch_server_timeout: float = 300.0
     watch_client_timeout: float = 330.0
     build: BuildOptions = field(default_factory=lambda: BuildOptions.from_env(os.environ))
-    job_options: JobOptions = field(default_factory=lambda: JobOptions.from_env(os.environ))
+    # KubeRay's RayJob environment variables; the gates are added by job_options.
+    job_env_options: JobOptions = field(default_factory=lambda: JobOptions.from_env(os.environ))
     gates: FeatureGates = field(default_factory=FeatureGates)
     zero_downtime: bool = field(
         default_factory=lambda: os.environ.get("ENABLE_ZERO_DOWNTIME", "").lower() != "false"
@@ -104,6 +105,11 @@ class OperatorConfig:
     dashboard_transport: httpx.BaseTransport | None = None
     dashboard_timeout: float = 2.0
     post_events: bool = True
+
+    @property
+    def job_options(self) -> JobOptions:
+        """What the RayJob reconciler runs with: the environment's settings, these gates."""
+        return self.job_env_options.with_gates(self.gates)
 
     @property
     def service_options(self) -> ServiceOptions:

@@ -44,10 +44,10 @@ class Controller:
         settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # Secrets: owner-only
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
-        self.jobs = JobRuntime(settings, self.store)
+        self.jobs = JobRuntime(settings, self.store, self.gates)
         self._wake = threading.Event()
         self.jobs.changed = self._wake  # a job transition wakes the loop at once
-        self.services = ServiceRuntime(settings, self.store)
+        self.services = ServiceRuntime(settings, self.store, self.gates)
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 

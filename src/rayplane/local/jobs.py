@@ -23,6 +23,7 @@ from typing import Any
 from rayplane.api.k8s import Container
 from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
+from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.jobs import JobsClient, JobsClientError
 from rayplane.local import process
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
@@ -37,6 +38,7 @@ from rayplane.reconcile.job import (
     DeleteSelf,
     DeleteSubmitter,
     JobAction,
+    JobOptions,
     ObservedJob,
     ObservedJobCluster,
     ObservedSubmitter,
@@ -70,10 +72,12 @@ def owner_reference(stored: StoredResource) -> dict[str, Any]:
 class JobRuntime:
     """Drives every RayJob in the store through KubeRay's lifecycle."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, gates: FeatureGates | None = None) -> None:
         self.settings = settings
         self.store = store
         self.changed = threading.Event()
+        # The controller's RAYPLANE_FEATURE_GATES, as its validation uses them.
+        self.options = JobOptions().with_gates(gates or FeatureGates())
 
     def busy(self) -> bool:
         """True while any RayJob is on its way (the controller then polls faster)."""
@@ -91,7 +95,7 @@ class JobRuntime:
             self._finalize(stored, job, state)
             return
         observed = self._observe(stored, job, state)
-        plan = reconcile_job(job, observed, datetime.now(UTC))
+        plan = reconcile_job(job, observed, datetime.now(UTC), options=self.options)
         state.pop("submit_error", None)
         failed = False
         for action in plan.actions:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService
+from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.serve import ApplicationInfo, ServeClient, ServeClientError
 from rayplane.local.jobs import owner_reference
 from rayplane.local.ports import find_free_ports, ports_in_use
@@ -29,6 +30,7 @@ from rayplane.reconcile.service import (
     Promote,
     RemoveServeEndpoint,
     ServiceAction,
+    ServiceOptions,
     SwitchTraffic,
     UpdateCluster,
     random_suffix,
@@ -40,9 +42,11 @@ log = logging.getLogger("rayplane.services")
 
 
 class ServiceRuntime:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, gates: FeatureGates | None = None) -> None:
         self.settings = settings
         self.store = store
+        # The controller's RAYPLANE_FEATURE_GATES, as its validation uses them.
+        self.options = ServiceOptions(gates=gates or FeatureGates())
         self.proxy = ServeProxy()
         # Serve's first deploy can take seconds to answer on a small machine.
         self._serve = ServeClient(timeout=15.0)
@@ -77,7 +81,9 @@ class ServiceRuntime:
         observed = ObservedService.of(
             svc, clusters, serving_cluster=state.get("serving"), deletion_deadlines=deadlines
         )
-        plan = reconcile_service(svc, observed, datetime.now(UTC), random_suffix)
+        plan = reconcile_service(
+            svc, observed, datetime.now(UTC), random_suffix, options=self.options
+        )
         ok = True
         for action in plan.actions:
             try:

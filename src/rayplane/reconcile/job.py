@@ -48,7 +48,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 from urllib.parse import urlsplit
@@ -57,6 +57,7 @@ from rayplane.api.k8s import Container, EnvVar, ObjectMeta, PodTemplateSpec
 from rayplane.api.loading import LoadError, parse_text
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayjob import DeletionPolicyType, RayJob, RayJobInfo, RayJobStatus
+from rayplane.api.validation.gates import FeatureGates
 from rayplane.reconcile.conditions import format_time
 from rayplane.reconcile.gostrings import go_json, go_quote
 
@@ -172,6 +173,16 @@ class JobOptions:
             timeout = DEFAULT_STATUS_CHECK_TIMEOUT_SECONDS
         delete_self = env.get(ENV_DELETE_RAYJOB, "").lower() == "true"
         return cls(grace, timeout, delete_self, **gates)
+
+    def with_gates(self, gates: FeatureGates) -> JobOptions:
+        """These options under the runtime's parsed feature gates (the two this reconciler
+        reads); each runtime calls it where it parses its gates, so validation and the
+        reconciler never disagree."""
+        return replace(
+            self,
+            deletion_policy=gates.RayJobDeletionPolicy,
+            sidecar_submitter_restart=gates.SidecarSubmitterRestart,
+        )
 
 
 def _int_or(text: str | None, default: int) -> int:
