@@ -1,18 +1,34 @@
-"""Feature gates given to the operator's command line reach its reconcilers, not only
-validation: the gated behaviour shows in what the operator creates."""
+"""The operator started from its command line: feature gates reach its reconcilers, not
+only validation, and security settings it does not provide are said as Warning events."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import pytest
 
 from rayplane.kubernetes.cli import config_from_args, parser
+from rayplane.kubernetes.testing import FakeKubernetes
 from tests.kubernetes.operator_harness import TOKEN, example, fake_api, run, running
 
 pytestmark = pytest.mark.timeout(60)
 
-JOB = "log-pipeline"
+WARNINGS = {"AuthTokenSecretNotCreated", "NetworkPolicyNotCreated", "TLSNotConfigured"}
+
+
+def _args(kube: FakeKubernetes, gates: str) -> argparse.Namespace:
+    """The operator's own command line, pointed at the fake API server."""
+    ca = ["--certificate-authority", str(kube.ca_file)] if kube.ca_file else []
+    return parser().parse_args(
+        [
+            "--server", kube.url, "--token", TOKEN, *ca,
+            "--enable-leader-election=false",
+            "--metrics-addr", "0",
+            "--health-probe-bind-address", "0",
+            "--feature-gates", gates,
+        ]
+    )  # fmt: skip
 
 
 def _sidecar_job() -> dict[str, Any]:
@@ -22,7 +38,7 @@ def _sidecar_job() -> dict[str, Any]:
     return job
 
 
-def _submitter(kube: Any) -> dict[str, Any] | None:
+def _submitter(kube: FakeKubernetes) -> dict[str, Any] | None:
     """The ray-job-submitter container of the RayCluster the RayJob made, once made."""
     for cluster in kube.objects("rayclusters", "default"):
         containers = cluster["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
@@ -35,21 +51,38 @@ def _submitter(kube: Any) -> dict[str, Any] | None:
 def test_sidecar_submitter_restart_gate_from_the_command_line_reaches_the_rayjob() -> None:
     async def scenario() -> None:
         async with fake_api() as kube:
-            ca = ["--certificate-authority", str(kube.ca_file)] if kube.ca_file else []
-            args = parser().parse_args(
-                [
-                    "--server", kube.url, "--token", TOKEN, *ca,
-                    "--enable-leader-election=false",
-                    "--metrics-addr", "0",
-                    "--health-probe-bind-address", "0",
-                    "--feature-gates", "SidecarSubmitterRestart=true",
-                ]
-            )  # fmt: skip
+            args = _args(kube, "SidecarSubmitterRestart=true")
             async with running(config_from_args(args), kube.wait_for):
                 kube.create(_sidecar_job())
                 submitter = await kube.wait_for(lambda: _submitter(kube))
             # With the gate only the submitter restarts after a dropped log stream; without
             # it (KubeRay's default) the container has no restart policy of its own.
             assert submitter.get("restartPolicy") == "OnFailure"
+
+    run(scenario)
+
+
+def test_security_settings_the_operator_does_not_provide_get_warning_events() -> None:
+    async def scenario() -> None:
+        cluster = example("raycluster-basic.yaml")
+        cluster["spec"]["rayVersion"] = "2.60.0"  # token auth needs Ray 2.52+
+        cluster["spec"]["authOptions"] = {"mode": "token"}
+        cluster["spec"]["networkPolicy"] = {"mode": "DenyAll"}
+        cluster["spec"]["tlsOptions"] = {"enabled": True}
+        namespace, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
+        async with fake_api() as kube:
+            gates = "RayClusterNetworkPolicy=true,RayClusterMTLS=true"
+            async with running(config_from_args(_args(kube, gates)), kube.wait_for):
+                kube.create(cluster)
+
+                def warned() -> dict[str, str] | None:
+                    events = kube.objects("events", namespace)
+                    found = {e["reason"]: e["message"] for e in events if e["type"] == "Warning"}
+                    return found if found.keys() >= WARNINGS else None
+
+                found = await kube.wait_for(warned)
+            assert f"Secret {name} (key auth_token)" in found["AuthTokenSecretNotCreated"]
+            assert "spec.networkPolicy" in found["NetworkPolicyNotCreated"]
+            assert "spec.tlsOptions.enabled" in found["TLSNotConfigured"]
 
     run(scenario)

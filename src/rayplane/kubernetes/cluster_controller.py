@@ -1,7 +1,9 @@
 """The RayCluster controller: one idempotent pass per RayCluster, KubeRay's reconcile order.
 
 1. Skip a cluster managed by another controller (spec.managedBy).
-2. Validate; an invalid cluster gets a Warning event and no requeue.
+2. Validate; an invalid cluster gets a Warning event and no requeue. A valid one asking
+   for security this operator does not provide gets a Warning event per gap
+   (:mod:`rayplane.kubernetes.unhonoured`).
 3. GCS FT with Redis: keep the finalizer ``ray.io/gcs-ft-redis-cleanup-finalizer`` on it; when
    it is deleted, delete its Pods, wait for the head to go, run the Redis cleanup Job, and
    drop the finalizer when the Job finishes, or at the deadline (annotation
@@ -36,6 +38,7 @@ from rayplane.kubernetes.builders.names import head_service_name, redis_cleanup_
 from rayplane.kubernetes.kube import KubeError, Obj, parse_time
 from rayplane.kubernetes.render import cluster_children
 from rayplane.kubernetes.runtime import Runtime, managed_elsewhere
+from rayplane.kubernetes.unhonoured import unhonoured
 from rayplane.reconcile.cluster import (
     PROVISIONED,
     CreateNode,
@@ -170,6 +173,8 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
         await rt.event(raw, "InvalidRayClusterSpec", "; ".join(errors), warning=True, once=True)
         return None
     cluster = model
+    for reason, message in unhonoured(name, cluster.spec):
+        await rt.event(raw, reason, message, warning=True, once=True)
 
     fault_tolerant = (
         ft_enabled(cluster) and not embedded_ft(cluster) and rt.config.build.gcs_ft_redis_cleanup
