@@ -1,0 +1,81 @@
+"""A security setting the local runtime does not give is named, never silently accepted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rayplane.local.controller import Controller
+from rayplane.settings import Settings
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _spec(**extra: Any) -> dict[str, Any]:
+    return {
+        "rayVersion": "2.60.0",
+        "headGroupSpec": {"rayStartParams": {}, "template": {"spec": {"containers": [{}]}}},
+        **extra,
+    }
+
+
+SECURED = _spec(
+    authOptions={"mode": "token"}, tlsOptions={"enabled": True}, networkPolicy={"mode": "x"}
+)
+
+
+def _notes(ctl: Controller, kind: str, body: dict[str, Any]) -> list[str]:
+    doc = {"apiVersion": "ray.io/v1", "kind": kind, "metadata": {"name": "s"}, "spec": body}
+    path = f"/resources/{kind}/default/s"
+    code, answer = ctl.handle("PUT", path, {}, doc)
+    assert code == 200, answer
+    code, detail = ctl.handle("GET", path, {}, None)
+    assert code == 200
+    return list(detail["local"]["notes"])
+
+
+def test_describe_names_each_security_field_of_a_cluster_and_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    gates = "RayClusterNetworkPolicy=true,RayClusterMTLS=true"
+    ctl = Controller(Settings(home=tmp_path / "h", temp_root=tmp_path / "t", feature_gates=gates))
+    try:
+        notes = _notes(ctl, "RayCluster", SECURED)
+        # First, before the Pod-only and capacity notes.
+        assert notes[0].startswith("spec.authOptions.mode is token, but the local runtime")
+        assert "answer every local user and process without a token" in notes[0]
+        assert notes[1].startswith("spec.tlsOptions.enabled is true, but")
+        assert notes[2].startswith("spec.networkPolicy is set, but")
+        job = {"entrypoint": "python x.py", "rayClusterSpec": _spec(authOptions={"mode": "token"})}
+        assert _notes(ctl, "RayJob", job)[0].startswith(
+            "spec.rayClusterSpec.authOptions.mode is token"
+        )
+        service = {"rayClusterConfig": _spec(authOptions={"mode": "token"})}
+        assert _notes(ctl, "RayService", service)[0].startswith(
+            "spec.rayClusterConfig.authOptions.mode is token"
+        )
+    finally:
+        ctl.clusters.close()
+        ctl.services.close()
+        ctl.store.close()
+
+
+def test_the_seed_examples_dashboard_host_is_reported_as_not_used(tmp_path: Path) -> None:
+    ctl = Controller(Settings(home=tmp_path / "h", temp_root=tmp_path / "t"))
+    try:
+        doc = yaml.safe_load((EXAMPLES / "raycluster-basic.yaml").read_text())
+        code, _ = ctl.handle("PUT", "/resources/RayCluster/raydata/raycluster-basic", {}, doc)
+        assert code == 200
+        detail = ctl.handle("GET", "/resources/RayCluster/raydata/raycluster-basic", {}, None)[1]
+        notes = detail["local"]["notes"]
+        assert any(
+            "spec.headGroupSpec.rayStartParams.dashboard-host='0.0.0.0' is not used locally" in note
+            for note in notes
+        )
+        assert not any("authOptions" in note for note in notes)
+    finally:
+        ctl.clusters.close()
+        ctl.services.close()
+        ctl.store.close()
