@@ -272,12 +272,8 @@ class ClusterRuntime:
             if node.pid is not None or node.deleting is not None:
                 continue
             head = node.kind == "head"
-            group = (
-                None
-                if head
-                else next(
-                    (g for g in cluster.spec.worker_group_specs if g.group_name == node.group), None
-                )
+            group = None if head else next(
+                (g for g in cluster.spec.worker_group_specs if g.group_name == node.group), None
             )
             if not head and group is None:
                 continue  # its group is gone; the reconciler deletes it

@@ -159,8 +159,10 @@ def build_ray_start(
     ``127.0.0.1:<port>`` locally); a user-given ``address`` param wins; it is unused for the
     head. *extra* holds what only the runtime decides (local ports, ``temp-dir``,
     ``node-ip-address``): those options are pinned, and so are the *reserved* ones, which
-    the runtime leaves unset. A param reaching a pinned option in any spelling click
-    accepts is left out and listed in ``dropped`` (key, value) for the runtime to report.
+    the runtime leaves unset, and ``head``, which the group decides. A param reaching a
+    pinned option in any spelling click accepts is left out and listed in ``dropped``
+    (key, value, the user's only) for the runtime to report. Without pins (Kubernetes)
+    the command is exactly KubeRay's.
 
     Raises QuantityError when a container quantity is not a quantity (validation rejects
     such specs before they get here). Unparseable entries of the group ``resources`` field
