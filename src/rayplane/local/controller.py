@@ -20,6 +20,7 @@ from typing import IO, Any
 from rayplane import __version__
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.local.admission import data_size_problem, identity_problem
 from rayplane.local.clusters import ClusterRuntime, blocking_failure
 from rayplane.local.jobs import JobRuntime
 from rayplane.local.server import serve
@@ -146,10 +147,13 @@ class Controller:
             return 200, [r.document() for r in found]
         if len(parts) == 4 and parts[0] == "resources":
             _, kind, namespace, name = parts
+            if kind not in CONFIG_KINDS and kind not in KINDS:
+                return 404, {"message": f"unknown kind {kind}"}
+            refused = identity_problem(kind, namespace, name, body) if method == "PUT" else None
+            if refused is not None:
+                return refused
             if kind in CONFIG_KINDS:
                 return self._config(method, kind, namespace, name, body)
-            if kind not in KINDS:
-                return 404, {"message": f"unknown kind {kind}"}
             return self._one(method, kind, namespace, name, body)
         return 404, {"message": f"no route {method} {path}"}
 
@@ -202,13 +206,15 @@ class Controller:
     ) -> tuple[int, Any]:
         """Secrets and ConfigMaps: data for env vars, nothing to reconcile, no finalizer."""
         if method == "PUT":
-            findings = check(body) if isinstance(body, dict) and body.get("kind") == kind else None
-            if findings is None or findings.errors:
-                items = findings.items if findings else []
+            findings = check(body)
+            if findings.errors:
                 return 422, {
-                    "message": "invalid" if findings else f"the body is not a {kind}",
-                    "findings": [f.as_dict() for f in items],
+                    "message": "invalid",
+                    "findings": [f.as_dict() for f in findings.items],
                 }
+            too_long = data_size_problem(kind, body)
+            if too_long is not None:
+                return 422, too_long
             return self._put(kind, namespace, name, normalized(body))
         stored = self.store.get(kind, namespace, name)
         if stored is None:
