@@ -26,7 +26,7 @@ from rayplane.local.jobs import JobRuntime
 from rayplane.local.server import serve
 from rayplane.local.services import ServiceRuntime
 from rayplane.local.store import ConflictError, Store
-from rayplane.settings import Settings
+from rayplane.settings import HomeError, Settings, prepare_home
 
 log = logging.getLogger("rayplane.controller")
 
@@ -42,7 +42,11 @@ class Controller:
             self.gates = FeatureGates.parse(settings.feature_gates)
         except ValueError as exc:
             raise SystemExit(f"RAYPLANE_FEATURE_GATES: {exc}") from exc
-        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # Secrets: owner-only
+        try:  # before anything is read from the home or written to it
+            for note in prepare_home(settings.home):
+                log.warning("%s", note)
+        except HomeError as exc:
+            raise SystemExit(str(exc)) from exc
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
         self.jobs = JobRuntime(settings, self.store)
