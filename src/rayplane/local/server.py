@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import socketserver
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from rayplane.local.deadlines import Deadlines
 from rayplane.local.requestbody import BadRequest, parse_body, truncated
 
 Handler = Callable[[str, str, dict[str, str], Any], tuple[int, Any]]
@@ -40,11 +42,20 @@ REQUEST_TIMEOUT_S = 30.0
 
 class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    deadlines: Deadlines | None = None
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.deadlines is not None:
+            self.deadlines.close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that hangs up mid-answer is routine; anything else is logged once,
+        # A client that hangs up mid-request is routine; anything else is logged once,
         # not printed as a bare traceback on the controller's stderr.
-        log.warning("an API connection failed", exc_info=True)
+        if isinstance(sys.exc_info()[1], OSError):
+            log.debug("an API client went away", exc_info=True)
+        else:
+            log.warning("an API connection failed", exc_info=True)
 
 
 def serve(
@@ -65,6 +76,8 @@ def serve(
             probe.close()
             raise RuntimeError(f"a controller already answers on {path}")
 
+    deadlines = Deadlines()
+
     class _Request(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         _cut_off = False
@@ -78,9 +91,7 @@ def serve(
         def handle_one_request(self) -> None:
             # One deadline for the whole request, idle keep-alive wait included: a socket
             # timeout alone restarts on every byte, so a trickling client would never end.
-            self._deadline = threading.Timer(timeout_s, self._cut)
-            self._deadline.daemon = True
-            self._deadline.start()
+            self._deadline = deadlines.add(timeout_s, self._cut)
             try:
                 super().handle_one_request()
             finally:
@@ -135,6 +146,7 @@ def serve(
         do_GET = do_PUT = do_POST = do_DELETE = _handle
 
     server = _Server(str(path), _Request)
+    server.deadlines = deadlines
     os.chmod(path, 0o600)
     thread = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     thread.start()
