@@ -60,7 +60,9 @@ def test_an_invalid_secret_is_refused_with_its_findings(controller: Controller) 
     code, body = controller.handle(
         "PUT", "/resources/ConfigMap/default/x", {}, secret(stringData={})
     )
-    assert code == 422  # a Secret body sent as a ConfigMap
+    # A Secret body sent as a ConfigMap: the URL and the body disagree, a bad request.
+    assert code == 400 and "kind" in body["message"]
+    assert controller.handle("GET", "/resources/ConfigMap/default/x", {}, None)[0] == 404
 
 
 def test_the_reconcile_loop_leaves_config_objects_alone(controller: Controller) -> None:

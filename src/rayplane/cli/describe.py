@@ -6,12 +6,11 @@ import time
 from typing import Any
 
 import yaml
-from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
 from rayplane.api.configdata import sizes
-from rayplane.cli.output import out
+from rayplane.cli.output import out, printable, safe
 
 
 def _section(title: str) -> None:
@@ -22,20 +21,23 @@ def render(detail: dict[str, Any]) -> None:
     meta = detail["metadata"]
     status = detail.get("status") or {}
     local = detail.get("local") or {}
-    out.print(f"[bold]Name:[/bold]       {meta['name']}")
-    out.print(f"[bold]Namespace:[/bold]  {meta['namespace']}")
-    out.print(f"[bold]Kind:[/bold]       {detail['kind']}")
-    out.print(f"[bold]UID:[/bold]        {meta.get('uid')}  generation {meta.get('generation')}")
-    out.print(f"[bold]Created:[/bold]    {meta.get('creationTimestamp')}")
+    out.print(f"[bold]Name:[/bold]       {safe(meta['name'])}")
+    out.print(f"[bold]Namespace:[/bold]  {safe(meta['namespace'])}")
+    out.print(f"[bold]Kind:[/bold]       {safe(detail['kind'])}")
+    out.print(
+        f"[bold]UID:[/bold]        {safe(meta.get('uid'))}  "
+        f"generation {safe(meta.get('generation'))}"
+    )
+    out.print(f"[bold]Created:[/bold]    {safe(meta.get('creationTimestamp'))}")
     if meta.get("deletionTimestamp"):
-        out.print(f"[bold]Deleting:[/bold]   since {meta['deletionTimestamp']}")
+        out.print(f"[bold]Deleting:[/bold]   since {safe(meta['deletionTimestamp'])}")
     if status.get("state"):
-        out.print(f"[bold]State:[/bold]      {status['state']}")
+        out.print(f"[bold]State:[/bold]      {safe(status['state'])}")
     endpoints = status.get("endpoints") or {}
     if endpoints:
         _section("Endpoints")
         for key, value in sorted(endpoints.items()):
-            out.print(f"  {key}: {value}")
+            out.print(f"  {safe(key)}: {safe(value)}")
     conditions = status.get("conditions") or []
     if conditions:
         _section("Conditions")
@@ -44,11 +46,11 @@ def render(detail: dict[str, Any]) -> None:
             table.add_column(column)
         for c in conditions:
             table.add_row(
-                c["type"],
-                c["status"],
-                c.get("reason", ""),
-                c.get("message", ""),
-                c.get("lastTransitionTime", ""),
+                safe(c["type"]),
+                safe(c["status"]),
+                safe(c.get("reason", "")),
+                safe(c.get("message", "")),
+                safe(c.get("lastTransitionTime", "")),
             )
         out.print(table)
     summary = {
@@ -59,7 +61,7 @@ def render(detail: dict[str, Any]) -> None:
     if summary:
         _section("Status")
         for key, value in summary.items():
-            out.print(f"  {key}: {value}")
+            out.print(f"  {safe(key)}: {safe(value)}")
     nodes = local.get("nodes") or []
     if nodes:
         _section("Nodes")
@@ -74,11 +76,13 @@ def render(detail: dict[str, Any]) -> None:
                 if k in ("gcs", "dashboard", "agent", "client", "serve")
             )
             state = n["state"] + (f" ({n['reason']})" if n.get("reason") else "")
-            table.add_row(n["name"], n["group"], state, str(n.get("pid") or ""), shown)
+            table.add_row(
+                *(safe(c) for c in (n["name"], n["group"], state, n.get("pid") or "", shown))
+            )
         out.print(table)
         _section("Logs")
         for n in nodes:
-            out.print(f"  {n['name']}: {n.get('log', '')}", markup=False)
+            out.print(printable(f"  {n['name']}: {n.get('log', '')}"), markup=False)
     if detail.get("kind") == "RayCluster":
         _worker_groups(detail.get("spec") or {}, nodes)
     if local.get("autoscaler"):
@@ -89,17 +93,18 @@ def render(detail: dict[str, Any]) -> None:
     if notes:
         _section("Local runtime notes")
         for note in notes:
-            out.print(f"  - {note}")
+            out.print(f"  - {safe(note)}")
     events = local.get("events") or []
     _section("Events")
     if not events:
         out.print("  <none>")
     for e in events:
         style = "yellow" if e["type"] == "Warning" else ""
-        line = f"  {e['time']}  {e['type']:<7} {e['reason']:<22} {e['message']}"
-        out.print(f"[{style}]{line}[/{style}]" if style else line, markup=bool(style))
+        line = safe(f"  {e['time']}  {e['type']:<7} {e['reason']:<22} {e['message']}")
+        out.print(f"[{style}]{line}[/{style}]" if style else line)
     _section("Spec")
-    out.print(yaml.safe_dump(detail.get("spec") or {}, sort_keys=False).rstrip(), markup=False)
+    spec = yaml.safe_dump(detail.get("spec") or {}, sort_keys=False).rstrip()
+    out.print(printable(spec), markup=False)
 
 
 def worker_groups(spec: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -138,13 +143,18 @@ def _worker_groups(spec: dict[str, Any], nodes: list[dict[str, Any]]) -> None:
         table.add_column(column, overflow="fold")
     for r in rows:
         table.add_row(
-            r["name"],
-            str(r["desired"]),
-            str(r["ready"]),
-            str(r["nodes"]),
-            str(r["min"]),
-            "" if r["max"] is None else str(r["max"]),
-            ", ".join(r["workersToDelete"]),
+            *(
+                safe(c)
+                for c in (
+                    r["name"],
+                    r["desired"],
+                    r["ready"],
+                    r["nodes"],
+                    r["min"],
+                    "" if r["max"] is None else r["max"],
+                    ", ".join(str(w) for w in r["workersToDelete"]),
+                )
+            )
         )
     out.print(table)
 
@@ -153,13 +163,13 @@ def _serve(serve: dict[str, Any], endpoint: str | None) -> None:
     """Which cluster serves, and each deployment's replicas (running/target, by state)."""
     _section("Serve")
     if endpoint:
-        out.print(f"  endpoint: {endpoint}", markup=False)
+        out.print(f"  endpoint: {safe(endpoint)}")
     for role in ("active", "pending"):
         info = serve.get(role)
         if not info:
             continue
         apps = info.get("applications") or {}
-        out.print(f"  {role} cluster: {info['cluster']}", markup=False)
+        out.print(f"  {role} cluster: {safe(info['cluster'])}")
         if not apps:
             out.print("    no Serve applications read yet")
             continue
@@ -173,15 +183,16 @@ def _serve(serve: dict[str, Any], endpoint: str | None) -> None:
                 states = dep.get("replicas") or {}
                 running = states.get("RUNNING", 0)
                 target = dep.get("targetReplicas")
-                table.add_row(
+                cells = (
                     app_name if first else "",
-                    str(app.get("routePrefix") or "") if first else "",
+                    (app.get("routePrefix") or "") if first else "",
                     dep_name,
-                    str(dep.get("status") or app.get("status") or ""),
+                    dep.get("status") or app.get("status") or "",
                     f"{running}/{target if target is not None else '?'}" if dep_name else "",
                     ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
-                    str(dep.get("message") or (app.get("message") if first else "") or ""),
+                    dep.get("message") or (app.get("message") if first else "") or "",
                 )
+                table.add_row(*(safe(c) for c in cells))
                 first = False
         out.print(Padding(table, (0, 0, 0, 4)))
 
@@ -200,16 +211,16 @@ def _autoscaler(info: dict[str, Any]) -> None:
     state = info.get("state", "")
     pid = f" (pid {info['pid']})" if info.get("pid") and state == "running" else ""
     reason = f": {info['reason']}" if info.get("reason") else ""
-    out.print(f"  process: {state}{pid}{reason}", markup=False)
-    out.print(f"  log: {info.get('log', '')}", markup=False)
+    out.print(f"  process: {safe(state)}{safe(pid)}{safe(reason)}")
+    out.print(f"  log: {safe(info.get('log', ''))}")
     if info.get("updated"):
         age = max(0.0, time.time() - float(info["updated"]))
         out.print(f"  last update: {age:.0f}s ago")
     if info.get("error"):
-        out.print(f"  [red]error:[/red] {escape(str(info['error']))}", highlight=False)
+        out.print(f"  [red]error:[/red] {safe(info['error'])}", highlight=False)
     for item in info.get("infeasible") or []:
         out.print(
-            f"  [yellow]WARNING: infeasible demand: {escape(_shape(item))}: no worker group offers "
+            f"  [yellow]WARNING: infeasible demand: {safe(_shape(item))}: no worker group offers "
             "these resources, so the autoscaler cannot add a node for it; add a group that "
             "does, or change the request.[/yellow]",
             highlight=False,
@@ -217,40 +228,37 @@ def _autoscaler(info: dict[str, Any]) -> None:
     demand = info.get("demand") or []
     out.print("  pending demand:" + ("" if demand else " none"))
     for item in demand:
-        out.print(f"    {_shape(item)}", markup=False)
+        out.print(f"    {safe(_shape(item))}")
     for launch in info.get("pendingLaunches") or []:
-        out.print(f"  launching: {launch['count']} x {launch['group']}", markup=False)
+        out.print(safe(f"  launching: {launch['count']} x {launch['group']}"))
     for node in info.get("pendingNodes") or []:
-        out.print(f"  starting: {node['name']} ({node['group']}) {node['details']}", markup=False)
+        out.print(safe(f"  starting: {node['name']} ({node['group']}) {node['details']}"))
     for failed in info.get("failedLaunches") or []:
         out.print(
-            f"  failed launch: {failed['count']} x {failed['group']}: {failed['details']}",
-            markup=False,
+            safe(f"  failed launch: {failed['count']} x {failed['group']}: {failed['details']}")
         )
     for node in info.get("idleNodes") or []:
-        out.print(
-            f"  idle: {node['name']} ({node['group']}) for {node['idleSeconds']}s", markup=False
-        )
+        out.print(safe(f"  idle: {node['name']} ({node['group']}) for {node['idleSeconds']}s"))
     decisions = info.get("decisions") or []
     if decisions:
         out.print("  last decisions:")
         for d in decisions:
-            out.print(f"    {d['time']}  {d['message']}", markup=False)
+            out.print(safe(f"    {d['time']}  {d['message']}"))
 
 
 def render_config(detail: dict[str, Any]) -> None:
     """A Secret or ConfigMap as `kubectl describe` shows it: a Secret's keys with their
     sizes, never its values (describe output ends up in terminals, logs and bug reports)."""
     meta = detail["metadata"]
-    out.print(f"[bold]Name:[/bold]       {meta['name']}")
-    out.print(f"[bold]Namespace:[/bold]  {meta['namespace']}")
-    out.print(f"[bold]Kind:[/bold]       {detail['kind']}")
-    out.print(f"[bold]Created:[/bold]    {meta.get('creationTimestamp')}")
+    out.print(f"[bold]Name:[/bold]       {safe(meta['name'])}")
+    out.print(f"[bold]Namespace:[/bold]  {safe(meta['namespace'])}")
+    out.print(f"[bold]Kind:[/bold]       {safe(detail['kind'])}")
+    out.print(f"[bold]Created:[/bold]    {safe(meta.get('creationTimestamp'))}")
     for key in ("labels", "annotations"):
         shown = ", ".join(f"{k}={v}" for k, v in (meta.get(key) or {}).items()) or "<none>"
-        out.print(f"[bold]{key.title() + ':':<11}[/bold] {escape(shown)}", highlight=False)
+        out.print(f"[bold]{key.title() + ':':<11}[/bold] {safe(shown)}", highlight=False)
     if detail["kind"] == "Secret":
-        out.print(f"\n[bold]Type:[/bold]  {detail.get('type') or 'Opaque'}")
+        out.print(f"\n[bold]Type:[/bold]  {safe(detail.get('type') or 'Opaque')}")
     _section("Data")
     found = sizes(detail)
     data = detail.get("data") or {}
@@ -258,6 +266,6 @@ def render_config(detail: dict[str, Any]) -> None:
         out.print("  <none>")
     for key, size in found.items():
         if detail["kind"] == "ConfigMap" and key in data:
-            out.print(f"  {key}: {escape(str(data[key]))}", highlight=False)
+            out.print(f"  {safe(key)}: {safe(data[key])}", highlight=False)
         else:
-            out.print(f"  {escape(key)}:  {size} bytes", highlight=False)
+            out.print(f"  {safe(key)}:  {size} bytes", highlight=False)

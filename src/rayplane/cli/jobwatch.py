@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from rayplane.cli.output import err, out
+from rayplane.cli.output import err, out, safe
 from rayplane.clients.jobs import JobsClient, JobsClientError
 
 TERMINAL = {"Complete", "Failed", "ValidationFailed"}
@@ -51,7 +51,7 @@ def follow(
             return 1
         line = _phase_line(detail)
         if line != last_line:
-            err.print(f"[{time.monotonic() - start:5.1f}s] {label}: {line}")
+            err.print(f"[{time.monotonic() - start:5.1f}s] {label}: {safe(line)}")
             last_line = line
         status = detail.get("status") or {}
         if stream_logs:
@@ -64,13 +64,13 @@ def follow(
             why = f"{status.get('reason') or phase}: {status.get('message') or ''}".strip(": ")
             err.print(
                 f"[red]{label} did not succeed[/red] (jobStatus "
-                f"{status.get('jobStatus') or 'none'}): {why}"
+                f"{safe(status.get('jobStatus') or 'none')}): {safe(why)}"
             )
             return 1
         stuck = (detail.get("local") or {}).get("clusterFailure")
         if stuck:
             err.print(
-                f"[red]{label} cannot run[/red]: {stuck}. The RayJob stays as it is and "
+                f"[red]{label} cannot run[/red]: {safe(stuck)}. The RayJob stays as it is and "
                 "goes on once that is fixed; `rayplane describe` shows it."
             )
             return 1

@@ -14,7 +14,7 @@ from typing import Any
 from rich.live import Live
 from rich.table import Table
 
-from rayplane.cli.output import err
+from rayplane.cli.output import err, safe
 
 
 @dataclass
@@ -28,15 +28,16 @@ Row = tuple[str, str, str, str, str]
 
 
 def node_rows(detail: dict[str, Any]) -> list[Row]:
+    """Each node's cells, made safe to splice into markup (names and reasons are data)."""
     rows = []
     for node in (detail.get("local") or {}).get("nodes", []):
         rows.append(
             (
-                node["name"],
-                node["group"],
-                node["state"],
+                safe(node["name"]),
+                safe(node["group"]),
+                safe(node["state"]),
                 f"{node.get('age', 0):.0f}s",
-                node.get("reason", ""),
+                safe(node.get("reason", "")),
             )
         )
     return rows

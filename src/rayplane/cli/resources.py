@@ -15,7 +15,7 @@ from rayplane.api.loading import Document, LoadError, load
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import plural, qualified, resolve
-from rayplane.cli.output import dump, err, out, print_findings
+from rayplane.cli.output import dump, err, out, print_findings, safe
 from rayplane.cli.progress import Outcome, wait_for
 from rayplane.local.client import ControllerClient, ControllerError
 from rayplane.local.clusters import blocking_failure
@@ -34,13 +34,13 @@ def client(start: bool = False) -> ControllerClient:
             if ctl.ensure_running():
                 err.print(f"started the local controller ({settings.home})")
         except ControllerError as exc:
-            err.print(str(exc))
+            err.print(safe(exc))
             raise typer.Exit(1) from exc
     return ctl
 
 
 def _fail(exc: ControllerError) -> typer.Exit:
-    err.print(str(exc))
+    err.print(safe(exc))
     return typer.Exit(1)
 
 
@@ -206,10 +206,10 @@ def apply_cmd(
         try:
             after = ctl.apply(with_source_dir(doc))
         except ControllerError as exc:
-            err.print(f"{doc.kind}/{doc.name}: {exc}")
+            err.print(f"{safe(doc.kind)}/{safe(doc.name)}: {safe(exc)}")
             if isinstance(exc.payload, dict) and exc.payload.get("findings"):
                 for finding in exc.payload["findings"]:
-                    err.print(f"  {finding['path']}: {finding['message']}")
+                    err.print(f"  {safe(finding['path'])}: {safe(finding['message'])}")
             raise typer.Exit(1) from exc
         verb = (
             "created"
@@ -235,15 +235,15 @@ def apply_cmd(
 
         outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit)
         if outcome.failed:
-            err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {outcome.message}")
+            err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
             failed = True
             continue
         status = (ctl.get(kind, ns, name) or {}).get("status") or {}
         url, address = dashboard_url(status), gcs_address(status)
-        out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {url}")
+        out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {safe(url)}")
         if address:
-            out.print(f'  connect: ray.init(address="{address}")')
-            out.print(f"  submit:  ray job submit --address {url} -- python my_script.py")
+            out.print(f'  connect: ray.init(address="{safe(address)}")')
+            out.print(f"  submit:  ray job submit --address {safe(url)} -- python my_script.py")
     for kind, ns, name in applied:
         if kind != "RayService":
             continue
@@ -253,11 +253,11 @@ def apply_cmd(
 
         outcome = wait_for(f"RayService {ns}/{name}", fetch_svc, service_outcome, limit)
         if outcome.failed:
-            err.print(f"[red]RayService {ns}/{name} is not ready[/red]: {outcome.message}")
+            err.print(f"[red]RayService {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
             failed = True
             continue
         endpoint = ((fetch_svc() or {}).get("local") or {}).get("endpoint")
-        out.print(f"RayService {ns}/{name} is ready. Endpoint: {endpoint}/")
+        out.print(f"RayService {ns}/{name} is ready. Endpoint: {safe(endpoint)}/")
     for kind, ns, name in applied:
         if kind != "RayJob":
             continue
@@ -386,7 +386,7 @@ def get_cmd(
             row.append(_groups_cell(ctl, doc))
         if all_namespaces:
             row.insert(0, doc["metadata"]["namespace"])
-        table.add_row(*row)
+        table.add_row(*(safe(cell) for cell in row))
     out.print(table)
 
 
@@ -482,13 +482,13 @@ def delete_cmd(
 
             outcome = wait_for(f"deleting {kind} {ns}/{name}", fetch, gone, timeout)
             if outcome.failed:
-                err.print(f"{kind} {ns}/{name}: {outcome.message}")
+                err.print(f"{kind} {ns}/{name}: {safe(outcome.message)}")
                 raise typer.Exit(1)
         out.print(f'{qualified(kind)} "{name}" deleted')
         if wait and kind not in CONFIG_KINDS:
             for event in ctl.request("GET", f"/events/{found['metadata']['uid']}"):
                 if event["reason"].startswith("GCSStorage"):
                     style = "yellow" if event["type"] == "Warning" else "green"
-                    err.print(f"  [{style}]{event['message']}[/{style}]")
+                    err.print(f"  [{style}]{safe(event['message'])}[/{style}]")
     if missing:
         raise typer.Exit(1)

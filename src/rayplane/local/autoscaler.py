@@ -41,6 +41,7 @@ from rayplane.api.raycluster import RayCluster
 from rayplane.local import process
 from rayplane.local.configrefs import HomeConfigs
 from rayplane.local.env import container_env
+from rayplane.local.homepaths import under_home
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_ENV, LOOPBACK_IP
 from rayplane.local.store import Store, StoredNode, StoredResource
@@ -57,12 +58,14 @@ _STOP_GRACE_S = 5.0
 
 
 def log_path(settings: Settings, stored: StoredResource) -> Path:
-    return settings.home / "logs" / stored.namespace / stored.name / "autoscaler.log"
+    return under_home(settings.home, "logs", stored.namespace, stored.name, "autoscaler.log")
 
 
 def status_path(settings: Settings, stored: StoredResource) -> Path:
     """The summary the autoscaler process keeps current (written only by that process)."""
-    return settings.home / "logs" / stored.namespace / stored.name / "autoscaler-status.json"
+    return under_home(
+        settings.home, "logs", stored.namespace, stored.name, "autoscaler-status.json"
+    )
 
 
 def autoscaler_env(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,7 +11,9 @@ from typing import Any
 
 import httpx
 
-from rayplane.settings import Settings
+from rayplane.settings import HomeError, Settings, prepare_home
+
+log = logging.getLogger("rayplane.client")
 
 
 class ControllerError(Exception):
@@ -26,6 +29,7 @@ class ControllerClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.socket = settings.home / "controller.sock"
+        self._home_checked = False
         self._http = httpx.Client(
             transport=httpx.HTTPTransport(uds=str(self.socket)),
             base_url="http://rayplane",
@@ -35,7 +39,20 @@ class ControllerClient:
     def close(self) -> None:
         self._http.close()
 
+    def _check_home(self, create: bool = False) -> None:
+        """Refuse a home another user owns or may write to before trusting its socket:
+        whoever answers there would receive every Secret the CLI applies."""
+        if self._home_checked or not (create or self.settings.home.exists()):
+            return  # no home yet: nothing to trust; ensure_running creates it owner-only
+        try:
+            for note in prepare_home(self.settings.home):
+                log.warning("%s", note)
+        except HomeError as exc:
+            raise ControllerError(str(exc)) from exc
+        self._home_checked = True
+
     def request(self, method: str, path: str, body: Any = None, **query: str) -> Any:
+        self._check_home()
         try:
             response = self._http.request(method, path, json=body, params=query or None)
         except httpx.TransportError as exc:
@@ -57,23 +74,23 @@ class ControllerClient:
 
     def ensure_running(self, timeout_s: float = 30.0) -> bool:
         """Start `rayplane controller` in the background unless one answers; True if started."""
+        self._check_home(create=True)  # refused here, the user reads why, not controller.log
         if self.alive():
             return False
         home = self.settings.home
-        home.mkdir(mode=0o700, parents=True, exist_ok=True)  # holds Secret values
-        log = open(home / "controller.log", "ab")  # noqa: SIM115 - handed to the child
+        output = open(home / "controller.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             subprocess.Popen(
                 [sys.executable, "-m", "rayplane", "controller", "run"],
                 stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
+                stdout=output,
+                stderr=output,
                 start_new_session=True,
                 env=dict(os.environ, RAYPLANE_HOME=str(home)),
                 close_fds=True,
             )
         finally:
-            log.close()
+            output.close()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.alive():

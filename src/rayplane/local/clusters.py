@@ -28,6 +28,7 @@ from rayplane.local import process
 from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
 from rayplane.local.env import env_notes, node_environment, redis_password
+from rayplane.local.homepaths import remove_tree, under_home
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.notes import apply_notes, local_notes
@@ -252,7 +253,7 @@ class ClusterRuntime:
             ports={**ports.as_dict(), "serve": serve_port},
             temp_dir=tempfile.mkdtemp(prefix="n", dir=self.settings.temp_root),
             log_path=str(
-                self.settings.home / "logs" / stored.namespace / stored.name / f"{name}.log"
+                under_home(self.settings.home, "logs", stored.namespace, stored.name, f"{name}.log")
             ),
             created=time.time(),
             info={"why": "created; not started yet"},
@@ -460,9 +461,7 @@ class ClusterRuntime:
                 self._delete_node(stored, node.name, "the RayCluster is being deleted")
         self._take_config_errors(stored.uid)
         if not self.store.nodes(stored.uid) and self._gcs_cleaned(stored):
-            shutil.rmtree(
-                self.settings.home / "logs" / stored.namespace / stored.name, ignore_errors=True
-            )
+            remove_tree(self.settings.home, "logs", stored.namespace, stored.name)
             self.store.remove(stored.uid)
             self._cleanup_ft.pop(stored.uid, None)
             for key in [k for k in self._failures if k[0] == stored.uid]:
@@ -493,9 +492,10 @@ class ClusterRuntime:
 
     def _clean_storage(self, stored: StoredResource, cluster: RayCluster, ft: GcsFt) -> None:
         if ft.backend == "rocksdb":
-            path = self.settings.home / "gcs" / str(cluster.metadata.uid or cluster.name)
-            shutil.rmtree(path, ignore_errors=True)
-            self.store.event(stored.uid, "GCSStorageCleaned", f"removed RocksDB storage {path}")
+            key = str(cluster.metadata.uid or cluster.name)
+            if remove_tree(self.settings.home, "gcs", key):
+                path = self.settings.home / "gcs" / key
+                self.store.event(stored.uid, "GCSStorageCleaned", f"removed RocksDB storage {path}")
             return
         ok, message = clean_redis(
             ft, min(ft.deletion_timeout_s, self.settings.gcs_cleanup_timeout_s)

@@ -20,12 +20,13 @@ from typing import IO, Any
 from rayplane import __version__
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.local.admission import data_size_problem, identity_problem
 from rayplane.local.clusters import ClusterRuntime, blocking_failure
 from rayplane.local.jobs import JobRuntime
 from rayplane.local.server import serve
 from rayplane.local.services import ServiceRuntime
 from rayplane.local.store import ConflictError, Store
-from rayplane.settings import Settings
+from rayplane.settings import HomeError, Settings, prepare_home
 
 log = logging.getLogger("rayplane.controller")
 
@@ -41,7 +42,11 @@ class Controller:
             self.gates = FeatureGates.parse(settings.feature_gates)
         except ValueError as exc:
             raise SystemExit(f"RAYPLANE_FEATURE_GATES: {exc}") from exc
-        settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)  # Secrets: owner-only
+        try:  # before anything is read from the home or written to it
+            for note in prepare_home(settings.home):
+                log.warning("%s", note)
+        except HomeError as exc:
+            raise SystemExit(str(exc)) from exc
         self.store = Store(settings.home / "state.db")
         self.clusters = ClusterRuntime(settings, self.store)
         self.jobs = JobRuntime(settings, self.store, self.gates)
@@ -146,10 +151,13 @@ class Controller:
             return 200, [r.document() for r in found]
         if len(parts) == 4 and parts[0] == "resources":
             _, kind, namespace, name = parts
+            if kind not in CONFIG_KINDS and kind not in KINDS:
+                return 404, {"message": f"unknown kind {kind}"}
+            refused = identity_problem(kind, namespace, name, body) if method == "PUT" else None
+            if refused is not None:
+                return refused
             if kind in CONFIG_KINDS:
                 return self._config(method, kind, namespace, name, body)
-            if kind not in KINDS:
-                return 404, {"message": f"unknown kind {kind}"}
             return self._one(method, kind, namespace, name, body)
         return 404, {"message": f"no route {method} {path}"}
 
@@ -202,13 +210,15 @@ class Controller:
     ) -> tuple[int, Any]:
         """Secrets and ConfigMaps: data for env vars, nothing to reconcile, no finalizer."""
         if method == "PUT":
-            findings = check(body) if isinstance(body, dict) and body.get("kind") == kind else None
-            if findings is None or findings.errors:
-                items = findings.items if findings else []
+            findings = check(body)
+            if findings.errors:
                 return 422, {
-                    "message": "invalid" if findings else f"the body is not a {kind}",
-                    "findings": [f.as_dict() for f in items],
+                    "message": "invalid",
+                    "findings": [f.as_dict() for f in findings.items],
                 }
+            too_long = data_size_problem(kind, body)
+            if too_long is not None:
+                return 422, too_long
             return self._put(kind, namespace, name, normalized(body))
         stored = self.store.get(kind, namespace, name)
         if stored is None:

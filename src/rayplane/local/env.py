@@ -21,6 +21,7 @@ from rayplane.local.configrefs import (
     missing_object,
     resolve_key,
 )
+from rayplane.local.homepaths import make_dir
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.store import StoredResource
 from rayplane.reconcile.gcs_ft import WORKER_RECONNECT_TIMEOUT_S, gcs_ft
@@ -259,8 +260,7 @@ def ft_environment(
         return {"RAY_gcs_rpc_server_reconnect_timeout_s": WORKER_RECONNECT_TIMEOUT_S}
     env = {"RAY_external_storage_namespace": ft.namespace}
     if ft.backend == "rocksdb":
-        path = settings.home / "gcs" / str(cluster.metadata.uid or cluster.name)
-        path.mkdir(parents=True, exist_ok=True)
+        path = make_dir(settings.home, "gcs", str(cluster.metadata.uid or cluster.name))
         env.update({"RAY_gcs_storage": "rocksdb", "RAY_gcs_storage_path": str(path)})
         return env
     if ft.redis_address:

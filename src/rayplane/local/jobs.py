@@ -28,6 +28,7 @@ from rayplane.clients.jobs import JobsClient, JobsClientError
 from rayplane.local import process
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
 from rayplane.local.env import container_env
+from rayplane.local.homepaths import make_dir
 from rayplane.local.logs import log_tail
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import (
@@ -285,8 +286,7 @@ class JobRuntime:
     ) -> None:
         if state.get("submitter", {}).get("phase") == "running":
             return
-        logs = self.settings.home / "logs" / stored.namespace / stored.name
-        logs.mkdir(parents=True, exist_ok=True)
+        logs = make_dir(self.settings.home, "logs", stored.namespace, stored.name)
         container = action.template.spec.containers[0] if action.template.spec.containers else None
         command = list(action.command)
         if container is not None and container.command:

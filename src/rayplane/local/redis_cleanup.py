@@ -2,7 +2,8 @@
 
 It runs in a child process with a hard deadline: Ray's Redis client retries a dead server
 for minutes, and a delete must finish in bounded time whatever Redis does (KubeRay users
-have had clusters stuck Terminating on exactly this).
+have had clusters stuck Terminating on exactly this). Its arguments, the Redis password
+among them, go in on stdin: a command line is readable by every user through /proc.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rayplane.reconcile.gcs_ft import GcsFt, split_redis_address
 _SCRIPT = """
 import json, sys
 from ray._private.gcs_utils import cleanup_redis_storage
-a = json.loads(sys.argv[1])
+a = json.load(sys.stdin)
 ok = cleanup_redis_storage(host=a["host"], port=a["port"], password=a["password"],
                            use_ssl=a["tls"], storage_namespace=a["namespace"])
 print("cleaned" if ok else "nothing-removed")
@@ -43,7 +44,8 @@ def clean_redis(ft: GcsFt, timeout_s: float) -> tuple[bool, str]:
     where = f"Redis {host}:{port} namespace {ft.namespace}"
     try:
         proc = subprocess.run(
-            [sys.executable, "-c", _SCRIPT, json.dumps(args)],
+            [sys.executable, "-c", _SCRIPT],
+            input=json.dumps(args),
             env=env,
             capture_output=True,
             text=True,
