@@ -5,6 +5,7 @@ the node logs once the nodes have stopped."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,13 @@ def _job_with_cluster(controller: Controller, tmp_path: Path) -> tuple[StoredRes
     }
     cluster = store.put("RayCluster", "default", "job-c1", body)
     temp = tmp_path / "node"
-    (temp / "session_latest" / "logs").mkdir(parents=True)
-    (temp / "session_latest" / "logs" / "job-driver-job-x1.log").write_text("the marker\n")
+    for session, text in (("2026-01-01_00-00-00_1", "an old session\n"), ("2026-01-02", "")):
+        logs = temp / f"session_{session}" / "logs"
+        logs.mkdir(parents=True)
+        (logs / "job-driver-job-x1.log").write_text(text or "the marker\n")
+        if text:  # the old session's log was last written a day earlier
+            os.utime(logs / "job-driver-job-x1.log", (1e9, 1e9))
+    (temp / "session_latest").symlink_to(temp / "session_2026-01-02")  # as Ray links it
     store.add_node(
         StoredNode(
             name="job-c1-head-aaaaa",

@@ -78,6 +78,11 @@ def job_dir(home: Path, namespace: str, job: str) -> Path:
     return namespace_dir(home, namespace) / job
 
 
+def _plain(name: str) -> bool:
+    """A name that is one path component (stored names are; typed ones may not be)."""
+    return bool(name) and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
 def _header(size: int, kept: int) -> bytes:
     return (
         f"[rayplane: this log had {size} bytes; only its last {kept} bytes are kept, "
@@ -184,6 +189,8 @@ class History:
     def attempts(self, namespace: str, job: str) -> list[Attempt]:
         """The kept attempts of a RayJob, oldest first."""
         found: list[Attempt] = []
+        if not (_plain(namespace) and _plain(job)):
+            return []  # a name typed on the command line never leads out of the history
         root = job_dir(self.home, namespace, job)
         try:
             entries = list(root.iterdir())
@@ -194,12 +201,14 @@ class History:
                 manifest = json.loads((entry / MANIFEST).read_text())
             except (OSError, ValueError):
                 continue
-            if isinstance(manifest, dict) and "attempt" in manifest:
+            if isinstance(manifest, dict) and isinstance(manifest.get("attempt"), int):
                 found.append(Attempt(entry, manifest))
         return sorted(found, key=lambda a: a.number)
 
     def for_cluster(self, namespace: str, cluster: str) -> Attempt | None:
         """The archived attempt whose cluster was *cluster*, of any RayJob in *namespace*."""
+        if not _plain(namespace):
+            return None
         try:
             jobs = sorted(namespace_dir(self.home, namespace).iterdir())
         except OSError:

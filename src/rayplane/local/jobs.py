@@ -10,6 +10,7 @@ the store, so a restarted controller neither loses a submitter nor submits twice
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import shlex
@@ -419,7 +420,7 @@ class JobRuntime:
             return
         for node in self.store.nodes(cluster.uid):
             path = _driver_log(Path(node.temp_dir), job_id)
-            if path is not None and path.is_file() and self.history.keep_driver_log(attempt, path):
+            if path is not None and self.history.keep_driver_log(attempt, path):
                 return
         url = status.get("dashboardURL")
         if not url:
@@ -451,12 +452,20 @@ def _submitter(sub: dict[str, Any]) -> ObservedSubmitter:
 
 
 def _driver_log(temp_dir: Path, job_id: str) -> Path | None:
-    """Where Ray writes a job's driver output on the node that ran it (None for a job ID
-    that is not a plain file name, which Ray would not have used for a file either)."""
-    name = f"job-driver-{job_id}.log"
+    """Where Ray wrote a job's driver output on a node, if it ran there.
+
+    Looked up in every session of the node's temp dir (a restarted head starts a new one),
+    the newest first. None for a job ID that is not a plain file name, which Ray would not
+    have used for a file either.
+    """
     if "/" in job_id or job_id.startswith("."):
         return None
-    return temp_dir / "session_latest" / "logs" / name
+    found = [
+        path
+        for path in temp_dir.glob(f"session_*/logs/job-driver-{glob.escape(job_id)}.log")
+        if path.parts[-3] != "session_latest" and path.is_file()
+    ]
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
 
 
 def _remove_submitter_files(log: Path) -> None:
