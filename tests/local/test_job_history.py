@@ -90,3 +90,11 @@ def test_node_logs_fit_the_attempts_budget_head_first(tmp_path: Path) -> None:
     assert manifest["droppedNodeLogs"] == ["c-w-worker-ccccc.log"]
     total = sum(p.stat().st_size for p in nodes.iterdir())
     assert total < 2000 + 2 * 200  # the budget plus each file's one-line note
+
+
+def test_a_typed_name_never_reads_outside_the_history(tmp_path: Path) -> None:
+    history = History(tmp_path / "home")
+    history.begin("default", "job", "uid", "c")
+    assert history.attempts("default/job", "..") == []
+    assert history.for_cluster("..", "c") is None
+    assert history.for_cluster("default", "c") is not None
