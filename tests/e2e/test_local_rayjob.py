@@ -94,7 +94,7 @@ def test_data_pipeline_example_completes_and_its_cluster_goes(local: Local) -> N
 def test_failing_job_retries_on_fresh_clusters_then_fails(local: Local) -> None:
     text = job_yaml(
         "always-fails",
-        "python -c 'import sys; sys.exit(3)'",
+        "python -c 'import sys; print(\"trying\"); sys.exit(3)'",
         "  backoffLimit: 2\n  submissionMode: HTTPMode\n  shutdownAfterJobFinishes: true\n",
     )
     local.run("apply", "-f", "-", "--no-wait", input=text)
@@ -114,6 +114,20 @@ def test_failing_job_retries_on_fresh_clusters_then_fails(local: Local) -> None:
     assert status["reason"] == "AppFailed"
     assert status["failed"] == 3
     assert len(clusters) == 3 and len(job_ids) == 3
+    # Each attempt's logs are kept after its cluster went, the retried ones included.
+    wait_for(
+        lambda: all(
+            local.run("get", "raycluster", c, check=False).returncode == 1 for c in clusters
+        ),
+        120,
+        "the job's clusters to be deleted",
+    )
+    kept: set[str] = set()
+    for attempt in ("1", "2", "3"):
+        logs = local.run("logs", "rayjob/always-fails", "--attempt", attempt)
+        assert "trying" in logs.stdout
+        kept.update(c for c in clusters if f"RayCluster {c} (attempt {attempt} " in logs.stderr)
+    assert kept == clusters
     local.run("delete", "rayjob", "always-fails", timeout=240)
 
 

@@ -89,6 +89,8 @@ def render(detail: dict[str, Any]) -> None:
         _autoscaler(local["autoscaler"])
     if local.get("serve"):
         _serve(local["serve"], local.get("endpoint"))
+    if detail.get("kind") == "RayJob":
+        _job_history(local.get("history") or [])
     notes = local.get("notes") or []
     if notes:
         _section("Local runtime notes")
@@ -105,6 +107,31 @@ def render(detail: dict[str, Any]) -> None:
     _section("Spec")
     spec = yaml.safe_dump(detail.get("spec") or {}, sort_keys=False).rstrip()
     out.print(printable(spec), markup=False)
+
+
+def _job_history(attempts: list[dict[str, Any]]) -> None:
+    """The kept attempts of a RayJob: what is left of each once its cluster is deleted."""
+    if not attempts:
+        return
+    _section("History (kept until the RayJob is deleted; `rayplane logs rayjob/NAME --attempt N`)")
+    table = Table(box=None, pad_edge=False)
+    for column in ("ATTEMPT", "CLUSTER", "JOB ID", "JOB STATUS", "CLUSTER DELETED", "KEPT"):
+        table.add_column(column, overflow="fold")
+    for a in attempts:
+        files = a.get("files") or {}
+        cut = [name for name, f in files.items() if f.get("keptBytes", 0) < f.get("bytes", 0)]
+        kept = f"{len(files)} logs" + (f" ({', '.join(cut)}: tail only)" if cut else "")
+        table.add_row(
+            str(a.get("attempt")),
+            str(a.get("cluster") or ""),
+            str(a.get("jobId") or ""),
+            f"{a.get('jobStatus') or ''} ({a.get('jobDeploymentStatus') or ''})",
+            str(a.get("clusterDeletedAt") or f"being deleted since {a.get('archivedAt')}"),
+            kept,
+        )
+    out.print(table)
+    for a in attempts:
+        out.print(f"  attempt {a.get('attempt')}: {a.get('dir')}", markup=False)
 
 
 def worker_groups(spec: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
+from rayplane.cli.kept_logs import job_attempt, kept_node_log, print_driver_log, say_where
 from rayplane.cli.kinds import split_ref
 from rayplane.cli.output import err, out
 from rayplane.cli.resources import Namespace, client, dashboard_url
 from rayplane.local.client import ControllerError
+from rayplane.local.history import Attempt, History
 from rayplane.settings import Settings
 
 controller_app = typer.Typer(
@@ -31,22 +33,39 @@ def _tail(path: Path, lines: int) -> str:
 
 
 def logs_cmd(
-    ref: Annotated[str, typer.Argument(help="raycluster/NAME")],
+    ref: Annotated[str, typer.Argument(help="raycluster/NAME or rayjob/NAME")],
     node: Annotated[
         str | None,
         typer.Option("--node", help="A node, a group, or 'autoscaler' (default: the head)."),
     ] = None,
     follow: Annotated[bool, typer.Option("-f", "--follow")] = False,
     tail: Annotated[int, typer.Option("--tail", help="Lines to show; -1 for all.")] = 200,
+    attempt: Annotated[
+        int | None,
+        typer.Option("--attempt", help="A RayJob's kept attempt (after its cluster is gone)."),
+    ] = None,
     namespace: Namespace = "default",
 ) -> None:
-    """Print a node's log (its `ray start` output); -f keeps following."""
+    """Print a node's log (its `ray start` output) or a RayJob's driver log; -f follows.
+
+    Once a RayJob's cluster is deleted, the logs its history kept are shown instead.
+    """
     kind, name = split_ref(ref, "RayCluster")
+    ctl = client()
     try:
-        detail = client().get(kind, namespace, name)
+        detail = ctl.get(kind, namespace, name)
     except ControllerError as exc:
         err.print(str(exc))
         raise typer.Exit(1) from exc
+    history = History(ctl.settings.home)
+    kept = None
+    if detail is None and kind == "RayCluster":
+        kept = history.for_cluster(namespace, name)
+    elif detail is not None and kind == "RayJob":
+        kept = job_attempt(history, detail, attempt)
+    if kept is not None:
+        _kept_logs(history, kept, node, tail, driver=kind == "RayJob")
+        return
     if detail is None:
         err.print(f'{kind} "{name}" not found in namespace {namespace}')
         raise typer.Exit(1)
@@ -83,6 +102,17 @@ def logs_cmd(
                     time.sleep(0.3)
         except KeyboardInterrupt:
             return
+
+
+def _kept_logs(history: History, kept: Attempt, node: str | None, tail: int, driver: bool) -> None:
+    """A deleted job cluster's logs from its RayJob's history; nothing more will come."""
+    say_where(kept, history.attempts(kept.manifest["namespace"], kept.manifest["rayJob"]))
+    if driver and node is None:
+        print_driver_log(kept)
+        return
+    text = _tail(kept_node_log(kept, node), tail)
+    if text:
+        out.print(text, markup=False, highlight=False)
 
 
 def _job_logs(detail: dict[str, Any], follow: bool) -> None:

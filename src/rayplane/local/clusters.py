@@ -7,6 +7,7 @@ agent's /api/healthz, and the head Service becomes the head's loopback ports.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -28,7 +29,8 @@ from rayplane.local import process
 from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
 from rayplane.local.env import env_notes, node_environment, redis_password
-from rayplane.local.homepaths import remove_tree, under_home
+from rayplane.local.history import History, finish_cluster
+from rayplane.local.homepaths import UnsafePath, remove_tree, under_home
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.notes import apply_notes, local_notes
@@ -107,6 +109,7 @@ class ClusterRuntime:
         self._cleanup_ft: dict[str, GcsFt] = {}
         self.configs = StoreConfigs(store)
         self.autoscalers = AutoscalerSupervisor(settings, store)
+        self.history = History(settings.home)
 
     def close(self) -> None:
         self._stops.shutdown(wait=False, cancel_futures=False)
@@ -273,8 +276,12 @@ class ClusterRuntime:
             if node.pid is not None or node.deleting is not None:
                 continue
             head = node.kind == "head"
-            group = None if head else next(
-                (g for g in cluster.spec.worker_group_specs if g.group_name == node.group), None
+            group = (
+                None
+                if head
+                else next(
+                    (g for g in cluster.spec.worker_group_specs if g.group_name == node.group), None
+                )
             )
             if not head and group is None:
                 continue  # its group is gone; the reconciler deletes it
@@ -461,12 +468,25 @@ class ClusterRuntime:
                 self._delete_node(stored, node.name, "the RayCluster is being deleted")
         self._take_config_errors(stored.uid)
         if not self.store.nodes(stored.uid) and self._gcs_cleaned(stored):
+            # A forged identity had nothing kept for it; remove_tree logs the refusal.
+            with contextlib.suppress(UnsafePath):
+                logs = under_home(self.settings.home, "logs", stored.namespace, stored.name)
+                self._keep_history(stored, logs)
             remove_tree(self.settings.home, "logs", stored.namespace, stored.name)
             self.store.remove(stored.uid)
             self._cleanup_ft.pop(stored.uid, None)
             for key in [k for k in self._failures if k[0] == stored.uid]:
                 del self._failures[key]
             log.info("RayCluster %s/%s deleted", stored.namespace, stored.name)
+
+    def _keep_history(self, stored: StoredResource, logs: Path) -> None:
+        """A RayJob's cluster leaves its node logs in the job's history before they go."""
+        try:
+            finish_cluster(self.history, self.store, stored, logs)
+        except OSError as exc:
+            self.store.event(
+                stored.uid, "HistoryNotKept", f"could not keep the node logs: {exc}", "Warning"
+            )
 
     def _gcs_cleaned(self, stored: StoredResource) -> bool:
         """With GCS FT, clean the cluster's storage once its head is gone; True when done.

@@ -251,6 +251,8 @@ class Controller:
         }
         if stored.kind == "RayService":
             doc["local"]["serve"] = self.services.serve_details(stored)
+        if stored.kind == "RayJob":
+            doc["local"]["history"] = self.jobs.history_of(stored)
         if stored.kind in ("RayJob", "RayService"):
             doc["local"]["clusterFailure"] = next(
                 (

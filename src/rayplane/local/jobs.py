@@ -9,6 +9,8 @@ the store, so a restarted controller neither loses a submitter nor submits twice
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
 import os
 import shlex
@@ -28,6 +30,7 @@ from rayplane.clients.jobs import JobsClient, JobsClientError
 from rayplane.local import process
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
 from rayplane.local.env import container_env
+from rayplane.local.history import Attempt, History, job_events
 from rayplane.local.homepaths import make_dir
 from rayplane.local.logs import log_tail
 from rayplane.local.store import Store, StoredResource
@@ -79,6 +82,7 @@ class JobRuntime:
         self.changed = threading.Event()
         # The controller's RAYPLANE_FEATURE_GATES, as its validation uses them.
         self.options = JobOptions().with_gates(gates or FeatureGates())
+        self.history = History(settings.home)
 
     def busy(self) -> bool:
         """True while any RayJob is on its way (the controller then polls faster)."""
@@ -101,7 +105,7 @@ class JobRuntime:
         failed = False
         for action in plan.actions:
             try:
-                self._act(stored, job, action, state)
+                self._act(stored, job, action, state, plan.status.wire())
             except Exception as exc:  # one failed action stops the pass, as KubeRay's errors do
                 failed = True
                 log.exception("RayJob %s/%s: %s failed", stored.namespace, stored.name, action)
@@ -226,7 +230,12 @@ class JobRuntime:
     # actions ----------------------------------------------------------------------------------
 
     def _act(
-        self, stored: StoredResource, job: RayJob, action: JobAction, state: dict[str, Any]
+        self,
+        stored: StoredResource,
+        job: RayJob,
+        action: JobAction,
+        state: dict[str, Any],
+        status: dict[str, Any],
     ) -> None:
         ns = stored.namespace
         if isinstance(action, CreateCluster):
@@ -246,6 +255,7 @@ class JobRuntime:
             self.store.put("RayCluster", ns, action.name, body)
             self.store.event(stored.uid, "CreatedRayCluster", f"created RayCluster {action.name}")
         elif isinstance(action, DeleteCluster):
+            self._archive(stored, action.name, state, status)
             if self.store.mark_deleting("RayCluster", ns, action.name) is not None:
                 self.store.event(
                     stored.uid, "DeletedRayCluster", f"deleting RayCluster {action.name}"
@@ -313,18 +323,22 @@ class JobRuntime:
             return
         state.pop("submitter_config_error", None)
         exit_file = tempfile.mktemp(prefix="submitter-", dir=logs)
+        log_path = logs / "submitter.log"
         sub: dict[str, Any] = {
             "name": action.name,
             "command": command,
             "env": env,
             "backoff_limit": action.backoff_limit,
             "attempts": 0,
-            "log": str(logs / "submitter.log"),
+            "log": str(log_path),
+            # The log is appended to by every attempt; this one's output starts here.
+            "log_start": log_path.stat().st_size if log_path.exists() else 0,
             "exit_file": exit_file,
             "cwd": str(_source_dir(job) or Path.cwd()),
         }
         self._spawn_submitter(stored, sub)
         state["submitter"] = sub
+        state["submitter_log"] = sub["log"]  # removed with the RayJob
         self.store.event(stored.uid, "CreatedSubmitter", f"started submitter (pid {sub['pid']})")
 
     def _delete_submitter(self, state: dict[str, Any]) -> None:
@@ -357,7 +371,69 @@ class JobRuntime:
             if child.deleting is None:
                 self.store.mark_deleting(child.kind, child.namespace, child.name)
         if not owned:
+            self.history.remove(stored.namespace, stored.name)
+            if state.get("submitter_log"):
+                _remove_submitter_files(Path(state["submitter_log"]))
             self.store.remove(stored.uid)
+
+    # history ----------------------------------------------------------------------------------
+
+    def _archive(
+        self, stored: StoredResource, name: str, state: dict[str, Any], status: dict[str, Any]
+    ) -> None:
+        """Keep the attempt's driver log, submitter output, status and events before its
+        cluster is deleted (the head's session logs and dashboard go with the cluster).
+
+        The cluster's node logs are added when its nodes have stopped (see
+        :func:`rayplane.local.history.finish_cluster`). A failure to write is a Warning
+        event and not a stuck delete: a full disk must not keep a cluster running.
+        """
+        cluster = self.store.get("RayCluster", stored.namespace, name)
+        if cluster is None or cluster.deleting is not None:
+            return
+        try:
+            attempt = self.history.begin(stored.namespace, stored.name, stored.uid, name)
+            self._keep_driver_log(attempt, cluster, status)
+            sub = state.get("submitter")
+            if sub and sub.get("log"):
+                self.history.keep_submitter_log(
+                    attempt, Path(sub["log"]), int(sub.get("log_start") or 0)
+                )
+            self.history.record_end(
+                attempt, status, job_events(self.store, stored.uid, cluster.uid)
+            )
+        except OSError as exc:
+            self.store.event(
+                stored.uid,
+                "HistoryNotKept",
+                f"could not keep the logs of RayCluster {name} before deleting it: {exc}",
+                "Warning",
+            )
+
+    def _keep_driver_log(
+        self, attempt: Attempt, cluster: StoredResource, status: dict[str, Any]
+    ) -> None:
+        """The driver log from the session logs of the node that ran the job (read from
+        the file, so only its tail is read), else through the Jobs API."""
+        job_id = status.get("jobId")
+        if not job_id:
+            return
+        for node in self.store.nodes(cluster.uid):
+            path = _driver_log(Path(node.temp_dir), job_id)
+            if path is not None and self.history.keep_driver_log(attempt, path):
+                return
+        url = status.get("dashboardURL")
+        if not url:
+            return
+        try:
+            with JobsClient(url, timeout=5) as client:
+                self.history.keep_driver_text(attempt, client.logs(job_id))
+        except JobsClientError as exc:
+            attempt.manifest["driverLogMissing"] = f"the Jobs API did not answer: {exc}"
+
+    def history_of(self, stored: StoredResource) -> list[dict[str, Any]]:
+        """The kept attempts of a RayJob, for `describe`."""
+        return [a.summary() for a in self.history.attempts(stored.namespace, stored.name)]
 
     def describe_cluster(self, stored: StoredResource) -> StoredResource | None:
         name = (stored.status or {}).get("rayClusterName")
@@ -373,6 +449,32 @@ def _submitter(sub: dict[str, Any]) -> ObservedSubmitter:
         message=sub.get("message", ""),
         exit_code=sub.get("exit_code"),
     )
+
+
+def _driver_log(temp_dir: Path, job_id: str) -> Path | None:
+    """Where Ray wrote a job's driver output on a node, if it ran there.
+
+    Looked up in every session of the node's temp dir (a restarted head starts a new one),
+    the newest first. None for a job ID that is not a plain file name, which Ray would not
+    have used for a file either.
+    """
+    if "/" in job_id or job_id.startswith("."):
+        return None
+    found = [
+        path
+        for path in temp_dir.glob(f"session_*/logs/job-driver-{glob.escape(job_id)}.log")
+        if path.parts[-3] != "session_latest" and path.is_file()
+    ]
+    return max(found, key=lambda p: p.stat().st_mtime, default=None)
+
+
+def _remove_submitter_files(log: Path) -> None:
+    """The submitter's log and exit files; the directory too once nothing else is in it
+    (a RayCluster of the same name keeps its node logs there)."""
+    for path in [log, *log.parent.glob("submitter-*")]:
+        path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        log.parent.rmdir()
 
 
 def _exit_code(path: Path) -> int:
