@@ -91,3 +91,39 @@ def test_deleting_a_forged_row_removes_nothing_outside_the_home(
     assert (scratch / "home" / "logs" / "default" / "c1").is_dir()
     # The delete still finishes: nothing was ever created for it under the home.
     assert home_controller.store.get_by_uid(stored.uid) is None
+
+
+def test_a_node_row_pointing_outside_the_temp_root_is_forgotten_without_removing_it(
+    home_controller: Controller, scratch: Path
+) -> None:
+    import time
+
+    from rayplane.local.store import StoredNode
+
+    outside = scratch / "not-a-node"
+    outside.mkdir()
+    (outside / "data").write_text("precious")
+    stored = home_controller.store.put("RayCluster", "default", "c", cluster("c"))
+    home_controller.store.add_node(
+        StoredNode(
+            name="c-head",
+            cluster_uid=stored.uid,
+            group="headgroup",
+            kind="head",
+            pid=None,
+            create_time=None,
+            ports={},
+            temp_dir=str(outside),
+            log_path=str(outside / "log"),
+            created=time.time(),
+            deleting=time.time(),
+        )
+    )
+    home_controller.store.mark_deleting("RayCluster", "default", "c")
+    for _ in range(50):  # the stop runs in the background; a few passes see it done
+        home_controller.reconcile_all()
+        if home_controller.store.get_by_uid(stored.uid) is None:
+            break
+        time.sleep(0.1)
+    assert home_controller.store.get_by_uid(stored.uid) is None
+    assert (outside / "data").read_text() == "precious"

@@ -450,7 +450,13 @@ class ClusterRuntime:
             )
 
     def _forget(self, node: StoredNode) -> None:
-        shutil.rmtree(node.temp_dir, ignore_errors=True)
+        # The row names the folder; a row that points outside the temp root (a hand-edited
+        # or older database) must not make a delete remove someone else's files.
+        temp_dir = Path(node.temp_dir).resolve()
+        if self.settings.temp_root.resolve() in temp_dir.parents:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        else:
+            log.warning("not removing %s: it is not under %s", temp_dir, self.settings.temp_root)
         self.store.remove_node(node.name)
         self._stopping.pop(node.name, None)
 
