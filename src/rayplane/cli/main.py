@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from rayplane import __version__
 from rayplane.api.configdata import check, is_config_kind
@@ -66,7 +67,7 @@ def validate_cmd(
     try:
         docs = load(filename)
     except LoadError as exc:
-        err.print(str(exc))
+        err.print(escape(str(exc)))
         raise typer.Exit(2) from exc
     if not docs:
         err.print("no documents found in " + ", ".join(filename))

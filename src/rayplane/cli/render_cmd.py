@@ -13,6 +13,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, validate
@@ -35,7 +36,7 @@ def render_cmd(
     try:
         docs = load(filename)
     except LoadError as exc:
-        err.print(str(exc))
+        err.print(escape(str(exc)))
         raise typer.Exit(2) from exc
     if not docs:
         err.print("no documents found in " + ", ".join(filename))
