@@ -12,6 +12,7 @@ from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
 from rayplane.api.quantity import is_quantity
 from rayplane.api.raycluster import HeadGroupSpec, RayClusterSpec, WorkerGroupSpec
 from rayplane.api.validation.gates import FeatureGates
+from rayplane.api.validation.meta import check_template_meta
 from rayplane.api.validation.names import (
     at_least,
     label_key_problem,
@@ -107,6 +108,7 @@ def validate_cluster_spec(
 
 
 def _check_template(template: PodTemplateSpec, path: str, out: Findings, what: str) -> None:
+    check_template_meta(template.metadata, join(path, "metadata"), out)
     cpath = join(join(path, "spec"), "containers")
     if not template.spec.containers:
         out.error(
@@ -190,6 +192,10 @@ def _check_resources_param(text: str, path: str, out: Findings) -> None:
 
 def _check_head(head: HeadGroupSpec, path: str, out: Findings) -> None:
     _check_template(head.template, join(path, "template"), out, "head")
+    if head.head_service is not None:
+        check_template_meta(
+            head.head_service.metadata, join(join(path, "headService"), "metadata"), out
+        )
     _check_params_and_resources(head.ray_start_params, head.resources, head.labels, path, out)
 
 
