@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
 from rayplane.api.common import MAX_INT32
-from rayplane.api.errors import Findings
+from rayplane.api.errors import Findings, show
 from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
-from rayplane.api.quantity import is_quantity
+from rayplane.api.quantity import QuantityError, parse_quantity
 from rayplane.api.raycluster import HeadGroupSpec, RayClusterSpec, WorkerGroupSpec
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.api.validation.meta import check_template_meta
@@ -121,13 +122,30 @@ def _check_template(template: PodTemplateSpec, path: str, out: Findings, what: s
         for section in ("limits", "requests"):
             values = getattr(container.resources, section, None) if container.resources else None
             for key, value in (values or {}).items():
-                if not is_quantity(value):
-                    out.error(
-                        join(join(join(join(cpath, index), "resources"), section), key),
-                        f"{value!r} is not a Kubernetes quantity.",
-                        value,
-                        "a number with an optional suffix, e.g. 2, 500m, 4Gi",
-                    )
+                rpath = join(join(join(join(cpath, index), "resources"), section), key)
+                _check_quantity(value, rpath, out)
+
+
+def _check_quantity(value: object, path: str, out: Findings) -> None:
+    """A Kubernetes quantity that is not negative (the API server refuses negative pod
+    resources, and Ray a negative --num-cpus)."""
+    try:
+        parsed = parse_quantity(value)  # type: ignore[arg-type]
+    except QuantityError as exc:
+        out.error(
+            path,
+            f"{show(value)} is not a Kubernetes quantity{_reason(exc)}.",
+            value,
+            "a number with an optional suffix, e.g. 2, 500m, 4Gi, 1e3",
+        )
+        return
+    if parsed < 0:
+        out.error(path, f"{show(value)} is negative; a resource amount must be 0 or more.", value)
+
+
+def _reason(exc: QuantityError) -> str:
+    text = str(exc)
+    return text[text.index(": ") :] if ": " in text else ""
 
 
 def _check_params_and_resources(
@@ -148,10 +166,7 @@ def _check_params_and_resources(
                 params[key],
             )
         for key, value in resources.items():
-            if not is_quantity(value):
-                out.error(
-                    join(join(path, "resources"), key), f"{value!r} is not a quantity.", value
-                )
+            _check_quantity(value, join(join(path, "resources"), key), out)
     if "labels" in params:
         out.error(
             join(ppath, "labels"),
@@ -180,7 +195,8 @@ def _check_resources_param(text: str, path: str, out: Findings) -> None:
     except json.JSONDecodeError:
         parsed = None
     if not isinstance(parsed, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in parsed.values()
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in parsed.values()
     ):
         out.error(
             path,
