@@ -144,6 +144,14 @@ def _describe_one(
             allowed=", ".join(names) if names and not guess else None,
         )
         return
+    if kind in ("less_than_equal", "greater_than_equal") and isinstance(value, int):
+        out.error(
+            path,
+            f"is {show(value)}; Kubernetes stores it as a 32-bit integer, so it must be "
+            "between -2147483648 and 2147483647.",
+            value,
+        )
+        return
     if kind == "missing":
         out.error(path, "is required but missing.")
         return
