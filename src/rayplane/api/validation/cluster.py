@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,8 @@ from rayplane.api.validation.paths import join
 FT_ANNOTATION = "ray.io/ft-enabled"
 STORAGE_NS_ANNOTATION = "ray.io/external-storage-namespace"
 MANAGED_BY = ("ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue")
+# What KubeRay's generated `ray start --KEY=VALUE` command takes as a key.
+_FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # rayStartParams that collide with the group-level `resources` field.
 _RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
 # Names the rocksdb GCS backend and mTLS manage in the pods (KubeRay utils/constant.go).
@@ -126,6 +129,28 @@ def _check_template(template: PodTemplateSpec, path: str, out: Findings, what: s
                 _check_quantity(value, rpath, out)
 
 
+def _check_param_key(key: str, value: str, path: str, out: Findings) -> None:
+    """A key becomes `--KEY=VALUE` of `ray start`, unquoted in KubeRay's shell command, so
+    it must be a plain flag name; anything else smuggles in other flags or shell words."""
+    if _FLAG_NAME.match(key):
+        return
+    name, equals, rest = key.partition("=")
+    stripped = name.strip().lstrip("-").strip()
+    if equals and _FLAG_NAME.match(stripped):
+        fix = f"write it as {stripped}: {show(rest)}"
+    elif _FLAG_NAME.match(stripped):
+        fix = f"drop the dashes and spaces: {stripped}: {show(value)}"
+    else:
+        fix = "use the flag's name without dashes, e.g. num-cpus or dashboard-host"
+    out.error(
+        path,
+        f"key {show(key)} is not a `ray start` flag name (lowercase letters, digits and "
+        f"'-', not starting with '-'); {fix}.",
+        key,
+        "^[a-z0-9][a-z0-9-]*$",
+    )
+
+
 def _check_quantity(value: object, path: str, out: Findings) -> None:
     """A Kubernetes quantity that is not negative (the API server refuses negative pod
     resources, and Ray a negative --num-cpus)."""
@@ -156,6 +181,8 @@ def _check_params_and_resources(
     out: Findings,
 ) -> None:
     ppath = join(path, "rayStartParams")
+    for key, value in params.items():
+        _check_param_key(key, value, join(ppath, key), out)
     if resources:
         mixed = [key for key in _RESOURCE_PARAMS if params.get(key)]
         for key in mixed:
