@@ -110,11 +110,19 @@ def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> No
     spec = job.spec
     has_spec = spec.ray_cluster_spec is not None
     selector = spec.cluster_selector
-    if has_spec == (selector is not None and len(selector) > 0):
+    # KubeRay's ValidateRayJobSpec: a non-empty clusterSelector selects "cluster selector
+    # mode", which wins over a rayClusterSpec (still validated below); neither is an error.
+    if not has_spec and not selector:
         out.error(
             "spec",
-            "set exactly one of rayClusterSpec (a cluster for this job) or "
+            "set one of rayClusterSpec (a cluster for this job) or "
             "clusterSelector (ray.io/cluster: NAME of an existing cluster).",
+        )
+    elif has_spec and selector:
+        out.warn(
+            "spec.rayClusterSpec",
+            "is not used: clusterSelector is set, so the job runs on the selected cluster "
+            "(as in KubeRay). Remove one of them to say which you mean.",
         )
     if selector:
         if not selector.get("ray.io/cluster"):
