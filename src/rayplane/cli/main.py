@@ -21,6 +21,7 @@ from rayplane.api.convert import ConversionError, convert_cluster_launcher, inst
 from rayplane.api.errors import Finding
 from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.cli.gates import resolve_gates
 from rayplane.cli.output import dump, err, out, print_findings
 
 app = typer.Typer(
@@ -43,11 +44,7 @@ Gates = Annotated[
 
 
 def _gates(text: str) -> FeatureGates:
-    try:
-        return FeatureGates.parse(text)
-    except ValueError as exc:
-        err.print(f"--feature-gates: {exc}")
-        raise typer.Exit(2) from exc
+    return resolve_gates(text)
 
 
 def _check_format(fmt: str) -> None:
