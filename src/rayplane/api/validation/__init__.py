@@ -27,7 +27,7 @@ from rayplane.api.validation.meta import (
 )
 from rayplane.api.validation.names import dns1035_problem
 from rayplane.api.validation.service import validate_rayservice
-from rayplane.api.validation.structure import parse, suggest
+from rayplane.api.validation.structure import parse, suggest, without_nulls
 
 KINDS: dict[str, type[Resource]] = {
     "RayCluster": RayCluster,
@@ -91,6 +91,14 @@ def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
     if not isinstance(kind, str) or kind not in KINDS:
         return Report(str(kind or ""), name, out.items)
     model_cls = KINDS[kind]
+    raw = without_nulls(raw)
+    if "spec" not in raw:
+        out.error(
+            "spec",
+            f"is missing or null, but it must be a mapping: the {kind}'s spec (see "
+            "KubeRay's samples for one to start from).",
+        )
+        return Report(str(kind), name, out.items)
     # A wrong apiVersion is reported above; a right one stays, so resource.wire() has it.
     body = raw if api == API_VERSION else {k: v for k, v in raw.items() if k != "apiVersion"}
     parsed = parse(model_cls, body, out)

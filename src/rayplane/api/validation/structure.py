@@ -200,6 +200,21 @@ def _validate(root: type[BaseModel], raw: dict[str, Any]) -> BaseModel:
     return root.model_validate(raw, by_alias=True, by_name=False)
 
 
+def without_nulls(raw: Any) -> Any:
+    """*raw* without the object members whose value is null, at every depth.
+
+    The API server prunes such members from custom resources before validating them
+    (a CRD field is not nullable unless it says so), so `rayStartParams:` left empty in
+    YAML, or `env: null`, means "not set" to KubeRay; null list items stay (and are
+    reported where a list of objects is expected).
+    """
+    if isinstance(raw, dict):
+        return {k: without_nulls(v) for k, v in raw.items() if v is not None}
+    if isinstance(raw, list):
+        return [without_nulls(v) for v in raw]
+    return raw
+
+
 def parse(root: type[BaseModel], raw: dict[str, Any], out: Findings) -> BaseModel | None:
     """Parse *raw*; report type errors; return a model of the rest, for the semantic rules.
 
