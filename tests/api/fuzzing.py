@@ -84,6 +84,15 @@ ODD_VALUES: list[Any] = [
     ["a"],
     {"a": 1},
 ]
+# Same-type values that often stay valid, so many mutants reach the reconcilers.
+PLAUSIBLE: dict[type, list[Any]] = {
+    str: ["1", "2", "0", "500m", "1Gi", "1e40", "0.1n", "true", "false", "demo", "ray"],
+    # Not 2**31 - 1: KubeRay accepts that many replicas, and planning them all takes
+    # without end (a known limit of the reconcilers, reported, not a crash).
+    int: [0, 1, 2, 3, 10, 1000],
+    float: [0.5, 1.0, 1e300],
+    bool: [True, False],
+}
 # Keys that bring a mutant into the code paths rules and builders care about.
 ODD_KEYS = [
     "env",
@@ -195,7 +204,7 @@ def mutate(doc: dict[str, Any], rng: random.Random, edits: int) -> dict[str, Any
     for _ in range(edits):
         target = _at(doc, rng.choice(list(_places(doc))))
         members = list(target) if isinstance(target, dict) else list(range(len(target)))
-        action = rng.choice(["delete", "null", "odd", "odd", "insert", "duplicate"])
+        action = rng.choice(["delete", "null", "odd", "insert", "duplicate", "same", "same"])
         if action == "insert" or not members:
             value = copy.deepcopy(rng.choice(ODD_VALUES))
             if isinstance(target, dict):
@@ -210,6 +219,8 @@ def mutate(doc: dict[str, Any], rng: random.Random, edits: int) -> dict[str, Any
             target[member] = None
         elif action == "duplicate" and isinstance(target, list):
             target.append(copy.deepcopy(target[member]))
+        elif action == "same" and type(target[member]) in PLAUSIBLE:
+            target[member] = rng.choice(PLAUSIBLE[type(target[member])])
         else:
             target[member] = copy.deepcopy(rng.choice(ODD_VALUES))
     return doc
