@@ -169,8 +169,9 @@ def _check_quantity(value: object, path: str, out: Findings) -> None:
 
 
 def _reason(exc: QuantityError) -> str:
-    text = str(exc)
-    return text[text.index(": ") :] if ": " in text else ""
+    """The specific reason parse_quantity gave ("it must be a finite number"), if any."""
+    _, marker, reason = str(exc).partition("quantity: ")
+    return f": {reason}" if marker else ""
 
 
 def _check_params_and_resources(
