@@ -73,3 +73,13 @@ def test_replicas_beyond_int32_are_refused() -> None:
     doc["spec"]["workerGroupSpecs"][0]["replicas"] = 2**31
     errors = {f.path: str(f) for f in validate(doc).errors}
     assert "32-bit" in errors["spec.workerGroupSpecs[0].replicas"]
+
+
+def test_a_ray_start_param_that_is_no_number_is_warned_about_and_survives() -> None:
+    doc = minimal("RayCluster")
+    doc["spec"]["workerGroupSpecs"][0]["rayStartParams"] = {"num-cpus": "two"}
+    report = validate(doc)
+    assert report.ok and report.resource is not None
+    warned = {f.path for f in report.warnings}
+    assert "spec.workerGroupSpecs[0].rayStartParams.num-cpus" in warned
+    assert exercise(report.resource)

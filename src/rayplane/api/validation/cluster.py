@@ -11,7 +11,7 @@ from typing import Any
 from rayplane.api.common import MAX_INT32
 from rayplane.api.errors import Findings, show
 from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
-from rayplane.api.quantity import QuantityError, parse_quantity
+from rayplane.api.quantity import QuantityError, is_quantity, parse_quantity
 from rayplane.api.raycluster import HeadGroupSpec, RayClusterSpec, WorkerGroupSpec
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.api.validation.meta import check_template_meta
@@ -184,6 +184,15 @@ def _check_params_and_resources(
     ppath = join(path, "rayStartParams")
     for key, value in params.items():
         _check_param_key(key, value, join(ppath, key), out)
+    for key in ("num-cpus", "num-gpus", "memory"):
+        if key in params and not is_quantity(params[key]):
+            # KubeRay passes it on; `ray start` then fails. Said here, not dropped silently.
+            out.warn(
+                join(ppath, key),
+                f"{show(params[key])} is not a number; `ray start --{key}` will refuse it, "
+                "and rayplane counts the group's resource as unset.",
+                params[key],
+            )
     if resources:
         mixed = [key for key in _RESOURCE_PARAMS if params.get(key)]
         for key in mixed:
