@@ -141,6 +141,11 @@ ODD_KEYS = [
     "--foo",
     "a b",
     "",
+    # YAML allows keys that are not strings.
+    1,
+    None,
+    True,
+    1.5,
 ]
 
 
