@@ -572,7 +572,6 @@ JOB_RULES = [
          AUTOSCALING, LEGACY("DeleteWorkers", "DeleteCluster")),
     case("shutdown-and-delete-none", "spec.deletionStrategy.onFailure.policy", SHUTDOWN,
          LEGACY("DeleteCluster", "DeleteNone")),
-    case("cluster-spec-and-selector", "spec", J("spec.clusterSelector", {"ray.io/cluster": "c"})),
     case("neither-cluster-spec-nor-selector", "spec",
          lambda doc, cluster: doc["spec"].pop("rayClusterSpec")),
     case("selector-without-cluster-key", "spec.clusterSelector", SELECTOR,
@@ -616,6 +615,8 @@ def test_rayjob_rule(make: Callable[[str], dict[str, Any]], ops: list[Op], path:
 
 
 JOB_CONTROLS = [
+    # KubeRay: a clusterSelector wins over rayClusterSpec; both together are valid.
+    case("cluster-spec-and-selector", "", J("spec.clusterSelector", {"ray.io/cluster": "c"})),
     case("suspend-with-shutdown", "", SHUTDOWN, J("spec.suspend", True)),
     case("ttl-with-shutdown", "", SHUTDOWN, J("spec.ttlSecondsAfterFinished", 60)),
     case("rules-ordered", "", RULES(("DeleteWorkers", "SUCCEEDED", 0),

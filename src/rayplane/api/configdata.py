@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from rayplane.api.errors import Findings, show
-from rayplane.api.validation.names import dns1123_label_problem
+from rayplane.api.validation.meta import check_annotations, check_labels, check_namespace
 from rayplane.api.validation.paths import join
 from rayplane.api.validation.structure import suggest
 
@@ -110,13 +110,9 @@ def _check_metadata(meta: Any, out: Findings) -> None:
             "redis-password.",
             name,
         )
-    namespace = meta.get("namespace")
-    if namespace is not None:
-        problem = (
-            dns1123_label_problem(namespace) if isinstance(namespace, str) else "must be a string"
-        )
-        if problem:
-            out.error("metadata.namespace", f"{show(namespace)} {problem}.", namespace)
+    check_namespace(meta.get("namespace"), "metadata.namespace", out)
+    check_labels(meta.get("labels"), "metadata.labels", out)
+    check_annotations(meta.get("annotations"), "metadata.annotations", out)
 
 
 def _mapping(value: Any) -> dict[Any, Any]:

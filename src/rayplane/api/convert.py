@@ -25,6 +25,8 @@ from typing import Any
 
 import yaml
 
+from rayplane.api.loading import safe_load
+
 __all__ = [
     "Conversion",
     "ConversionError",
@@ -167,7 +169,7 @@ def _load(text_or_dict: str | Mapping[str, Any]) -> dict[str, Any]:
     """Parse YAML text, or copy a mapping, into a plain dict with string keys."""
     if isinstance(text_or_dict, str):
         try:
-            loaded = yaml.safe_load(text_or_dict)
+            loaded = safe_load(text_or_dict)
         except yaml.YAMLError as exc:
             raise ConversionError(f"The cluster-launcher config is not valid YAML: {exc}") from exc
     else:

@@ -7,13 +7,16 @@ KubeRay user's template reaches the Pod (or is listed as "not applied locally") 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
 from rayplane.api.base import Open
 
 Quantity = int | float | str
+# Go's int32 fields (replicas, ports, seconds): the CRD schema refuses what does not fit,
+# and a runtime that took 2**64 replicas would loop or allocate without end.
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 
 class ObjectMeta(Open):
@@ -56,10 +59,10 @@ class EnvVar(Open):
 
 
 class ContainerPort(Open):
-    container_port: int
+    container_port: Int32
     name: str | None = None
     protocol: str | None = None
-    host_port: int | None = None
+    host_port: Int32 | None = None
 
 
 class ResourceRequirements(Open):
@@ -108,8 +111,24 @@ class PodTemplateSpec(Open):
     spec: PodSpec = Field(default_factory=PodSpec)
 
 
+class ServicePort(Open):
+    name: str | None = None
+    port: Int32 | None = None
+    target_port: int | str | None = None
+    node_port: Int32 | None = None
+    protocol: str | None = None
+
+
+class ServiceSpec(Open):
+    """A Service spec: ports and selector are typed because the builders merge into them."""
+
+    type: str | None = None
+    ports: list[ServicePort] | None = None
+    selector: dict[str, str] | None = None
+
+
 class ServiceTemplate(Open):
     """A Service as KubeRay accepts it in headService / serveService."""
 
     metadata: ObjectMeta | None = None
-    spec: dict[str, Any] | None = None
+    spec: ServiceSpec | None = None

@@ -12,7 +12,14 @@ from pydantic import Field
 
 from rayplane.api.base import Open, Strict
 from rayplane.api.common import MAX_INT32, Condition, Resource
-from rayplane.api.k8s import EnvVar, KeyRef, PodTemplateSpec, ResourceRequirements, ServiceTemplate
+from rayplane.api.k8s import (
+    EnvVar,
+    Int32,
+    KeyRef,
+    PodTemplateSpec,
+    ResourceRequirements,
+    ServiceTemplate,
+)
 
 HEAD_GROUP = "headgroup"
 
@@ -36,12 +43,12 @@ class WorkerGroupSpec(Strict):
     # groupName is required by the CRD; it is optional here so validation can report its
     # absence among the other errors of the document.
     group_name: str | None = None
-    replicas: int | None = None
-    min_replicas: int | None = None
-    max_replicas: int | None = None
-    num_of_hosts: int = 1
-    idle_timeout_seconds: int | None = None
-    priority: int | None = None
+    replicas: Int32 | None = None
+    min_replicas: Int32 | None = None
+    max_replicas: Int32 | None = None
+    num_of_hosts: Int32 = 1
+    idle_timeout_seconds: Int32 | None = None
+    priority: Int32 | None = None
     suspend: bool | None = None
     scale_strategy: ScaleStrategy | None = None
     ray_start_params: dict[str, str] = Field(default_factory=dict)
@@ -73,7 +80,7 @@ class AutoscalerOptions(Strict):
     image: str | None = None
     image_pull_policy: str | None = None
     security_context: dict[str, Any] | None = None
-    idle_timeout_seconds: int | None = None
+    idle_timeout_seconds: Int32 | None = None
     upscaling_mode: Literal["Default", "Aggressive", "Conservative"] | None = None
     version: Literal["v1", "v2"] | None = None
     env: list[EnvVar] | None = None

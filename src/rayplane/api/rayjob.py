@@ -8,7 +8,7 @@ from pydantic import Field
 
 from rayplane.api.base import Open, Strict
 from rayplane.api.common import Condition, Resource
-from rayplane.api.k8s import PodTemplateSpec
+from rayplane.api.k8s import Int32, PodTemplateSpec
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 
 SubmissionMode = Literal["K8sJobMode", "HTTPMode", "InteractiveMode", "SidecarMode"]
@@ -17,7 +17,7 @@ DeletionPolicyType = Literal["DeleteCluster", "DeleteWorkers", "DeleteSelf", "De
 
 
 class SubmitterConfig(Strict):
-    backoff_limit: int | None = None
+    backoff_limit: Int32 | None = None
 
 
 class DeletionPolicy(Strict):
@@ -27,7 +27,7 @@ class DeletionPolicy(Strict):
 class DeletionCondition(Strict):
     job_status: Literal["SUCCEEDED", "FAILED"] | None = None
     job_deployment_status: Literal["Failed"] | None = None
-    ttl_seconds: int = 0
+    ttl_seconds: Int32 = 0
 
 
 class DeletionRule(Strict):
@@ -55,10 +55,10 @@ class RayJobSpec(Strict):
     submitter_pod_template: PodTemplateSpec | None = None
     submitter_config: SubmitterConfig | None = None
     shutdown_after_job_finishes: bool = False
-    ttl_seconds_after_finished: int = 0
-    active_deadline_seconds: int | None = None
-    pre_running_deadline_seconds: int | None = None
-    backoff_limit: int = 0
+    ttl_seconds_after_finished: Int32 = 0
+    active_deadline_seconds: Int32 | None = None
+    pre_running_deadline_seconds: Int32 | None = None
+    backoff_limit: Int32 = 0
     suspend: bool = False
     managed_by: str | None = None
     deletion_strategy: DeletionStrategy | None = None

@@ -8,14 +8,14 @@ from pydantic import Field
 
 from rayplane.api.base import Open, Strict
 from rayplane.api.common import Condition, Resource
-from rayplane.api.k8s import ServiceTemplate
+from rayplane.api.k8s import Int32, ServiceTemplate
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 
 
 class ClusterUpgradeOptions(Strict):
-    max_surge_percent: int | None = None
-    step_size_percent: int | None = None
-    interval_seconds: int | None = None
+    max_surge_percent: Int32 | None = None
+    step_size_percent: Int32 | None = None
+    interval_seconds: Int32 | None = None
     gateway_class_name: str | None = None
 
 
@@ -30,12 +30,12 @@ class RayServiceSpec(Strict):
     upgrade_strategy: ServiceUpgradeStrategy | None = None
     serve_service: ServiceTemplate | None = None
     exclude_head_pod_from_serve_svc: bool | None = None
-    ray_cluster_deletion_delay_seconds: int = 60
+    ray_cluster_deletion_delay_seconds: Int32 = 60
     managed_by: str | None = None
     suspend: bool | None = None
     # Deprecated by KubeRay (#1685) and ignored; accepted so old YAML still loads.
-    service_unhealthy_second_threshold: int | None = None
-    deployment_unhealthy_second_threshold: int | None = None
+    service_unhealthy_second_threshold: Int32 | None = None
+    deployment_unhealthy_second_threshold: Int32 | None = None
 
 
 class ServeDeploymentStatus(Open):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from rayplane import __version__
 from rayplane.api.configdata import check, is_config_kind
@@ -20,6 +21,7 @@ from rayplane.api.convert import ConversionError, convert_cluster_launcher, inst
 from rayplane.api.errors import Finding
 from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.cli.gates import resolve_gates
 from rayplane.cli.output import dump, err, out, print_findings
 
 app = typer.Typer(
@@ -42,11 +44,7 @@ Gates = Annotated[
 
 
 def _gates(text: str) -> FeatureGates:
-    try:
-        return FeatureGates.parse(text)
-    except ValueError as exc:
-        err.print(f"--feature-gates: {exc}")
-        raise typer.Exit(2) from exc
+    return resolve_gates(text)
 
 
 def _check_format(fmt: str) -> None:
@@ -66,7 +64,7 @@ def validate_cmd(
     try:
         docs = load(filename)
     except LoadError as exc:
-        err.print(str(exc))
+        err.print(escape(str(exc)))
         raise typer.Exit(2) from exc
     if not docs:
         err.print("no documents found in " + ", ".join(filename))

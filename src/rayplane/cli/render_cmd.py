@@ -13,11 +13,15 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
+from rayplane.api.common import Resource
 from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, validate
+from rayplane.cli.gates import resolve_gates
 from rayplane.cli.output import dump, err, print_findings
 from rayplane.kubernetes.builders import BuildError
+from rayplane.kubernetes.builders.names import stable_suffix
 from rayplane.kubernetes.render import is_cleanup_job, managed_elsewhere, render
 
 
@@ -27,15 +31,23 @@ def render_cmd(
         typer.Option("-f", "--filename", help="File, directory or - (stdin) with the resources."),
     ],
     output: Annotated[str, typer.Option("-o", "--output", help="yaml or json.")] = "yaml",
+    feature_gates: Annotated[
+        str,
+        typer.Option(
+            "--feature-gates",
+            help="KubeRay feature gates, e.g. RayCronJob=true (on top of RAYPLANE_FEATURE_GATES).",
+        ),
+    ] = "",
 ) -> None:
     """Print the Kubernetes objects the operator would create for the resources (dry run)."""
+    gates = resolve_gates(feature_gates)
     if output not in ("yaml", "json"):
         err.print(f"-o {output}: unsupported output format; use yaml or json.")
         raise typer.Exit(2)
     try:
         docs = load(filename)
     except LoadError as exc:
-        err.print(str(exc))
+        err.print(escape(str(exc)))
         raise typer.Exit(2) from exc
     if not docs:
         err.print("no documents found in " + ", ".join(filename))
@@ -50,7 +62,7 @@ def render_cmd(
                 "kind; skipped."
             )
             continue
-        report = validate(doc.raw)
+        report = validate(doc.raw, gates)
         if not report.ok:
             bad += 1
             what = f"{report.kind or '?'}/{report.name or '?'}"
@@ -63,8 +75,8 @@ def render_cmd(
 
     objects: list[dict[str, Any]] = []
     for doc, report in reports:
-        resource = report.resource
-        assert resource is not None  # report.ok
+        assert report.resource is not None  # report.ok
+        resource = _named(report.resource, doc.where)
         label = f"{resource.kind}/{resource.name}"
         manager = managed_elsewhere(resource)
         if manager:
@@ -87,6 +99,20 @@ def render_cmd(
         sys.stdout.write(json.dumps(_as_list(objects), indent=2) + "\n")
     else:
         sys.stdout.write(dump(objects, "yaml"))
+
+
+def _named(resource: Resource, where: str) -> Resource:
+    """A resource with only generateName gets its name from the API server on create; the
+    dry run makes a stable one (the same input renders the same names) and says so."""
+    meta = resource.metadata
+    if meta.name or not meta.generate_name:
+        return resource
+    name = meta.generate_name + stable_suffix(f"{where}/{meta.generate_name}")
+    err.print(
+        f"note: {resource.kind} generateName {meta.generate_name!r} ({where}) is named on "
+        f"create; rendered as {name}."
+    )
+    return resource.model_copy(update={"metadata": meta.model_copy(update={"name": name})})
 
 
 def _api_version(raw: object) -> object:

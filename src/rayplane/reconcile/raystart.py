@@ -253,19 +253,22 @@ def ray_resources(spec: RayClusterSpec, group: WorkerGroupSpec | None) -> dict[s
         gpu = _ceil(params["num-gpus"])
     else:
         for key, value in [*limits.items(), *requests.items()]:
-            if key.endswith("gpu") and _ceil(value) > 0:
-                gpu = _ceil(value)
+            amount = _ceil(value) if key.endswith("gpu") else None
+            if amount:
+                gpu = amount
                 break
     if gpu is not None:
         resources["GPU"] = gpu
 
     custom: dict[str, int] = {}
     if fields:
-        custom = {
-            k: _ceil(v) for k, v in fields.items() if k not in {"CPU", "GPU", "TPU", "memory"}
-        }
+        for key, value in fields.items():
+            amount = _ceil(value) if key not in {"CPU", "GPU", "TPU", "memory"} else None
+            if amount is not None:
+                custom[key] = amount
     elif "resources" in params:
-        custom = {k: math.ceil(v) for k, v in _parse_resources_param(params["resources"]).items()}
+        parsed = _parse_resources_param(params["resources"])
+        custom = {k: math.ceil(v) for k, v in parsed.items() if math.isfinite(v)}
 
     tpu: int | None = None
     if "TPU" in fields:
@@ -274,8 +277,9 @@ def ray_resources(spec: RayClusterSpec, group: WorkerGroupSpec | None) -> dict[s
         tpu = custom["TPU"]
     else:
         for found in (limits, requests):
-            if "google.com/tpu" in found and _ceil(found["google.com/tpu"]) > 0:
-                tpu = _ceil(found["google.com/tpu"])
+            amount = _ceil(found["google.com/tpu"]) if "google.com/tpu" in found else None
+            if amount:
+                tpu = amount
                 break
     if tpu is not None and "TPU" not in custom:
         resources["TPU"] = tpu
@@ -386,8 +390,13 @@ def _nonzero(value: Quantity | None) -> Decimal | None:
     return parsed if parsed != 0 else None
 
 
-def _ceil(value: Quantity) -> int:
-    return math.ceil(parse_quantity(value))
+def _ceil(value: Quantity) -> int | None:
+    """The rounded-up amount, or None for a value that is no quantity: an unchecked
+    rayStartParams string such as num-cpus: "--foo", which `ray start` refuses itself."""
+    try:
+        return math.ceil(parse_quantity(value))
+    except QuantityError:
+        return None
 
 
 def _render(key: str, value: str) -> str | None:

@@ -12,16 +12,22 @@ from typing import Any
 from pydantic import BaseModel
 
 from rayplane.api.common import API_VERSION, Resource
-from rayplane.api.errors import Finding, Findings
+from rayplane.api.errors import Finding, Findings, show
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.cluster import validate_cluster_spec
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.api.validation.job import validate_rayjob
+from rayplane.api.validation.meta import (
+    check_annotations,
+    check_generate_name,
+    check_labels,
+    check_namespace,
+)
 from rayplane.api.validation.names import dns1035_problem
 from rayplane.api.validation.service import validate_rayservice
-from rayplane.api.validation.structure import parse, suggest
+from rayplane.api.validation.structure import parse, suggest, without_nulls
 
 KINDS: dict[str, type[Resource]] = {
     "RayCluster": RayCluster,
@@ -85,6 +91,14 @@ def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
     if not isinstance(kind, str) or kind not in KINDS:
         return Report(str(kind or ""), name, out.items)
     model_cls = KINDS[kind]
+    raw = without_nulls(raw)
+    if "spec" not in raw:
+        out.error(
+            "spec",
+            f"is missing or null, but it must be a mapping: the {kind}'s spec (see "
+            "KubeRay's samples for one to start from).",
+        )
+        return Report(str(kind), name, out.items)
     # A wrong apiVersion is reported above; a right one stays, so resource.wire() has it.
     body = raw if api == API_VERSION else {k: v for k, v in raw.items() if k != "apiVersion"}
     parsed = parse(model_cls, body, out)
@@ -107,6 +121,28 @@ def validate_object(obj: BaseModel, gates: FeatureGates | None = None) -> Report
     return validate(obj.wire(), gates)
 
 
+def _check_identity(obj: Resource, out: Findings) -> None:
+    """Name (or generateName on create), namespace, labels and annotations of the object."""
+    meta = obj.metadata
+    limit = NAME_LIMITS[obj.kind]
+    if meta.name:
+        problem = dns1035_problem(meta.name, limit)
+        if problem:
+            out.error("metadata.name", f"{show(meta.name)} {problem}.", meta.name)
+    elif meta.generate_name:
+        # `kubectl create` of KubeRay's samples: the API server makes the name.
+        check_generate_name(meta.generate_name, limit, "metadata.generateName", out)
+    else:
+        out.error(
+            "metadata.name",
+            "is missing; every resource needs a name (e.g. name: demo), or a generateName "
+            "prefix (e.g. generateName: demo-) for the name to be made on create.",
+        )
+    check_namespace(meta.namespace, "metadata.namespace", out)
+    check_labels(meta.labels, "metadata.labels", out)
+    check_annotations(meta.annotations, "metadata.annotations", out)
+
+
 def _under_any(path: str, parents: list[str]) -> bool:
     return any(path == p or path.startswith((p + ".", p + "[")) for p in parents)
 
@@ -117,11 +153,7 @@ def _name(raw: dict[str, Any]) -> str:
 
 
 def _rules(obj: Resource, out: Findings, gates: FeatureGates) -> None:
-    problem = dns1035_problem(obj.metadata.name or "", NAME_LIMITS[obj.kind])
-    if problem and not obj.metadata.name:
-        out.error("metadata.name", "is missing; every resource needs a name, e.g. name: demo.")
-    elif problem:
-        out.error("metadata.name", f"{obj.metadata.name!r} {problem}.", obj.metadata.name)
+    _check_identity(obj, out)
     annotations = obj.metadata.annotations or {}
     if isinstance(obj, RayCluster):
         validate_cluster_spec(obj.spec, "spec", out, gates, annotations, standalone=True)

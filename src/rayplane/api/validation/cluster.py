@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from rayplane.api.common import MAX_INT32
-from rayplane.api.errors import Findings
+from rayplane.api.errors import Findings, show
 from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
-from rayplane.api.quantity import is_quantity
+from rayplane.api.quantity import QuantityError, is_quantity, parse_quantity
 from rayplane.api.raycluster import HeadGroupSpec, RayClusterSpec, WorkerGroupSpec
 from rayplane.api.validation.gates import FeatureGates
+from rayplane.api.validation.meta import check_template_meta
 from rayplane.api.validation.names import (
     at_least,
     label_key_problem,
@@ -22,6 +25,8 @@ from rayplane.api.validation.paths import join
 FT_ANNOTATION = "ray.io/ft-enabled"
 STORAGE_NS_ANNOTATION = "ray.io/external-storage-namespace"
 MANAGED_BY = ("ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue")
+# What KubeRay's generated `ray start --KEY=VALUE` command takes as a key.
+_FLAG_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # rayStartParams that collide with the group-level `resources` field.
 _RESOURCE_PARAMS = ("num-cpus", "num-gpus", "memory", "resources")
 # Names the rocksdb GCS backend and mTLS manage in the pods (KubeRay utils/constant.go).
@@ -107,6 +112,7 @@ def validate_cluster_spec(
 
 
 def _check_template(template: PodTemplateSpec, path: str, out: Findings, what: str) -> None:
+    check_template_meta(template.metadata, join(path, "metadata"), out)
     cpath = join(join(path, "spec"), "containers")
     if not template.spec.containers:
         out.error(
@@ -119,13 +125,53 @@ def _check_template(template: PodTemplateSpec, path: str, out: Findings, what: s
         for section in ("limits", "requests"):
             values = getattr(container.resources, section, None) if container.resources else None
             for key, value in (values or {}).items():
-                if not is_quantity(value):
-                    out.error(
-                        join(join(join(join(cpath, index), "resources"), section), key),
-                        f"{value!r} is not a Kubernetes quantity.",
-                        value,
-                        "a number with an optional suffix, e.g. 2, 500m, 4Gi",
-                    )
+                rpath = join(join(join(join(cpath, index), "resources"), section), key)
+                _check_quantity(value, rpath, out)
+
+
+def _check_param_key(key: str, value: str, path: str, out: Findings) -> None:
+    """A key becomes `--KEY=VALUE` of `ray start`, unquoted in KubeRay's shell command, so
+    it must be a plain flag name; anything else smuggles in other flags or shell words."""
+    if _FLAG_NAME.match(key):
+        return
+    name, equals, rest = key.partition("=")
+    stripped = name.strip().lstrip("-").strip()
+    if equals and _FLAG_NAME.match(stripped):
+        fix = f"write it as {stripped}: {show(rest)}"
+    elif _FLAG_NAME.match(stripped):
+        fix = f"drop the dashes and spaces: {stripped}: {show(value)}"
+    else:
+        fix = "use the flag's name without dashes, e.g. num-cpus or dashboard-host"
+    out.error(
+        path,
+        f"key {show(key)} is not a `ray start` flag name (lowercase letters, digits and "
+        f"'-', not starting with '-'); {fix}.",
+        key,
+        "^[a-z0-9][a-z0-9-]*$",
+    )
+
+
+def _check_quantity(value: object, path: str, out: Findings) -> None:
+    """A Kubernetes quantity that is not negative (the API server refuses negative pod
+    resources, and Ray a negative --num-cpus)."""
+    try:
+        parsed = parse_quantity(value)  # type: ignore[arg-type]
+    except QuantityError as exc:
+        out.error(
+            path,
+            f"{show(value)} is not a Kubernetes quantity{_reason(exc)}.",
+            value,
+            "a number with an optional suffix, e.g. 2, 500m, 4Gi, 1e3",
+        )
+        return
+    if parsed < 0:
+        out.error(path, f"{show(value)} is negative; a resource amount must be 0 or more.", value)
+
+
+def _reason(exc: QuantityError) -> str:
+    """The specific reason parse_quantity gave ("it must be a finite number"), if any."""
+    _, marker, reason = str(exc).partition("quantity: ")
+    return f": {reason}" if marker else ""
 
 
 def _check_params_and_resources(
@@ -136,6 +182,17 @@ def _check_params_and_resources(
     out: Findings,
 ) -> None:
     ppath = join(path, "rayStartParams")
+    for key, value in params.items():
+        _check_param_key(key, value, join(ppath, key), out)
+    for key in ("num-cpus", "num-gpus", "memory"):
+        if key in params and not is_quantity(params[key]):
+            # KubeRay passes it on; `ray start` then fails. Said here, not dropped silently.
+            out.warn(
+                join(ppath, key),
+                f"{show(params[key])} is not a number; `ray start --{key}` will refuse it, "
+                "and rayplane counts the group's resource as unset.",
+                params[key],
+            )
     if resources:
         mixed = [key for key in _RESOURCE_PARAMS if params.get(key)]
         for key in mixed:
@@ -146,10 +203,7 @@ def _check_params_and_resources(
                 params[key],
             )
         for key, value in resources.items():
-            if not is_quantity(value):
-                out.error(
-                    join(join(path, "resources"), key), f"{value!r} is not a quantity.", value
-                )
+            _check_quantity(value, join(join(path, "resources"), key), out)
     if "labels" in params:
         out.error(
             join(ppath, "labels"),
@@ -178,7 +232,8 @@ def _check_resources_param(text: str, path: str, out: Findings) -> None:
     except json.JSONDecodeError:
         parsed = None
     if not isinstance(parsed, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in parsed.values()
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        for v in parsed.values()
     ):
         out.error(
             path,
@@ -190,6 +245,10 @@ def _check_resources_param(text: str, path: str, out: Findings) -> None:
 
 def _check_head(head: HeadGroupSpec, path: str, out: Findings) -> None:
     _check_template(head.template, join(path, "template"), out, "head")
+    if head.head_service is not None:
+        check_template_meta(
+            head.head_service.metadata, join(join(path, "headService"), "metadata"), out
+        )
     _check_params_and_resources(head.ray_start_params, head.resources, head.labels, path, out)
 
 

@@ -7,9 +7,11 @@ import itertools
 import yaml
 
 from rayplane.api.errors import Findings
+from rayplane.api.loading import describe_yaml_error, safe_load
 from rayplane.api.rayjob import RayJob, RayJobSpec
 from rayplane.api.validation.cluster import validate_cluster_spec
 from rayplane.api.validation.gates import FeatureGates
+from rayplane.api.validation.meta import check_template_meta
 from rayplane.api.validation.paths import join
 
 _ORDER = {"DeleteWorkers": 0, "DeleteCluster": 1, "DeleteSelf": 2}
@@ -70,9 +72,10 @@ def _check_basics(spec: RayJobSpec, out: Findings) -> None:
         )
     if spec.runtime_env_yaml:
         try:
-            parsed = yaml.safe_load(spec.runtime_env_yaml)
-        except yaml.YAMLError as exc:
-            out.error("spec.runtimeEnvYAML", f"is not valid YAML: {exc}.")
+            parsed = safe_load(spec.runtime_env_yaml)
+        except (yaml.YAMLError, RecursionError, ValueError) as exc:
+            problem = describe_yaml_error(exc) if isinstance(exc, yaml.YAMLError) else f": {exc}"
+            out.error("spec.runtimeEnvYAML", f"is not valid YAML{problem}.")
         else:
             if parsed is not None and not isinstance(parsed, dict):
                 out.error(
@@ -107,11 +110,19 @@ def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> No
     spec = job.spec
     has_spec = spec.ray_cluster_spec is not None
     selector = spec.cluster_selector
-    if has_spec == (selector is not None and len(selector) > 0):
+    # KubeRay's ValidateRayJobSpec: a non-empty clusterSelector selects "cluster selector
+    # mode", which wins over a rayClusterSpec (still validated below); neither is an error.
+    if not has_spec and not selector:
         out.error(
             "spec",
-            "set exactly one of rayClusterSpec (a cluster for this job) or "
+            "set one of rayClusterSpec (a cluster for this job) or "
             "clusterSelector (ray.io/cluster: NAME of an existing cluster).",
+        )
+    elif has_spec and selector:
+        out.warn(
+            "spec.rayClusterSpec",
+            "is not used: clusterSelector is set, so the job runs on the selected cluster "
+            "(as in KubeRay). Remove one of them to say which you mean.",
         )
     if selector:
         if not selector.get("ray.io/cluster"):
@@ -157,6 +168,8 @@ def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> No
 
 def _check_submitter(spec: RayJobSpec, out: Findings) -> None:
     template = spec.submitter_pod_template
+    if template is not None:
+        check_template_meta(template.metadata, "spec.submitterPodTemplate.metadata", out)
     if template is not None and not template.spec.containers:
         out.error(
             "spec.submitterPodTemplate.spec.containers",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from rayplane.api.errors import show
+
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_SUBDOMAIN = re.compile(
@@ -36,13 +38,19 @@ def dns1123_label_problem(name: str) -> str | None:
 
 
 def label_key_problem(key: str) -> str | None:
+    """Why *key* is not a qualified name (an optional DNS-1123 subdomain prefix and '/')."""
+    if key.count("/") > 1:
+        return "has more than one '/'; a key is NAME or PREFIX/NAME, e.g. example.com/team"
     prefix, slash, name = key.rpartition("/")
     if slash and (len(prefix) > 253 or not _DNS1123_SUBDOMAIN.match(prefix)):
-        return f"has prefix {prefix!r}, which is not a DNS subdomain"
+        return (
+            f"has prefix {show(prefix)}, which is not a DNS-1123 subdomain (at most 253 "
+            "lowercase letters, digits, '-' and '.', e.g. example.com)"
+        )
     if not name or len(name) > 63 or not _LABEL_NAME.match(name):
         return (
-            "must be at most 63 characters of [A-Za-z0-9-_.], starting and ending with "
-            "an alphanumeric"
+            "must be at most 63 characters of [A-Za-z0-9-_.] (after an optional "
+            "PREFIX/), starting and ending with an alphanumeric"
         )
     return None
 

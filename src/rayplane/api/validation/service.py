@@ -7,9 +7,11 @@ import re
 import yaml
 
 from rayplane.api.errors import Findings
+from rayplane.api.loading import describe_yaml_error, safe_load
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.cluster import validate_cluster_spec
 from rayplane.api.validation.gates import FeatureGates
+from rayplane.api.validation.meta import check_template_meta
 from rayplane.api.validation.paths import join
 
 INITIALIZING_TIMEOUT = "ray.io/initializing-timeout"
@@ -48,6 +50,8 @@ def validate_rayservice(svc: RayService, out: Findings, gates: FeatureGates) -> 
             "<service>-head-svc so that it survives cluster upgrades. Remove it.",
             head_service.metadata.name,
         )
+    if spec.serve_service is not None:
+        check_template_meta(spec.serve_service.metadata, "spec.serveService.metadata", out)
     if spec.ray_cluster_deletion_delay_seconds < 0:
         out.error(
             "spec.rayClusterDeletionDelaySeconds",
@@ -77,9 +81,10 @@ def _positive_duration(text: str) -> bool:
 
 def _check_serve_config(text: str, out: Findings) -> None:
     try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        out.error("spec.serveConfigV2", f"is not valid YAML: {exc}.")
+        parsed = safe_load(text)
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        problem = describe_yaml_error(exc) if isinstance(exc, yaml.YAMLError) else f": {exc}"
+        out.error("spec.serveConfigV2", f"is not valid YAML{problem}.")
         return
     if not isinstance(parsed, dict) or not isinstance(parsed.get("applications"), list):
         out.error(

@@ -144,6 +144,14 @@ def _describe_one(
             allowed=", ".join(names) if names and not guess else None,
         )
         return
+    if kind in ("less_than_equal", "greater_than_equal") and isinstance(value, int):
+        out.error(
+            path,
+            f"is {show(value)}; Kubernetes stores it as a 32-bit integer, so it must be "
+            "between -2147483648 and 2147483647.",
+            value,
+        )
+        return
     if kind == "missing":
         out.error(path, "is required but missing.")
         return
@@ -190,6 +198,21 @@ def _validate(root: type[BaseModel], raw: dict[str, Any]) -> BaseModel:
     # Only the wire (camelCase) names: the models' populate_by_name would otherwise accept
     # `min_replicas` for minReplicas, which Kubernetes prunes as an unknown field.
     return root.model_validate(raw, by_alias=True, by_name=False)
+
+
+def without_nulls(raw: Any) -> Any:
+    """*raw* without the object members whose value is null, at every depth.
+
+    The API server prunes such members from custom resources before validating them
+    (a CRD field is not nullable unless it says so), so `rayStartParams:` left empty in
+    YAML, or `env: null`, means "not set" to KubeRay; null list items stay (and are
+    reported where a list of objects is expected).
+    """
+    if isinstance(raw, dict):
+        return {k: without_nulls(v) for k, v in raw.items() if v is not None}
+    if isinstance(raw, list):
+        return [without_nulls(v) for v in raw]
+    return raw
 
 
 def parse(root: type[BaseModel], raw: dict[str, Any], out: Findings) -> BaseModel | None:

@@ -22,6 +22,7 @@ from rayplane.kubernetes.builders.objects import (
     has_env,
     has_volume,
     label_field,
+    list_field,
     resources,
 )
 from rayplane.kubernetes.builders.options import BuildOptions
@@ -85,9 +86,9 @@ def autoscaler_container(
     if overrides.env:
         env_list(container).extend(var.wire() for var in overrides.env)
     if overrides.env_from:
-        container.setdefault("envFrom", []).extend(deep(overrides.env_from))
+        list_field(container, "envFrom").extend(deep(overrides.env_from))
     if overrides.volume_mounts:
-        container.setdefault("volumeMounts", []).extend(deep(overrides.volume_mounts))
+        list_field(container, "volumeMounts").extend(deep(overrides.volume_mounts))
     if overrides.security_context is not None:
         container["securityContext"] = deep(overrides.security_context)
     if overrides.command:

@@ -82,9 +82,18 @@ def deep(value: Any) -> Any:
 # -- env vars ---------------------------------------------------------------------------------
 
 
+def list_field(obj: dict[str, Any], key: str) -> list[Any]:
+    """The list at *key*, made when absent or null: a user's ``env: null`` (or ``ports:``
+    left empty in YAML) means no entries, and the builders append to it."""
+    value = obj.get(key)
+    if value is None:
+        value = obj[key] = []
+    assert isinstance(value, list)  # validation refused other types
+    return value
+
+
 def env_list(container: dict[str, Any]) -> list[dict[str, Any]]:
-    env: list[dict[str, Any]] = container.setdefault("env", [])
-    return env
+    return list_field(container, "env")
 
 
 def has_env(container: Mapping[str, Any], name: str) -> bool:
@@ -121,11 +130,11 @@ def has_volume(pod_spec: Mapping[str, Any], name: str) -> bool:
 
 
 def add_mount(container: dict[str, Any], mount: dict[str, Any]) -> None:
-    container.setdefault("volumeMounts", []).append(mount)
+    list_field(container, "volumeMounts").append(mount)
 
 
 def add_volume(pod_spec: dict[str, Any], volume: dict[str, Any]) -> None:
-    pod_spec.setdefault("volumes", []).append(volume)
+    list_field(pod_spec, "volumes").append(volume)
 
 
 # -- quantities -------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ from rayplane.kubernetes.builders.objects import (
     has_mount_path,
     has_volume,
     label_field,
+    list_field,
     normalize_resources,
     owner_reference,
     tidy_metadata,
@@ -197,7 +198,7 @@ def worker_pod(
 
     if options.init_container_injection:
         # Copied before anything is injected: it gets the user's env and mounts only.
-        pod_spec.setdefault("initContainers", []).append(wait_gcs_ready(ray, address, options))
+        list_field(pod_spec, "initContainers").append(wait_gcs_ready(ray, address, options))
 
     meta = _pod_metadata(template, cluster)
     meta.pop("name", None)  # several replicas: a fixed name would collide
@@ -320,7 +321,7 @@ def _redis_ft(cluster: RayCluster, ray: dict[str, Any], annotations: dict[str, s
             ("REDIS_PASSWORD", options.redis_password),
         ):
             if credential is not None:
-                ray.setdefault("env", []).append({"name": name, **credential.wire()})
+                list_field(ray, "env").append({"name": name, **credential.wire()})
         return
     # Annotation-only FT with a literal redis-password param: the cleanup Job reads the
     # password from REDIS_PASSWORD, so KubeRay copies it there.
@@ -343,7 +344,7 @@ def _embedded_ft(cluster: RayCluster, pod_spec: dict[str, Any], ray: dict[str, A
 
 
 def _metrics_port(ray: dict[str, Any]) -> None:
-    ports = ray.setdefault("ports", [])
+    ports = list_field(ray, "ports")
     if not any(port.get("name") == METRICS_PORT_NAME for port in ports):
         ports.append({"name": METRICS_PORT_NAME, "containerPort": METRICS_PORT})
 
