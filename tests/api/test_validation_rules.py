@@ -581,7 +581,6 @@ JOB_RULES = [
     case("selector-and-suspend", "spec.suspend", SELECTOR, SHUTDOWN, J("spec.suspend", True)),
     case("selector-and-sidecar", "spec.submissionMode", SELECTOR,
          J("spec.submissionMode", "SidecarMode")),
-    case("selector-and-backoff", "spec.backoffLimit", SELECTOR, J("spec.backoffLimit", 2)),
     case("interactive-and-backoff", "spec.backoffLimit", J("spec.submissionMode",
                                                            "InteractiveMode"),
          J("spec.backoffLimit", 1)),
@@ -617,6 +616,8 @@ def test_rayjob_rule(make: Callable[[str], dict[str, Any]], ops: list[Op], path:
 JOB_CONTROLS = [
     # KubeRay: a clusterSelector wins over rayClusterSpec; both together are valid.
     case("cluster-spec-and-selector", "", J("spec.clusterSelector", {"ray.io/cluster": "c"})),
+    # KubeRay: retries with a clusterSelector resubmit to the same cluster; not an error.
+    case("selector-with-retries", "", SELECTOR, J("spec.backoffLimit", 2)),
     case("suspend-with-shutdown", "", SHUTDOWN, J("spec.suspend", True)),
     case("ttl-with-shutdown", "", SHUTDOWN, J("spec.ttlSecondsAfterFinished", 60)),
     case("rules-ordered", "", RULES(("DeleteWorkers", "SUCCEEDED", 0),

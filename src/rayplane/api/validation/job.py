@@ -141,12 +141,6 @@ def _check_cluster_source(job: RayJob, out: Findings, gates: FeatureGates) -> No
                 "(rayClusterSpec), not a clusterSelector.",
                 "SidecarMode",
             )
-        if spec.backoff_limit > 0:
-            out.error(
-                "spec.backoffLimit",
-                "retries create a new cluster, so they are not allowed with clusterSelector.",
-                spec.backoff_limit,
-            )
     if spec.ray_cluster_spec is not None:
         cluster = spec.ray_cluster_spec
         validate_cluster_spec(
