@@ -7,9 +7,7 @@ markup. All of it must be printed as visible text.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,6 @@ from typer.testing import CliRunner
 from rayplane.cli import describe, resources
 from rayplane.cli.main import app
 from rayplane.cli.output import out
-from rayplane.local.client import ControllerClient, ControllerError
-from rayplane.settings import Settings
 
 HOSTILE = "ok\x1b[2J\x1b]0;owned\x07\rhidden\u202eevil [red]loud[/red]"
 # Any control character but newline: none may reach the terminal raw.
@@ -94,18 +90,6 @@ def test_logs_keep_their_colours_but_nothing_else() -> None:
     text = captured.get()
     assert "\x1b[36m(raylet)\x1b[0m started" in text
     assert "\\x1b[2J" in text and "\\x1b]0;owned\\x07" in text and "\x07" not in text
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "home"
-    monkeypatch.setenv("RAYPLANE_HOME", str(path))
-    monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(tmp_path / "t"))
-    yield path
-    ctl = ControllerClient(Settings.from_env())
-    with contextlib.suppress(ControllerError):
-        ctl.request("POST", "/shutdown")
-    ctl.close()
 
 
 def test_a_configmap_value_described_through_the_controller(home: Path, tmp_path: Path) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +20,7 @@ from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import plural, qualified, resolve
 from rayplane.cli.output import dump, err, out, print_findings, safe
 from rayplane.cli.progress import Outcome, wait_for
+from rayplane.kubernetes.builders.names import SUFFIX_ALPHABET, SUFFIX_LENGTH
 from rayplane.local.client import ControllerClient, ControllerError
 from rayplane.local.clusters import blocking_failure
 from rayplane.local.jobs import SOURCE_DIR
@@ -117,6 +121,23 @@ def delete_order(targets: list[tuple[str, str, str]]) -> list[tuple[str, str, st
     ]
 
 
+def with_generated_name(doc: Document, taken: Callable[[str], bool]) -> Document:
+    """A document that has only ``metadata.generateName``, given a name as the API server's
+    create gives one: the prefix and five random characters, not yet *taken*.
+
+    KubeRay's own RayJob samples are written for ``kubectl create`` this way. ``kubectl
+    apply`` refuses them; here each apply creates a new object instead, and says its name.
+    """
+    meta = dict(doc.raw.get("metadata") or {})
+    prefix = str(meta["generateName"])
+    while True:
+        name = prefix + "".join(secrets.choice(SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))
+        if not taken(name):
+            break
+    meta["name"] = name
+    return dataclasses.replace(doc, raw={**doc.raw, "metadata": meta})
+
+
 def with_source_dir(doc: Document) -> dict[str, Any]:
     """The document, annotated with the directory relative paths in it are relative to.
 
@@ -202,6 +223,14 @@ def apply_cmd(
     applied: list[tuple[str, str, str]] = []
     for doc in docs:
         ns = (doc.raw.get("metadata") or {}).get("namespace") or "default"
+        generated = not doc.name and bool((doc.raw.get("metadata") or {}).get("generateName"))
+        if generated:
+            kind = doc.kind
+
+            def taken(name: str, k: str = kind, n: str = ns) -> bool:
+                return ctl.get(k, n, name) is not None
+
+            doc = with_generated_name(doc, taken)
         before = ctl.get(doc.kind, ns, doc.name)
         try:
             after = ctl.apply(with_source_dir(doc))
@@ -220,7 +249,8 @@ def apply_cmd(
                 else "unchanged"
             )
         )
-        out.print(f"{qualified(doc.kind)}/{doc.name} {verb}")
+        how = " (named from metadata.generateName)" if generated else ""
+        out.print(f"{qualified(doc.kind)}/{doc.name} {verb}{how}")
         applied.append((doc.kind, ns, doc.name))
     if no_wait:
         return

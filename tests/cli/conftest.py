@@ -1,0 +1,24 @@
+"""A scratch RAYPLANE_HOME whose controller (started by the CLI under test) is stopped after."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rayplane.local.client import ControllerClient, ControllerError
+from rayplane.settings import Settings
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "home"
+    monkeypatch.setenv("RAYPLANE_HOME", str(path))
+    monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(tmp_path / "t"))
+    yield path
+    ctl = ControllerClient(Settings.from_env())
+    with contextlib.suppress(ControllerError):
+        ctl.request("POST", "/shutdown")
+    ctl.close()
