@@ -2,7 +2,7 @@
 
 KubeRay's status carries app and deployment statuses only; the user's question during an
 upgrade is "how many replicas run on which cluster", so describe answers it from the
-Serve API's replica details (clients.serve -> local.services.serve_snapshot).
+Serve API's replica details (clients.serve -> local.rayservice_controller.serve_snapshot).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from rayplane.cli import describe
 from rayplane.cli.output import out
 from rayplane.clients.serve import parse_serve_state
-from rayplane.local.services import serve_snapshot
+from rayplane.local.rayservice_controller import serve_snapshot
 
 
 def _serve_payload(replicas: list[str], target: int) -> dict[str, Any]:

@@ -19,12 +19,12 @@ from rayplane.api.configdata import normalized
 from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
-from rayplane.local import clusters as clusters_module
 from rayplane.local import process
-from rayplane.local.clusters import ClusterRuntime
+from rayplane.local import raycluster_controller as clusters_module
 from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import container_env, node_environment, redis_password
-from rayplane.local.jobs import JobRuntime
+from rayplane.local.raycluster_controller import RayClusterController
+from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.gcs_ft import GcsFt
 from rayplane.reconcile.job import CreateSubmitter
@@ -271,16 +271,16 @@ class FakeSpawn:
 @pytest.fixture
 def runtime(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[ClusterRuntime, FakeSpawn]]:
+) -> Iterator[tuple[RayClusterController, FakeSpawn]]:
     spawn = FakeSpawn()
     monkeypatch.setattr(process, "spawn", spawn)
     settings = Settings(home=tmp_path / "home", temp_root=tmp_path / "t", local_autoscaler=False)
-    clusters = ClusterRuntime(settings, store)
+    clusters = RayClusterController(settings, store)
     yield clusters, spawn
     clusters.close()
 
 
-def reconcile(clusters: ClusterRuntime, store: Store, passes: int = 1) -> StoredResource:
+def reconcile(clusters: RayClusterController, store: Store, passes: int = 1) -> StoredResource:
     for _ in range(passes):
         current = store.get("RayCluster", NS, "ft")
         assert current is not None
@@ -296,7 +296,7 @@ def replica_failure(stored: StoredResource) -> dict[str, Any] | None:
 
 
 def test_a_head_missing_its_secret_waits_with_a_failure_and_starts_once_applied(
-    store: Store, runtime: tuple[ClusterRuntime, FakeSpawn]
+    store: Store, runtime: tuple[RayClusterController, FakeSpawn]
 ) -> None:
     clusters, spawn = runtime
     stored_cluster(store)
@@ -328,7 +328,7 @@ def test_a_head_missing_its_secret_waits_with_a_failure_and_starts_once_applied(
 
 
 def test_a_worker_missing_a_configmap_fails_its_group(
-    store: Store, runtime: tuple[ClusterRuntime, FakeSpawn]
+    store: Store, runtime: tuple[RayClusterController, FakeSpawn]
 ) -> None:
     clusters, spawn = runtime
     doc = copy.deepcopy(FT_CLUSTER)
@@ -354,7 +354,7 @@ def test_a_worker_missing_a_configmap_fails_its_group(
 
 
 def test_describe_notes_list_what_the_env_cannot_get(
-    store: Store, runtime: tuple[ClusterRuntime, FakeSpawn]
+    store: Store, runtime: tuple[RayClusterController, FakeSpawn]
 ) -> None:
     clusters, _ = runtime
     doc = copy.deepcopy(FT_CLUSTER)
@@ -370,7 +370,7 @@ def test_describe_notes_list_what_the_env_cannot_get(
 
 
 def test_delete_cleans_redis_with_the_password_read_when_the_delete_began(
-    store: Store, runtime: tuple[ClusterRuntime, FakeSpawn], monkeypatch: pytest.MonkeyPatch
+    store: Store, runtime: tuple[RayClusterController, FakeSpawn], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clusters, _ = runtime
     seen: list[GcsFt] = []
@@ -403,7 +403,7 @@ def test_the_submitter_waits_for_its_secret_and_then_gets_it(
 ) -> None:
     spawn = FakeSpawn()
     monkeypatch.setattr(process, "spawn", spawn)
-    jobs = JobRuntime(Settings(home=tmp_path / "home", temp_root=tmp_path / "t"), store)
+    jobs = RayJobController(Settings(home=tmp_path / "home", temp_root=tmp_path / "t"), store)
     stored = store.put(
         "RayJob", NS, "etl", {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {}}
     )

@@ -22,9 +22,9 @@ from rayplane.cli.output import dump, err, out, print_findings, safe
 from rayplane.cli.progress import Outcome, wait_for
 from rayplane.kubernetes.builders.names import SUFFIX_ALPHABET, SUFFIX_LENGTH
 from rayplane.local.client import ControllerClient, ControllerError
-from rayplane.local.clusters import blocking_failure
-from rayplane.local.jobs import SOURCE_DIR
 from rayplane.local.notes import apply_notes
+from rayplane.local.raycluster_controller import blocking_failure
+from rayplane.local.rayjob_controller import SOURCE_DIR
 from rayplane.settings import Settings
 
 Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]

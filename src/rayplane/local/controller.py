@@ -21,10 +21,10 @@ from rayplane import __version__
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.local.admission import data_size_problem, identity_problem
-from rayplane.local.clusters import ClusterRuntime, blocking_failure
-from rayplane.local.jobs import JobRuntime
+from rayplane.local.raycluster_controller import RayClusterController, blocking_failure
+from rayplane.local.rayjob_controller import RayJobController
+from rayplane.local.rayservice_controller import RayServiceController
 from rayplane.local.server import serve
-from rayplane.local.services import ServiceRuntime
 from rayplane.local.store import ConflictError, Store
 from rayplane.settings import HomeError, Settings, prepare_home
 
@@ -48,11 +48,11 @@ class Controller:
         except HomeError as exc:
             raise SystemExit(str(exc)) from exc
         self.store = Store(settings.home / "state.db")
-        self.clusters = ClusterRuntime(settings, self.store)
-        self.jobs = JobRuntime(settings, self.store, self.gates)
+        self.clusters = RayClusterController(settings, self.store)
+        self.jobs = RayJobController(settings, self.store, self.gates)
         self._wake = threading.Event()
         self.jobs.changed = self._wake  # a job transition wakes the loop at once
-        self.services = ServiceRuntime(settings, self.store, self.gates)
+        self.services = RayServiceController(settings, self.store, self.gates)
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 

@@ -73,7 +73,7 @@ def owner_reference(stored: StoredResource) -> dict[str, Any]:
     }
 
 
-class JobRuntime:
+class RayJobController:
     """Drives every RayJob in the store through KubeRay's lifecycle."""
 
     def __init__(self, settings: Settings, store: Store, gates: FeatureGates | None = None) -> None:

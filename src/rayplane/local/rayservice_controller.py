@@ -17,8 +17,8 @@ from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.serve import ApplicationInfo, ServeClient, ServeClientError
-from rayplane.local.jobs import owner_reference
 from rayplane.local.ports import find_free_ports, ports_in_use
+from rayplane.local.rayjob_controller import owner_reference
 from rayplane.local.serve_proxy import ServeProxy
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.service import (
@@ -41,7 +41,7 @@ from rayplane.settings import Settings
 log = logging.getLogger("rayplane.services")
 
 
-class ServiceRuntime:
+class RayServiceController:
     def __init__(self, settings: Settings, store: Store, gates: FeatureGates | None = None) -> None:
         self.settings = settings
         self.store = store

@@ -89,7 +89,7 @@ def _suffix() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(5))
 
 
-class ClusterRuntime:
+class RayClusterController:
     """Creates, watches and stops the nodes of every RayCluster in the store."""
 
     def __init__(self, settings: Settings, store: Store) -> None:
