@@ -1,7 +1,8 @@
 """valueFrom / envFrom from Secrets and ConfigMaps applied to the local runtime.
 
-No Ray process starts here: the store is a temp SQLite file and `process.spawn` is replaced
-where a node would start, so the tests see exactly what the node would have been given.
+No Ray process starts here: the store is a temp SQLite file and the controllers are handed
+a fake launcher (the runtime port), so the tests see exactly what the node would have been
+given.
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from rayplane.api.configdata import normalized
 from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
-from rayplane.local import process
-from rayplane.local import raycluster_controller as clusters_module
+from rayplane.local import raycluster_teardown as clusters_module
 from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import container_env, node_environment, redis_password
+from rayplane.local.fake_launcher import FakeLauncher
 from rayplane.local.raycluster_controller import RayClusterController
 from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.store import Store, StoredResource
@@ -256,26 +256,11 @@ def test_gcs_ft_password_comes_from_its_secret(store: Store, tmp_path: Path) -> 
     assert redis_password(cluster, NS, configs, strict=True) == "5241590000000000"
 
 
-class FakeSpawn:
-    """Stands in for process.spawn: records what a node would have started with."""
-
-    def __init__(self) -> None:
-        self.envs: list[dict[str, str]] = []
-
-    def __call__(self, argv: Any, env: Any, log_path: Path, **_: Any) -> process.NodeProcess:
-        self.envs.append(dict(env))
-        me = psutil.Process()
-        return process.NodeProcess(me.pid, me.pid, me.create_time(), "test-marker")
-
-
 @pytest.fixture
-def runtime(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[RayClusterController, FakeSpawn]]:
-    spawn = FakeSpawn()
-    monkeypatch.setattr(process, "spawn", spawn)
+def runtime(store: Store, tmp_path: Path) -> Iterator[tuple[RayClusterController, FakeLauncher]]:
+    spawn = FakeLauncher(ready=False)
     settings = Settings(home=tmp_path / "home", temp_root=tmp_path / "t", local_autoscaler=False)
-    clusters = RayClusterController(settings, store)
+    clusters = RayClusterController(settings, store, spawn)
     yield clusters, spawn
     clusters.close()
 
@@ -296,7 +281,7 @@ def replica_failure(stored: StoredResource) -> dict[str, Any] | None:
 
 
 def test_a_head_missing_its_secret_waits_with_a_failure_and_starts_once_applied(
-    store: Store, runtime: tuple[RayClusterController, FakeSpawn]
+    store: Store, runtime: tuple[RayClusterController, FakeLauncher]
 ) -> None:
     clusters, spawn = runtime
     stored_cluster(store)
@@ -328,7 +313,7 @@ def test_a_head_missing_its_secret_waits_with_a_failure_and_starts_once_applied(
 
 
 def test_a_worker_missing_a_configmap_fails_its_group(
-    store: Store, runtime: tuple[RayClusterController, FakeSpawn]
+    store: Store, runtime: tuple[RayClusterController, FakeLauncher]
 ) -> None:
     clusters, spawn = runtime
     doc = copy.deepcopy(FT_CLUSTER)
@@ -354,7 +339,7 @@ def test_a_worker_missing_a_configmap_fails_its_group(
 
 
 def test_describe_notes_list_what_the_env_cannot_get(
-    store: Store, runtime: tuple[RayClusterController, FakeSpawn]
+    store: Store, runtime: tuple[RayClusterController, FakeLauncher]
 ) -> None:
     clusters, _ = runtime
     doc = copy.deepcopy(FT_CLUSTER)
@@ -370,7 +355,9 @@ def test_describe_notes_list_what_the_env_cannot_get(
 
 
 def test_delete_cleans_redis_with_the_password_read_when_the_delete_began(
-    store: Store, runtime: tuple[RayClusterController, FakeSpawn], monkeypatch: pytest.MonkeyPatch
+    store: Store,
+    runtime: tuple[RayClusterController, FakeLauncher],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clusters, _ = runtime
     seen: list[GcsFt] = []
@@ -398,12 +385,11 @@ def test_delete_cleans_redis_with_the_password_read_when_the_delete_began(
     assert [ft.redis_password for ft in seen] == ["pw"]
 
 
-def test_the_submitter_waits_for_its_secret_and_then_gets_it(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    spawn = FakeSpawn()
-    monkeypatch.setattr(process, "spawn", spawn)
-    jobs = RayJobController(Settings(home=tmp_path / "home", temp_root=tmp_path / "t"), store)
+def test_the_submitter_waits_for_its_secret_and_then_gets_it(store: Store, tmp_path: Path) -> None:
+    spawn = FakeLauncher()
+    jobs = RayJobController(
+        Settings(home=tmp_path / "home", temp_root=tmp_path / "t"), store, launcher=spawn
+    )
     stored = store.put(
         "RayJob", NS, "etl", {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {}}
     )

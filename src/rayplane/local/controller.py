@@ -21,6 +21,7 @@ from rayplane import __version__
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.local.admission import data_size_problem, identity_problem
+from rayplane.local.node_launcher import ProcessLauncher
 from rayplane.local.raycluster_controller import RayClusterController, blocking_failure
 from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.rayservice_controller import RayServiceController
@@ -48,8 +49,9 @@ class Controller:
         except HomeError as exc:
             raise SystemExit(str(exc)) from exc
         self.store = Store(settings.home / "state.db")
-        self.clusters = RayClusterController(settings, self.store)
-        self.jobs = RayJobController(settings, self.store, self.gates)
+        self.launcher = ProcessLauncher()  # the one runtime port both controllers use
+        self.clusters = RayClusterController(settings, self.store, self.launcher)
+        self.jobs = RayJobController(settings, self.store, self.gates, launcher=self.launcher)
         self._wake = threading.Event()
         self.jobs.changed = self._wake  # a job transition wakes the loop at once
         self.services = RayServiceController(settings, self.store, self.gates)
@@ -102,6 +104,7 @@ class Controller:
             Path(self.settings.home / "controller.sock").unlink(missing_ok=True)
             self.clusters.close()
             self.services.close()
+            self.launcher.close()
             self.store.close()
             log.info("controller stopped; Ray nodes keep running and are adopted on restart")
 

@@ -7,33 +7,25 @@ agent's /api/healthz, and the head Service becomes the head's loopback ports.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import logging
 import os
 import secrets
-import shutil
 import string
 import tempfile
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
-from rayplane.clients.health import node_healthy
-from rayplane.local import process
 from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
-from rayplane.local.env import env_notes, node_environment, redis_password
-from rayplane.local.history import History, finish_cluster
-from rayplane.local.homepaths import UnsafePath, remove_tree, under_home
+from rayplane.local.env import node_environment
+from rayplane.local.history import History
+from rayplane.local.homepaths import under_home
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
-from rayplane.local.notes import apply_notes, local_notes
+from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
 from rayplane.local.pinned import local_start_command
 from rayplane.local.ports import (
     NodePorts,
@@ -42,7 +34,14 @@ from rayplane.local.ports import (
     port_is_free,
     ports_in_use,
 )
-from rayplane.local.redis_cleanup import clean_redis
+from rayplane.local.raycluster_describe import (
+    REGISTERED,
+    add_local_status,
+    cluster_notes,
+    describe_node,
+    status_differs,
+)
+from rayplane.local.raycluster_teardown import Teardown
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.cluster import (
     DELETE_UNHEALTHY,
@@ -55,7 +54,6 @@ from rayplane.reconcile.cluster import (
     Phase,
     reconcile_cluster,
 )
-from rayplane.reconcile.gcs_ft import GcsFt, gcs_ft
 from rayplane.settings import Settings
 
 log = logging.getLogger("rayplane.clusters")
@@ -90,30 +88,35 @@ def _suffix() -> str:
 
 
 class RayClusterController:
-    """Creates, watches and stops the nodes of every RayCluster in the store."""
+    """Creates, watches and stops the nodes of every RayCluster in the store.
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    A pass reads the cluster's nodes once, keeps them as its working set, and writes a
+    node back only when something about it changed; every node of every cluster is read
+    at most once more, and only when a node is to be created or started.
+    """
+
+    def __init__(
+        self, settings: Settings, store: Store, launcher: NodeLauncher | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
-        self._stops = ThreadPoolExecutor(max_workers=16, thread_name_prefix="stop")
-        self._stopping: dict[str, Future[Any]] = {}
-        self._http = httpx.Client(timeout=1.0)
+        self._owns_launcher = launcher is None
+        self.launcher: NodeLauncher = launcher if launcher is not None else ProcessLauncher()
         # (cluster uid, group) -> consecutive failures of nodes that were never ready
         self._failures: dict[tuple[str, str], list[str]] = {}
         self._last_failure: dict[tuple[str, str], float] = {}
         # (cluster uid, group) -> why its node was not created in the last pass (a missing
         # Secret/ConfigMap); reported as ReplicaFailure until a pass creates the node.
         self._config_errors: dict[tuple[str, str], str] = {}
-        # cluster uid -> GCS FT settings with the Redis password, read when its delete began
-        # (the Secret may be deleted with it, before the cleanup runs)
-        self._cleanup_ft: dict[str, GcsFt] = {}
         self.configs = StoreConfigs(store)
         self.autoscalers = AutoscalerSupervisor(settings, store)
         self.history = History(settings.home)
+        self.teardown = Teardown(settings, store, self.launcher, self.configs, self.history)
 
     def close(self) -> None:
-        self._stops.shutdown(wait=False, cancel_futures=False)
-        self._http.close()
+        self.teardown.close()
+        if self._owns_launcher:
+            self.launcher.close()
 
     # reconcile ----------------------------------------------------------------------------
 
@@ -122,20 +125,23 @@ class RayClusterController:
             self._delete_all(stored)
             return
         cluster = RayCluster.model_validate(stored.document())
-        observed = self.observe(stored.uid)
+        nodes, alive = self._observe_nodes(stored.uid)
+        observed = self._observed(stored.uid, nodes, alive)
         plan = reconcile_cluster(cluster, observed, datetime.now(UTC))
         for action in plan.actions:
             if isinstance(action, DeleteNode):
-                self._delete_node(stored, action.name, action.reason)
+                self._delete_node(stored, nodes, action.name, action.reason)
         reported = self._take_config_errors(stored.uid)
+        machine = _Machine(self.store, stored.uid, nodes, alive)
         for action in plan.actions:
             if isinstance(action, CreateNode):
                 for _ in range(action.count):
-                    self._create_node(stored, action.group)
-        self._start_pending(stored, cluster)
+                    nodes.append(self._create_node(stored, action.group, machine))
+        nodes.sort(key=lambda n: (n.created, n.name))
+        self._start_pending(stored, cluster, nodes, machine)
         status = plan.status.wire()
-        self._add_local_status(stored, status)
-        if status != (stored.status or {}) and _differs(status, stored.status or {}):
+        add_local_status(stored, _head_ports(nodes), status)
+        if status != (stored.status or {}) and status_differs(status, stored.status or {}):
             self.store.set_status(stored.uid, status)
         for message in plan.events:
             if CONFIG_ERROR not in message:  # said once below, not on every pass
@@ -148,7 +154,7 @@ class RayClusterController:
             head = next(
                 (
                     n
-                    for n in self.store.nodes(stored.uid)
+                    for n in nodes
                     if n.kind == "head" and n.deleting is None and n.info.get("was_ready")
                 ),
                 None,
@@ -158,47 +164,64 @@ class RayClusterController:
             self.autoscalers.stop(stored)  # one left by a controller that had it on
 
     def observe(self, uid: str) -> ObservedCluster:
-        nodes: list[ObservedNode] = []
-        failures: list[str] = []
+        """The cluster as the pure reconciler sees it, its node records brought up to date."""
+        nodes, alive = self._observe_nodes(uid)
+        return self._observed(uid, nodes, alive)
+
+    def _observe_nodes(self, uid: str) -> tuple[list[StoredNode], dict[str, bool]]:
+        """*uid*'s nodes, read once, with what their processes say; changed rows written.
+
+        Also returns each node's liveness by name, so the rest of the pass asks no process
+        twice. A deleting node whose stop has finished is gone from both.
+        """
+        nodes: list[StoredNode] = []
+        alive_by_name: dict[str, bool] = {}
         for node in self.store.nodes(uid):
+            before = (dict(node.info), node.deleting)
             alive = (
                 node.pid is not None
                 and node.create_time is not None
-                and process.is_alive(node.pid, node.create_time)
+                and self.launcher.alive(node.pid, node.create_time)
             )
-            if node.deleting is not None:
-                future = self._stopping.get(node.name)
-                if future is None:
-                    self._schedule_stop(node)
-                elif future.done():
-                    self._forget(node)
-                    continue
-            ready = False
+            if node.deleting is not None and self.teardown.settle(node):
+                continue
             if alive and node.deleting is None:
-                ready, why = node_healthy(
-                    self._http, LOOPBACK_IP, node.ports["dashboard_agent_listen"]
-                )
-                node.info["why"] = "registered with Ray" if ready else why
+                ready, why = self.launcher.healthy(node.ports["dashboard_agent_listen"])
+                node.info["why"] = REGISTERED if ready else why
                 if ready:
                     node.info["was_ready"] = True
                     self._failures.pop((uid, node.group), None)
             pending = node.pid is None and node.deleting is None
-            phase: Phase = "Pending" if pending else "Running" if alive else "Failed"
             if not alive and not pending and node.deleting is None:
                 node.info["why"] = "process exited: " + (log_tail(node.log_path, 2) or "no log")
-            self.store.update_node(node)
-            nodes.append(
+            if (node.info, node.deleting) != before:
+                self.store.update_node(node)
+            nodes.append(node)
+            alive_by_name[node.name] = alive
+        return nodes, alive_by_name
+
+    def _observed(
+        self, uid: str, nodes: list[StoredNode], alive: dict[str, bool]
+    ) -> ObservedCluster:
+        observed: list[ObservedNode] = []
+        for node in nodes:
+            pending = node.pid is None and node.deleting is None
+            phase: Phase = "Pending" if pending else "Running" if alive[node.name] else "Failed"
+            observed.append(
                 ObservedNode(
                     name=node.name,
                     group=node.group,
                     kind="head" if node.kind == "head" else "worker",
                     phase=phase,
-                    ready=ready,
+                    ready=node.deleting is None
+                    and node.info.get("why") == REGISTERED
+                    and alive[node.name],
                     deleting=node.deleting is not None,
                     ip=LOOPBACK_IP,
                     created=datetime.fromtimestamp(node.created, UTC),
                 )
             )
+        failures: list[str] = []
         for (cluster_uid, group), history in self._failures.items():
             if cluster_uid == uid and len(history) >= CRASH_LOOP_AFTER:
                 reason = FAILED_CREATE_HEAD_POD if group == HEAD_GROUP else FAILED_CREATE_WORKER_POD
@@ -210,7 +233,7 @@ class RayClusterController:
             if cluster_uid == uid:
                 reason = FAILED_CREATE_HEAD_POD if group == HEAD_GROUP else FAILED_CREATE_WORKER_POD
                 failures.append(f"{reason}: {message}")
-        return ObservedCluster(nodes=nodes, failures=failures)
+        return ObservedCluster(nodes=observed, failures=failures)
 
     def _take_config_errors(self, uid: str) -> dict[tuple[str, str], str]:
         """Forget *uid*'s config errors (this pass finds them anew); return the old ones."""
@@ -229,7 +252,9 @@ class RayClusterController:
         wait = min(60.0, 2.0 ** (len(history) - CRASH_LOOP_AFTER + 1))
         return time.time() - self._last_failure.get((uid, group), 0.0) < wait
 
-    def _create_node(self, stored: StoredResource, group_name: str) -> None:
+    def _create_node(
+        self, stored: StoredResource, group_name: str, machine: _Machine
+    ) -> StoredNode:
         """KubeRay's Pod create: a pending node record with its name, ports and paths.
 
         The record is the Pod: it exists as soon as the reconciler wants the node, as
@@ -244,7 +269,7 @@ class RayClusterController:
             if head
             else f"{stored.name}-{group_name}-worker-{_suffix()}"
         )[:63].lower()
-        ports, serve_port = self._ports_for(stored, head)
+        ports, serve_port = self._ports_for(stored, head, machine.taken())
         self.settings.temp_root.mkdir(parents=True, exist_ok=True)
         row = StoredNode(
             name=name,
@@ -262,9 +287,17 @@ class RayClusterController:
             info={"why": "created; not started yet"},
         )
         self.store.add_node(row)  # ports are claimed before the next node allocates
+        machine.claim(row)
         self.store.event(stored.uid, "CreatedNode", f"created {row.kind} node {name}")
+        return row
 
-    def _start_pending(self, stored: StoredResource, cluster: RayCluster) -> None:
+    def _start_pending(
+        self,
+        stored: StoredResource,
+        cluster: RayCluster,
+        nodes: list[StoredNode],
+        machine: _Machine,
+    ) -> None:
         """Start the processes of pending nodes, in the kubelet's order of checks.
 
         A node waits while its Secret/ConfigMap references fail (CreateContainerConfigError),
@@ -272,7 +305,7 @@ class RayClusterController:
         GCS does not answer (KubeRay's wait-gcs-ready), and while too many nodes are
         already starting on this machine. Each wait is the node's reason in `describe`.
         """
-        for node in self.store.nodes(stored.uid):
+        for node in nodes:
             if node.pid is not None or node.deleting is not None:
                 continue
             head = node.kind == "head"
@@ -286,7 +319,7 @@ class RayClusterController:
             if not head and group is None:
                 continue  # its group is gone; the reconciler deletes it
             ports = NodePorts.from_dict(node.ports)
-            head_ports = self._head_ports(stored.uid)
+            head_ports = _head_ports(nodes)
             address = f"{LOOPBACK_IP}:{head_ports.gcs if head_ports else ports.gcs}"
             try:
                 # The kubelet does not start a container whose required Secret or ConfigMap
@@ -295,7 +328,7 @@ class RayClusterController:
                 env = node_environment(
                     stored, cluster, group, node.name, address, self.settings, self.configs
                 )
-                why = self._start_blocked(stored.uid, node)
+                why = self._start_blocked(stored.uid, node, nodes, machine)
             except ConfigError as exc:
                 env, why = {}, str(exc)
                 self._config_errors[(stored.uid, node.group)] = why
@@ -305,14 +338,17 @@ class RayClusterController:
                     self.store.update_node(node)
                 continue
             self._spawn(stored, cluster, group, node, address, env)
+            machine.launched(node, self.launcher)
 
-    def _start_blocked(self, uid: str, node: StoredNode) -> str:
+    def _start_blocked(
+        self, uid: str, node: StoredNode, nodes: list[StoredNode], machine: _Machine
+    ) -> str:
         """Why *node* may not start in this pass, or "" if it may."""
         if self._backing_off(uid, node.group):
             return f"{CRASH_LOOP}: waiting before the next start"
-        if node.kind != "head" and not self._head_ready(uid):
+        if node.kind != "head" and not _head_ready(nodes):
             return "waiting for the head's GCS (wait-gcs-ready)"
-        if self._starting() >= self._start_limit():
+        if machine.starting(self.launcher) >= self._start_limit():
             return "queued: other nodes are starting on this machine"
         return ""
 
@@ -339,7 +375,7 @@ class RayClusterController:
             # Serve's per-worker proxy port: several proxies share this machine.
             env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(node.ports["serve"])
         argv = ray_start_argv(command.argv(env)[2:])
-        started = process.spawn(argv, env, Path(node.log_path))
+        started = self.launcher.start(argv, env, Path(node.log_path))
         node.pid, node.create_time = started.pid, started.create_time
         node.info = {
             "marker": started.marker,
@@ -353,11 +389,14 @@ class RayClusterController:
 
     def busy(self) -> bool:
         """True while any node is starting or stopping (the controller polls faster)."""
-        if self._stopping or self._starting() > 0:
+        if self.teardown.busy():
+            return True
+        nodes = self.store.nodes()
+        if _Machine.count_starting(nodes, self.launcher) > 0:
             return True
         return any(
             n.pid is None and n.deleting is None and CONFIG_ERROR not in str(n.info.get("why"))
-            for n in self.store.nodes()
+            for n in nodes
         )
 
     def _start_limit(self) -> int:
@@ -372,36 +411,23 @@ class RayClusterController:
             return 1
         return self.settings.max_starting_nodes
 
-    def _starting(self) -> int:
-        """Nodes of any cluster that were launched and have not registered yet."""
-        return sum(
-            1
-            for n in self.store.nodes()
-            if n.deleting is None
-            and n.info.get("why") != "registered with Ray"
-            and n.pid is not None
-            and n.create_time is not None
-            and process.is_alive(n.pid, n.create_time)
-        )
-
-    def _ports_for(self, stored: StoredResource, head: bool) -> tuple[NodePorts, int]:
+    def _ports_for(
+        self, stored: StoredResource, head: bool, taken: set[int]
+    ) -> tuple[NodePorts, int]:
         """A node's ports and Serve port; a head reuses its cluster's first head ports.
 
         Stable head ports are the local twin of KubeRay's head Service: after a head
         restart the dashboard URL and the GCS address stay the same, and (with GCS FT)
         the surviving workers reconnect to the address they already have.
         """
-        nodes = self.store.nodes()
-        taken = ports_in_use(n.ports for n in nodes) | {
-            n.ports["serve"] for n in nodes if "serve" in n.ports
-        }
-        state = self.store.runtime_state(stored.uid)
-        if head and state.get("head_ports"):
-            saved = dict(state["head_ports"])
-            previous = NodePorts.from_dict(saved)
-            wanted = set(previous.all_ports()) | {saved["serve"]}
-            if not wanted & taken and all(port_is_free(p, reuse_addr=True) for p in wanted):
-                return previous, int(saved["serve"])
+        if head:
+            state = self.store.runtime_state(stored.uid)
+            if state.get("head_ports"):
+                saved = dict(state["head_ports"])
+                previous = NodePorts.from_dict(saved)
+                wanted = set(previous.all_ports()) | {saved["serve"]}
+                if not wanted & taken and all(port_is_free(p, reuse_addr=True) for p in wanted):
+                    return previous, int(saved["serve"])
         ports = allocate_node_ports(head=head, exclude=taken)
         (serve_port,) = find_free_ports(1, exclude=taken | set(ports.all_ports()))
         if head:
@@ -409,20 +435,10 @@ class RayClusterController:
             self.store.set_runtime_state(stored.uid, state)
         return ports, serve_port
 
-    def _head_ready(self, uid: str) -> bool:
-        return any(
-            n.kind == "head" and n.info.get("why") == "registered with Ray"
-            for n in self.store.nodes(uid)
-        )
-
-    def _head_ports(self, uid: str) -> NodePorts | None:
-        for node in self.store.nodes(uid):
-            if node.kind == "head" and node.deleting is None:
-                return NodePorts.from_dict(node.ports)
-        return None
-
-    def _delete_node(self, stored: StoredResource, name: str, reason: str) -> None:
-        node = next((n for n in self.store.nodes(stored.uid) if n.name == name), None)
+    def _delete_node(
+        self, stored: StoredResource, nodes: list[StoredNode], name: str, reason: str
+    ) -> None:
+        node = next((n for n in nodes if n.name == name), None)
         if node is None or node.deleting is not None:
             return
         if not node.info.get("was_ready") and reason == DELETE_UNHEALTHY:
@@ -432,115 +448,20 @@ class RayClusterController:
         node.deleting = time.time()
         self.store.update_node(node)
         self.store.event(stored.uid, "DeletedNode", f"deleting {node.kind} node {name}: {reason}")
-        self._schedule_stop(node)
-
-    def _schedule_stop(self, node: StoredNode) -> None:
-        if node.name in self._stopping:
-            return
-        self._stopping[node.name] = self._stops.submit(self._stop, node)
-
-    def _stop(self, node: StoredNode) -> None:
-        if node.pid is not None and node.create_time is not None:
-            process.stop_group(
-                node.pid,
-                node.pid,
-                node.create_time,
-                self.settings.stop_grace_s,
-                marker=node.info.get("marker"),
-            )
-
-    def _forget(self, node: StoredNode) -> None:
-        # The row names the folder; a row that points outside the temp root (a hand-edited
-        # or older database) must not make a delete remove someone else's files.
-        temp_dir = Path(node.temp_dir).resolve()
-        if self.settings.temp_root.resolve() in temp_dir.parents:
-            shutil.rmtree(temp_dir, ignore_errors=True)
-        else:
-            log.warning("not removing %s: it is not under %s", temp_dir, self.settings.temp_root)
-        self.store.remove_node(node.name)
-        self._stopping.pop(node.name, None)
+        self.teardown.schedule_stop(node)
 
     def _delete_all(self, stored: StoredResource) -> None:
         self.autoscalers.stop(stored)  # first: it must not scale a cluster being deleted
-        if stored.uid not in self._cleanup_ft:
-            cluster = RayCluster.model_validate(stored.document())
-            password = redis_password(cluster, stored.namespace, self.configs, strict=False)
-            self._cleanup_ft[stored.uid] = dataclasses.replace(
-                gcs_ft(cluster), redis_password=password
-            )
-        remaining = self.observe(stored.uid).nodes
-        for node in remaining:
-            if not node.deleting:
-                self._delete_node(stored, node.name, "the RayCluster is being deleted")
+        self.teardown.begin(stored)
+        nodes, _ = self._observe_nodes(stored.uid)
+        for node in list(nodes):
+            if node.deleting is None:
+                self._delete_node(stored, nodes, node.name, "the RayCluster is being deleted")
         self._take_config_errors(stored.uid)
-        if not self.store.nodes(stored.uid) and self._gcs_cleaned(stored):
-            # A forged identity had nothing kept for it; remove_tree logs the refusal.
-            with contextlib.suppress(UnsafePath):
-                logs = under_home(self.settings.home, "logs", stored.namespace, stored.name)
-                self._keep_history(stored, logs)
-            remove_tree(self.settings.home, "logs", stored.namespace, stored.name)
-            self.store.remove(stored.uid)
-            self._cleanup_ft.pop(stored.uid, None)
+        if not self.store.nodes(stored.uid) and self.teardown.finish(stored):
             for key in [k for k in self._failures if k[0] == stored.uid]:
                 del self._failures[key]
             log.info("RayCluster %s/%s deleted", stored.namespace, stored.name)
-
-    def _keep_history(self, stored: StoredResource, logs: Path) -> None:
-        """A RayJob's cluster leaves its node logs in the job's history before they go."""
-        try:
-            finish_cluster(self.history, self.store, stored, logs)
-        except OSError as exc:
-            self.store.event(
-                stored.uid, "HistoryNotKept", f"could not keep the node logs: {exc}", "Warning"
-            )
-
-    def _gcs_cleaned(self, stored: StoredResource) -> bool:
-        """With GCS FT, clean the cluster's storage once its head is gone; True when done.
-
-        The cleanup runs in the background under a deadline (KubeRay's
-        ray.io/gcs-ft-deletion-timeout), so a Redis that is down delays a delete by at most
-        that long and never leaves a cluster stuck deleting; either way the outcome is an
-        event that `rayplane delete` prints.
-        """
-        cluster = RayCluster.model_validate(stored.document())
-        ft = self._cleanup_ft.get(stored.uid) or gcs_ft(cluster)
-        if not ft.enabled:
-            return True
-        key = f"gcs-cleanup/{stored.uid}"
-        future = self._stopping.get(key)
-        if future is None:
-            self._stopping[key] = self._stops.submit(self._clean_storage, stored, cluster, ft)
-            return False
-        if not future.done():
-            return False
-        del self._stopping[key]
-        return True
-
-    def _clean_storage(self, stored: StoredResource, cluster: RayCluster, ft: GcsFt) -> None:
-        if ft.backend == "rocksdb":
-            key = str(cluster.metadata.uid or cluster.name)
-            if remove_tree(self.settings.home, "gcs", key):
-                path = self.settings.home / "gcs" / key
-                self.store.event(stored.uid, "GCSStorageCleaned", f"removed RocksDB storage {path}")
-            return
-        ok, message = clean_redis(
-            ft, min(ft.deletion_timeout_s, self.settings.gcs_cleanup_timeout_s)
-        )
-        if not ok and ft.password_secret and ft.redis_password is None:
-            name, key = ft.password_secret
-            message += (
-                f' (the password Secret "{name}" or its key "{key}" was not found when the '
-                "delete began)"
-            )
-        # The owner (a RayJob or RayService) hears it too: its `delete` prints the outcome.
-        refs = (stored.body.get("metadata") or {}).get("ownerReferences") or []
-        for uid in (stored.uid, *(ref["uid"] for ref in refs if ref.get("uid"))):
-            self.store.event(
-                uid,
-                "GCSStorageCleaned" if ok else "GCSStorageNotCleaned",
-                f"RayCluster {stored.name}: {message}",
-                "Normal" if ok else "Warning",
-            )
 
     # describe -----------------------------------------------------------------------------
 
@@ -548,79 +469,89 @@ class RayClusterController:
         alive = (
             node.pid is not None
             and node.create_time is not None
-            and process.is_alive(node.pid, node.create_time)
+            and self.launcher.alive(node.pid, node.create_time)
         )
-        if node.deleting is not None:
-            state, reason = "stopping", "being stopped"
-        elif node.pid is None:
-            state, reason = "pending", str(node.info.get("why") or "not started yet")
-        elif not alive:
-            state, reason = "failed", str(node.info.get("why", "process exited"))
-        elif node.info.get("why") == "registered with Ray":
-            state, reason = "ready", ""
-        else:
-            state = "starting"
-            reason = str(node.info.get("why") or "ray start launched")
-            if "agent not answering" in reason:
-                reason = (
-                    "waiting for the head"
-                    if node.kind == "worker" and not self._head_ready(node.cluster_uid)
-                    else "ray start running"
-                )
-        ports = {
-            "gcs": node.ports.get("gcs"),
-            "dashboard": node.ports.get("dashboard"),
-            "agent": node.ports.get("dashboard_agent_listen"),
-            "client": node.ports.get("client_server"),
-        }
-        return {
-            "name": node.name,
-            "group": node.group,
-            "kind": node.kind,
-            "state": state,
-            "age": round(time.time() - node.created, 1),
-            "reason": reason,
-            "pid": node.pid,
-            "log": node.log_path,
-            "tempDir": node.temp_dir,
-            "command": node.info.get("command", ""),
-            "marker": node.info.get("marker"),
-            "ports": {k: v for k, v in ports.items() if v is not None},
-        }
+        head_ready = node.kind != "worker" or _head_ready(self.store.nodes(node.cluster_uid))
+        return describe_node(node, alive=alive, head_ready=head_ready)
 
     def notes(self, stored: StoredResource) -> list[str]:
-        if stored.kind != "RayCluster":
-            # A RayJob's or RayService's own cluster spec: what its RayCluster will lack.
-            warnings, dropped = apply_notes(stored.document())
-            return warnings + dropped
-        cluster = RayCluster.model_validate(stored.document())
-        return local_notes(cluster) + env_notes(stored, cluster, self.settings, self.configs)
+        return cluster_notes(stored, self.settings, self.configs)
 
-    def _add_local_status(self, stored: StoredResource, status: dict[str, Any]) -> None:
-        """Endpoints and head info the way KubeRay reports the head Service's."""
-        head = self._head_ports(stored.uid)
-        if head is None:
-            return
-        endpoints = {
-            "gcs-server": str(head.gcs),
-            "dashboard": str(head.dashboard),
-            "client": str(head.client_server),
-            "metrics": str(head.metrics_export),
-        }
-        status["endpoints"] = endpoints
-        head_info = status.setdefault("head", {})
-        head_info.update(
-            {
-                "podIP": LOOPBACK_IP,
-                "serviceIP": LOOPBACK_IP,
-                "serviceName": f"{stored.name}-head-svc",
+
+class _Machine:
+    """Every node on this machine, read at most once per pass and only when needed.
+
+    Creating a node needs the ports every node holds; starting one needs how many are
+    starting. Both were one query per node; a pass now reads all nodes once and keeps
+    the two figures current as it creates and launches.
+    """
+
+    def __init__(
+        self, store: Store, uid: str, mine: list[StoredNode], alive: dict[str, bool]
+    ) -> None:
+        self._store = store
+        self._mine = mine
+        self._alive = alive
+        self._uid = uid
+        self._others: list[StoredNode] | None = None
+        self._taken: set[int] | None = None
+        self._starting: int | None = None
+
+    def _other_nodes(self) -> list[StoredNode]:
+        if self._others is None:
+            self._others = [n for n in self._store.nodes() if n.cluster_uid != self._uid]
+        return self._others
+
+    def taken(self) -> set[int]:
+        """Ports held by any node: the `exclude` of the next allocation."""
+        if self._taken is None:
+            every = [*self._other_nodes(), *self._mine]
+            self._taken = ports_in_use(n.ports for n in every) | {
+                n.ports["serve"] for n in every if "serve" in n.ports
             }
+        return self._taken
+
+    def claim(self, node: StoredNode) -> None:
+        """A created node's ports are taken for the rest of the pass."""
+        self.taken().update(ports_in_use([node.ports]) | {node.ports["serve"]})
+
+    def starting(self, launcher: NodeLauncher) -> int:
+        """Nodes of any cluster that were launched and have not registered yet."""
+        if self._starting is None:
+            self._starting = self.count_starting(self._other_nodes(), launcher) + sum(
+                1
+                for n in self._mine
+                if n.deleting is None
+                and n.info.get("why") != REGISTERED
+                and n.pid is not None
+                and self._alive.get(n.name, False)
+            )
+        return self._starting
+
+    def launched(self, node: StoredNode, launcher: NodeLauncher) -> None:
+        """A node of this pass was launched: it is starting, if its process still runs."""
+        if self._starting is not None and node.pid is not None and node.create_time is not None:
+            self._starting += launcher.alive(node.pid, node.create_time)
+
+    @staticmethod
+    def count_starting(nodes: list[StoredNode], launcher: NodeLauncher) -> int:
+        return sum(
+            1
+            for n in nodes
+            if n.deleting is None
+            and n.info.get("why") != REGISTERED
+            and n.pid is not None
+            and n.create_time is not None
+            and launcher.alive(n.pid, n.create_time)
         )
 
 
-def _differs(new: dict[str, Any], old: dict[str, Any]) -> bool:
-    """Status changed in anything but its timestamp (avoids a write per pass)."""
-    strip = {"lastUpdateTime"}
-    return {k: v for k, v in new.items() if k not in strip} != {
-        k: v for k, v in old.items() if k not in strip
-    }
+def _head_ready(nodes: list[StoredNode]) -> bool:
+    return any(n.kind == "head" and n.info.get("why") == REGISTERED for n in nodes)
+
+
+def _head_ports(nodes: list[StoredNode]) -> NodePorts | None:
+    for node in nodes:
+        if node.kind == "head" and node.deleting is None:
+            return NodePorts.from_dict(node.ports)
+    return None

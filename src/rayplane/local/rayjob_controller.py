@@ -27,12 +27,12 @@ from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.jobs import JobsClient, JobsClientError
-from rayplane.local import process
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
 from rayplane.local.env import container_env
 from rayplane.local.history import Attempt, History, job_events
 from rayplane.local.homepaths import make_dir
 from rayplane.local.logs import log_tail
+from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import (
     NOT_FOUND,
@@ -76,9 +76,18 @@ def owner_reference(stored: StoredResource) -> dict[str, Any]:
 class RayJobController:
     """Drives every RayJob in the store through KubeRay's lifecycle."""
 
-    def __init__(self, settings: Settings, store: Store, gates: FeatureGates | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        gates: FeatureGates | None = None,
+        *,
+        launcher: NodeLauncher | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
+        # The submitter is a process like a node's: it starts and stops through the port.
+        self.launcher: NodeLauncher = launcher if launcher is not None else ProcessLauncher()
         self.changed = threading.Event()
         # The controller's RAYPLANE_FEATURE_GATES, as its validation uses them.
         self.options = JobOptions().with_gates(gates or FeatureGates())
@@ -181,7 +190,7 @@ class RayJobController:
             return None
         if sub.get("phase") in ("succeeded", "failed"):
             return _submitter(sub)
-        if process.is_alive(sub["pid"], sub["create_time"]):
+        if self.launcher.alive(sub["pid"], sub["create_time"]):
             return ObservedSubmitter(phase="running")
         code = _exit_code(Path(sub["exit_file"]))
         if code == 0:
@@ -218,7 +227,7 @@ class RayJobController:
         env = dict(sub["env"])
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-        started = process.spawn(wrapped, env, Path(sub["log"]), cwd=Path(sub["cwd"]))
+        started = self.launcher.start(wrapped, env, Path(sub["log"]), cwd=Path(sub["cwd"]))
         sub.update(
             pid=started.pid,
             create_time=started.create_time,
@@ -344,9 +353,7 @@ class RayJobController:
     def _delete_submitter(self, state: dict[str, Any]) -> None:
         sub = state.pop("submitter", None)
         if sub and sub.get("pid"):
-            process.stop_group(
-                sub["pid"], sub["pid"], sub["create_time"], 5, marker=sub.get("marker")
-            )
+            self.launcher.stop(sub["pid"], sub["create_time"], 5, marker=sub.get("marker"))
 
     def _stop_job(self, action: StopJob) -> None:
         try:
