@@ -55,6 +55,11 @@ class Teardown:
     def close(self) -> None:
         self._stops.shutdown(wait=False, cancel_futures=False)
 
+    def wait_for_stops(self) -> None:
+        """Block until the stops under way have finished (tests, instead of sleeping)."""
+        for future in list(self._stopping.values()):
+            future.result()
+
     def busy(self) -> bool:
         """True while a stop or a storage cleanup runs."""
         return bool(self._stopping)

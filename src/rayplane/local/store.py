@@ -90,7 +90,7 @@ def iso(ts: float) -> str:
 class Store:
     """Thread-safe access to the state file; every write is one short transaction."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, trace: Callable[[str], None] | None = None) -> None:
         # The file holds Secret values (kind: Secret applied to the local runtime), so it is
         # owner-only: the home is created 0700 and the database with its WAL and shared-
         # memory files 0600 (SQLite creates those two with the database file's mode).
@@ -106,6 +106,8 @@ class Store:
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        # Every SQL statement from here on, for the hot-path bench and its test to count.
+        self._db.set_trace_callback(trace)
 
     def close(self) -> None:
         with self._lock:
