@@ -9,30 +9,20 @@ the store, so a restarted controller neither loses a submitter nor submits twice
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import logging
-import os
-import shlex
-import sys
-import tempfile
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rayplane.api.k8s import Container
 from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.jobs import JobsClient, JobsClientError
-from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
-from rayplane.local.env import container_env
 from rayplane.local.history import Attempt, History, job_events
-from rayplane.local.homepaths import make_dir
-from rayplane.local.logs import log_tail
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
+from rayplane.local.rayjob_submitter import Submitters, remove_submitter_files
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import (
     NOT_FOUND,
@@ -45,7 +35,6 @@ from rayplane.reconcile.job import (
     JobOptions,
     ObservedJob,
     ObservedJobCluster,
-    ObservedSubmitter,
     RayJobLike,
     StopJob,
     SubmitJob,
@@ -87,7 +76,9 @@ class RayJobController:
         self.settings = settings
         self.store = store
         # The submitter is a process like a node's: it starts and stops through the port.
-        self.launcher: NodeLauncher = launcher if launcher is not None else ProcessLauncher()
+        self.submitters = Submitters(
+            settings, store, launcher if launcher is not None else ProcessLauncher()
+        )
         self.changed = threading.Event()
         # The controller's RAYPLANE_FEATURE_GATES, as its validation uses them.
         self.options = JobOptions().with_gates(gates or FeatureGates())
@@ -156,7 +147,7 @@ class RayJobController:
                 dashboard_error = str(exc)
         return ObservedJob(
             cluster=cluster,
-            submitter=self._observe_submitter(stored, state),
+            submitter=self.submitters.observe(stored, state),
             ray_job=ray_job,  # type: ignore[arg-type]
             dashboard_error=dashboard_error,
             submit_error=state.get("submit_error"),
@@ -178,62 +169,6 @@ class RayJobController:
             deleting=found.deleting is not None,
             head_present=any(n.kind == "head" and n.deleting is None for n in nodes),
             workers_suspended=bool(groups) and all(g.suspend for g in groups),
-        )
-
-    # submitter process ----------------------------------------------------------------------
-
-    def _observe_submitter(
-        self, stored: StoredResource, state: dict[str, Any]
-    ) -> ObservedSubmitter | None:
-        sub = state.get("submitter")
-        if not sub:
-            return None
-        if sub.get("phase") in ("succeeded", "failed"):
-            return _submitter(sub)
-        if self.launcher.alive(sub["pid"], sub["create_time"]):
-            return ObservedSubmitter(phase="running")
-        code = _exit_code(Path(sub["exit_file"]))
-        if code == 0:
-            sub.update(phase="succeeded", exit_code=0, finished_at=time.time())
-        elif sub["attempts"] <= sub["backoff_limit"]:
-            # The local twin of a Job's pod retries: run the script again (it checks
-            # `ray job status` before submitting, so a retry never submits twice).
-            self.store.event(
-                stored.uid,
-                "SubmitterRetry",
-                f"submitter exited {code}; attempt "
-                f"{sub['attempts'] + 1} of {sub['backoff_limit'] + 1}",
-                "Warning",
-            )
-            self._spawn_submitter(stored, sub)
-            return ObservedSubmitter(phase="running")
-        else:
-            sub.update(
-                phase="failed",
-                exit_code=code,
-                finished_at=time.time(),
-                message=log_tail(sub["log"], 3),
-            )
-        return _submitter(sub)
-
-    def _spawn_submitter(self, stored: StoredResource, sub: dict[str, Any]) -> None:
-        Path(sub["exit_file"]).unlink(missing_ok=True)
-        wrapped = [
-            "/bin/bash",
-            "-c",
-            f"{shlex.join(sub['command'])}; code=$?; "
-            f"echo $code > {shlex.quote(sub['exit_file'])}; exit $code",
-        ]
-        env = dict(sub["env"])
-        bin_dir = str(Path(sys.executable).parent)
-        env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-        started = self.launcher.start(wrapped, env, Path(sub["log"]), cwd=Path(sub["cwd"]))
-        sub.update(
-            pid=started.pid,
-            create_time=started.create_time,
-            marker=started.marker,
-            attempts=sub.get("attempts", 0) + 1,
-            phase="running",
         )
 
     # actions ----------------------------------------------------------------------------------
@@ -279,7 +214,7 @@ class RayJobController:
         elif isinstance(action, CreateSubmitter):
             self._create_submitter(stored, job, action, state)
         elif isinstance(action, DeleteSubmitter):
-            self._delete_submitter(state)
+            self.submitters.delete(state)
         elif isinstance(action, SubmitJob):
             try:
                 with JobsClient(action.dashboard_url) as client:
@@ -303,57 +238,7 @@ class RayJobController:
     def _create_submitter(
         self, stored: StoredResource, job: RayJob, action: CreateSubmitter, state: dict[str, Any]
     ) -> None:
-        if state.get("submitter", {}).get("phase") == "running":
-            return
-        logs = make_dir(self.settings.home, "logs", stored.namespace, stored.name)
-        container = action.template.spec.containers[0] if action.template.spec.containers else None
-        command = list(action.command)
-        if container is not None and container.command:
-            # submitterPodTemplate's own command wins, as it does in KubeRay's Job.
-            command = list(container.command) + list(container.args or [])
-        labels = {"ray.io/originated-from-crd": "RayJob", "job-name": action.name}
-        try:
-            env, _ = container_env(
-                Container(name="ray-job-submitter", env=list(action.env)),
-                labels,
-                action.name,
-                stored.namespace,
-                {},
-                StoreConfigs(self.store),
-                who="the submitter",
-                strict=True,
-            )
-        except ConfigError as exc:
-            # The submitter Pod would sit in CreateContainerConfigError; so does this job,
-            # retried every pass, until the Secret or ConfigMap is applied.
-            if state.get("submitter_config_error") != str(exc):
-                state["submitter_config_error"] = str(exc)
-                self.store.event(stored.uid, CONFIG_ERROR, str(exc), "Warning")
-            return
-        state.pop("submitter_config_error", None)
-        exit_file = tempfile.mktemp(prefix="submitter-", dir=logs)
-        log_path = logs / "submitter.log"
-        sub: dict[str, Any] = {
-            "name": action.name,
-            "command": command,
-            "env": env,
-            "backoff_limit": action.backoff_limit,
-            "attempts": 0,
-            "log": str(log_path),
-            # The log is appended to by every attempt; this one's output starts here.
-            "log_start": log_path.stat().st_size if log_path.exists() else 0,
-            "exit_file": exit_file,
-            "cwd": str(_source_dir(job) or Path.cwd()),
-        }
-        self._spawn_submitter(stored, sub)
-        state["submitter"] = sub
-        state["submitter_log"] = sub["log"]  # removed with the RayJob
-        self.store.event(stored.uid, "CreatedSubmitter", f"started submitter (pid {sub['pid']})")
-
-    def _delete_submitter(self, state: dict[str, Any]) -> None:
-        sub = state.pop("submitter", None)
-        if sub and sub.get("pid"):
-            self.launcher.stop(sub["pid"], sub["create_time"], 5, marker=sub.get("marker"))
+        self.submitters.create(stored, action, state, cwd=_source_dir(job) or Path.cwd())
 
     def _stop_job(self, action: StopJob) -> None:
         try:
@@ -370,7 +255,7 @@ class RayJobController:
             for action in finalize_job(job, self._observe(stored, job, state)):
                 if isinstance(action, StopJob):
                     self._stop_job(action)
-            self._delete_submitter(state)
+            self.submitters.delete(state)
             state["finalized"] = True
             self.store.set_runtime_state(stored.uid, state)
         owned = self.store.owned_by(stored.uid)
@@ -380,7 +265,7 @@ class RayJobController:
         if not owned:
             self.history.remove(stored.namespace, stored.name)
             if state.get("submitter_log"):
-                _remove_submitter_files(Path(state["submitter_log"]))
+                remove_submitter_files(Path(state["submitter_log"]))
             self.store.remove(stored.uid)
 
     # history ----------------------------------------------------------------------------------
@@ -447,17 +332,6 @@ class RayJobController:
         return self.store.get("RayCluster", stored.namespace, name) if name else None
 
 
-def _submitter(sub: dict[str, Any]) -> ObservedSubmitter:
-    finished = sub.get("finished_at")
-    return ObservedSubmitter(
-        phase=sub["phase"],
-        finished_at=datetime.fromtimestamp(finished, UTC) if finished else None,
-        reason="BackoffLimitExceeded" if sub["phase"] == "failed" else "",
-        message=sub.get("message", ""),
-        exit_code=sub.get("exit_code"),
-    )
-
-
 def _driver_log(temp_dir: Path, job_id: str) -> Path | None:
     """Where Ray wrote a job's driver output on a node, if it ran there.
 
@@ -473,22 +347,6 @@ def _driver_log(temp_dir: Path, job_id: str) -> Path | None:
         if path.parts[-3] != "session_latest" and path.is_file()
     ]
     return max(found, key=lambda p: p.stat().st_mtime, default=None)
-
-
-def _remove_submitter_files(log: Path) -> None:
-    """The submitter's log and exit files; the directory too once nothing else is in it
-    (a RayCluster of the same name keeps its node logs there)."""
-    for path in [log, *log.parent.glob("submitter-*")]:
-        path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        log.parent.rmdir()
-
-
-def _exit_code(path: Path) -> int:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return -1  # killed before it could write one
 
 
 def _source_dir(job: RayJob) -> Path | None:
