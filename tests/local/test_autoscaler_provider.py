@@ -30,12 +30,8 @@ from ray.autoscaler.v2.instance_manager.node_provider import (
     NodeKind,
 )
 
-from rayplane.local.autoscaler_provider import (
-    ApiError,
-    StoreKubeApi,
-    infeasible_summary,
-    with_crd_defaults,
-)
+from rayplane.local.autoscaler_kubeapi import ApiError, StoreKubeApi, with_crd_defaults
+from rayplane.local.autoscaler_summary import infeasible_summary
 
 NS, NAME = "default", "auto"
 
@@ -256,7 +252,7 @@ def test_an_apply_during_a_patch_waits_for_it_and_is_kept(
     import threading
     import time
 
-    from rayplane.local import autoscaler_provider
+    from rayplane.local import autoscaler_kubeapi
 
     store = Store(tmp_path / "state.db")
     controller_side = Store(tmp_path / "state.db")  # the controller's own connection
@@ -265,7 +261,7 @@ def test_an_apply_during_a_patch_waits_for_it_and_is_kept(
     edited = _doc()
     edited["spec"]["workerGroupSpecs"][0]["maxReplicas"] = 7
     user_apply = threading.Thread(target=controller_side.put, args=("RayCluster", NS, NAME, edited))
-    real = autoscaler_provider._apply_patch
+    real = autoscaler_kubeapi._apply_patch
 
     def slow(body: dict[str, Any], payload: list[dict[str, Any]]) -> list[str]:
         said = real(body, payload)
@@ -273,7 +269,7 @@ def test_an_apply_during_a_patch_waits_for_it_and_is_kept(
         time.sleep(0.5)
         return said
 
-    monkeypatch.setattr(autoscaler_provider, "_apply_patch", slow)
+    monkeypatch.setattr(autoscaler_kubeapi, "_apply_patch", slow)
     api.patch(
         f"rayclusters/{NAME}",
         [{"op": "replace", "path": "/spec/workerGroupSpecs/0/replicas", "value": 2}],

@@ -26,15 +26,12 @@ memory and custom resources, labels, all by Ray's own rules.
 
 Each iteration also writes a short summary (pending demand, infeasible requests with their
 shape, idle nodes, pending launches, the last decisions) to a small JSON file beside the
-autoscaler's log, which ``describe`` renders. A file rather than the store's runtime state:
-that state is one JSON value the controller rewrites (head ports, this process's record),
-and a second writer in another process could undo the controller's writes.
+autoscaler's log, which ``describe`` renders (:mod:`rayplane.local.autoscaler_summary`).
+The store-backed API is :mod:`rayplane.local.autoscaler_kubeapi`.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import os
 import time
@@ -46,7 +43,6 @@ from ray._raylet import GcsClient  # type: ignore[attr-defined]
 from ray.autoscaler._private.kuberay.autoscaling_config import (
     _derive_autoscaling_config_from_ray_cr,
 )
-from ray.autoscaler._private.kuberay.node_provider import IKubernetesHttpApiClient
 from ray.autoscaler.v2.autoscaler import Autoscaler
 from ray.autoscaler.v2.event_logger import AutoscalerEventLogger
 from ray.autoscaler.v2.instance_manager.cloud_providers.kuberay.cloud_provider import (
@@ -55,162 +51,19 @@ from ray.autoscaler.v2.instance_manager.cloud_providers.kuberay.cloud_provider i
 from ray.autoscaler.v2.instance_manager.config import KubeRayConfigReader
 from ray.autoscaler.v2.schema import Stats
 from ray.autoscaler.v2.sdk import get_cluster_resource_state
-from ray.autoscaler.v2.utils import ClusterStatusParser, ResourceRequestUtil
+from ray.autoscaler.v2.utils import ClusterStatusParser
 from ray.core.generated.autoscaler_pb2 import (  # type: ignore[attr-defined]
     GetClusterStatusReply,
 )
 
-from rayplane.api.common import MAX_INT32
-from rayplane.api.raycluster import HEAD_GROUP
-from rayplane.local import process
-from rayplane.local.store import Store, StoredNode, iso
+from rayplane.local.autoscaler_kubeapi import StoreKubeApi
+from rayplane.local.autoscaler_summary import infeasible_summary, status_summary, write_status
+from rayplane.local.store import Store, iso
 
 log = logging.getLogger("rayplane.autoscaler")
 
 _DECISIONS_KEPT = 12
 _HEARTBEAT_S = 10.0
-
-
-class ApiError(Exception):
-    """What the fake API answers instead of an HTTP error (404, 422)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status = status
-
-
-def with_crd_defaults(doc: dict[str, Any]) -> dict[str, Any]:
-    """The RayCluster as the API server returns it: KubeRay's CRD defaults filled in.
-
-    The stored body is what the user wrote; Ray's KubeRay code reads ``replicas``,
-    ``minReplicas`` and ``maxReplicas`` of every group as a Kubernetes client would find
-    them after defaulting.
-    """
-    out = copy.deepcopy(doc)
-    for group in (out.get("spec") or {}).get("workerGroupSpecs") or []:
-        group.setdefault("replicas", 0)
-        group.setdefault("minReplicas", 0)
-        group.setdefault("maxReplicas", MAX_INT32)
-        group.setdefault("numOfHosts", 1)
-        group.setdefault("rayStartParams", {})
-    out.setdefault("spec", {}).setdefault("headGroupSpec", {}).setdefault("rayStartParams", {})
-    return out
-
-
-def node_pod(node: StoredNode, cluster: str) -> dict[str, Any]:
-    """A stored node as the Pod KubeRay would have made for it, as far as Ray reads it."""
-    meta: dict[str, Any] = {
-        "name": node.name,
-        "labels": {
-            "ray.io/cluster": cluster,
-            "ray.io/node-type": "head" if node.kind == "head" else "worker",
-            "ray.io/group": node.group,
-        },
-    }
-    if node.deleting is not None:
-        meta["deletionTimestamp"] = iso(node.deleting)
-    status: dict[str, Any] = {}
-    if node.pid is not None and node.create_time is not None:
-        state = "running" if process.is_alive(node.pid, node.create_time) else "terminated"
-        status["containerStatuses"] = [{"state": {state: {}}}]
-    return {"metadata": meta, "status": status}
-
-
-class StoreKubeApi(IKubernetesHttpApiClient):
-    """The Kubernetes API of one RayCluster, served from the local store.
-
-    ``on_patch`` is told, in words, what each accepted patch changed; it is how the
-    decisions reach ``describe`` and the resource's events.
-    """
-
-    def __init__(self, store: Store, uid: str, on_patch: Callable[[list[str]], None]) -> None:
-        self.store = store
-        self.uid = uid
-        self.on_patch = on_patch
-
-    def _stored(self) -> Any:
-        stored = self.store.get_by_uid(self.uid)
-        if stored is None or stored.kind != "RayCluster":
-            raise ApiError(404, f"RayCluster {self.uid} not found")
-        return stored
-
-    def get(self, path: str) -> dict[str, Any]:
-        stored = self._stored()
-        if path.startswith("rayclusters/"):
-            doc = with_crd_defaults(stored.document())
-            doc["metadata"]["resourceVersion"] = str(stored.generation)
-            return doc
-        if path.startswith("pods?"):
-            nodes = self.store.nodes(self.uid)
-            return {
-                "metadata": {"resourceVersion": str(stored.generation)},
-                "items": [node_pod(n, stored.name) for n in nodes],
-            }
-        if path.startswith("pods/"):
-            name = path.split("/", 1)[1]
-            for node in self.store.nodes(self.uid):
-                if node.name == name:
-                    pod = node_pod(node, stored.name)
-                    pod["metadata"]["resourceVersion"] = str(stored.generation)
-                    return pod
-        raise ApiError(404, f"{path} not found")
-
-    def patch(
-        self,
-        path: str,
-        payload: list[dict[str, Any]] | dict[str, Any],
-        content_type: str = "application/json-patch+json",
-    ) -> dict[str, Any]:
-        stored = self._stored()
-        if stored.deleting is not None:
-            raise ApiError(409, "the RayCluster is being deleted")
-        if not path.startswith("rayclusters/") or not isinstance(payload, list):
-            # Idle-cluster termination (idleSuspend, finalizers) needs fields the local
-            # runtime does not model; refuse rather than write them.
-            raise ApiError(422, f"unsupported patch of {path} ({content_type})")
-        said = self.store.modify_body(self.uid, lambda body: _apply_patch(body, payload))
-        self.on_patch(said)
-        return self.get(path)
-
-    def delete(self, path: str) -> dict[str, Any]:
-        raise ApiError(422, f"the local autoscaler does not delete {path}")
-
-
-def _apply_patch(body: dict[str, Any], payload: list[dict[str, Any]]) -> list[str]:
-    """Apply the provider's JSON patch of replicas/scaleStrategy to *body*; say what changed.
-
-    Only what KubeRayProvider sends is accepted: ``replace``/``add`` of a worker group's
-    ``replicas`` or ``scaleStrategy``. Anything else is refused (422) rather than written.
-    """
-    groups = body.setdefault("spec", {}).setdefault("workerGroupSpecs", [])
-    said: list[str] = []
-    for op in payload:
-        parts = str(op.get("path", "")).strip("/").split("/")
-        if (
-            op.get("op") not in ("replace", "add")
-            or len(parts) != 4
-            or parts[:2] != ["spec", "workerGroupSpecs"]
-            or not parts[2].isdigit()
-            or int(parts[2]) >= len(groups)
-            or parts[3] not in ("replicas", "scaleStrategy")
-        ):
-            raise ApiError(422, f"unsupported patch operation {op}")
-        group = groups[int(parts[2])]
-        name = group.get("groupName", parts[2])
-        if parts[3] == "replicas":
-            before = group.get("replicas", 0)
-            group["replicas"] = int(op["value"])
-            said.append(f"{name}: replicas {before} -> {group['replicas']}")
-        else:
-            value = dict(op.get("value") or {})
-            group["scaleStrategy"] = value
-            victims = list(value.get("workersToDelete") or [])
-            said.append(
-                f"{name}: workersToDelete {', '.join(victims)}"
-                if victims
-                else f"{name}: workersToDelete cleared"
-            )
-    return said
 
 
 class _Recorder:
@@ -277,106 +130,6 @@ class _Quiet(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith(self._NOISE)
-
-
-def write_status(path: Path, summary: dict[str, Any]) -> None:
-    """Replace the status file atomically: a reader sees the old or the new summary."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(summary))
-    os.replace(tmp, path)
-
-
-def _shape(bundle: Any) -> dict[str, float]:
-    return {str(k): float(v) for k, v in sorted(dict(bundle).items())}
-
-
-def infeasible_summary(state: Any) -> list[dict[str, Any]]:
-    """The requests no node type can satisfy, grouped by shape, from an AutoscalingState."""
-    out: list[dict[str, Any]] = []
-    if state is None:
-        return out
-    for by_count in ResourceRequestUtil.group_by_count(list(state.infeasible_resource_requests)):
-        item: dict[str, Any] = {
-            "shape": _shape(by_count.request.resources_bundle),
-            "count": int(by_count.count),
-            "source": "tasks/actors",
-        }
-        selectors = [
-            f"{c.label_key} {c.operator} {list(c.label_values)}"
-            for s in by_count.request.label_selectors
-            for c in s.label_constraints
-        ]
-        if selectors:
-            item["labelSelectors"] = selectors
-        out.append(item)
-    for gang in state.infeasible_gang_resource_requests:
-        for by_count in ResourceRequestUtil.group_by_count(list(gang.requests)):
-            out.append(
-                {
-                    "shape": _shape(by_count.request.resources_bundle),
-                    "count": int(by_count.count),
-                    "source": f"placement group ({gang.details})" if gang.details else "pg",
-                }
-            )
-    for constraint in state.infeasible_cluster_resource_constraints:
-        for by_count in constraint.resource_requests:
-            out.append(
-                {
-                    "shape": _shape(by_count.request.resources_bundle),
-                    "count": int(by_count.count),
-                    "source": "request_resources()",
-                }
-            )
-    return out
-
-
-def status_summary(status: Any) -> dict[str, Any]:
-    """Pending demand, idle nodes and launches from a ray.autoscaler.v2 ClusterStatus."""
-    demand: list[dict[str, Any]] = []
-    demands = status.resource_demands
-    for task in demands.ray_task_actor_demand:
-        for b in task.bundles_by_count:
-            demand.append({"shape": _shape(b.bundle), "count": b.count, "source": "tasks/actors"})
-    for pg in demands.placement_group_demand:
-        for b in pg.bundles_by_count:
-            demand.append(
-                {
-                    "shape": _shape(b.bundle),
-                    "count": b.count,
-                    "source": f"placement group {pg.strategy or ''} {pg.state or ''}".strip(),
-                }
-            )
-    for constraint in demands.cluster_constraint_demand:
-        for b in constraint.bundles_by_count:
-            demand.append(
-                {"shape": _shape(b.bundle), "count": b.count, "source": "request_resources()"}
-            )
-    idle = [
-        {
-            "name": n.instance_id,
-            "group": n.ray_node_type_name,
-            "idleSeconds": round((n.resource_usage.idle_time_ms if n.resource_usage else 0) / 1e3),
-        }
-        for n in status.idle_nodes
-        if n.ray_node_type_name != HEAD_GROUP
-    ]
-    launches = [{"group": r.ray_node_type_name, "count": r.count} for r in status.pending_launches]
-    failed = [
-        {"group": r.ray_node_type_name, "count": r.count, "details": r.details or ""}
-        for r in status.failed_launches
-    ]
-    pending = [
-        {"name": n.instance_id, "group": n.ray_node_type_name, "details": n.details or ""}
-        for n in status.pending_nodes
-    ]
-    return {
-        "demand": demand,
-        "idleNodes": idle,
-        "pendingLaunches": launches,
-        "failedLaunches": failed,
-        "pendingNodes": pending,
-    }
 
 
 class Runner:
