@@ -1,4 +1,10 @@
-"""Helpers shared by the benchmarks: a throwaway RAYPLANE_HOME with its controller."""
+"""Helpers shared by the benchmarks: a throwaway RAYPLANE_HOME with its controller, and
+bare `ray start` nodes (the floor) started through the runtime port.
+
+The benches reach rayplane through its entry points: the controller's client, the
+runtime port (:class:`rayplane.local.node_launcher.ProcessLauncher`), and, for the floor,
+the loopback flags every local node gets; this file is the only one that imports them.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,9 @@ from typing import Any
 import httpx
 
 from rayplane.local.client import ControllerClient
+from rayplane.local.loopback import ray_start_argv
+from rayplane.local.node_launcher import NodeProcess, ProcessLauncher
+from rayplane.local.ports import NodePorts, allocate_node_ports
 from rayplane.settings import Settings
 
 
@@ -95,3 +104,38 @@ def healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/api/healthz", timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+class BareRay:
+    """Plain `ray start --block` nodes with the loopback flags rayplane gives its own."""
+
+    def __init__(self) -> None:
+        self.launcher = ProcessLauncher()
+        self.nodes: list[NodeProcess] = []
+        self.taken: set[int] = set()
+
+    def start(
+        self,
+        extra: list[str],
+        *,
+        head_gcs: int | None = None,
+        exclude: set[int] | frozenset[int] = frozenset(),
+    ) -> NodePorts:
+        """A head (no *head_gcs*) or a worker joining the head at *head_gcs*; its ports."""
+        head = head_gcs is None
+        ports = allocate_node_ports(head=head, exclude=self.taken | set(exclude))
+        self.taken |= ports.all_ports()
+        temp = tempfile.mkdtemp(prefix="f", dir="/tmp")
+        first = ["--head"] if head else [f"--address=127.0.0.1:{head_gcs}"]
+        argv = ray_start_argv([*first, *ports.start_args(), f"--temp-dir={temp}", *extra])
+        env = ports.env() if head else {}
+        log = Path(temp) / ("head.log" if head else "worker.log")
+        self.nodes.append(self.launcher.start(argv, env, log))
+        return ports
+
+    def stop_all(self) -> None:
+        """Stop every node, newest first, and leave nothing behind."""
+        for node in reversed(self.nodes):
+            self.launcher.stop(node.pid, node.create_time, 15, marker=node.marker)
+        self.nodes.clear()
+        self.launcher.close()

@@ -35,13 +35,9 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.pop("RAY_ADDRESS", None)
 
-from _common import controller, healthy, wait
+from _common import BareRay, controller, healthy, wait
 
-from rayplane.local import process
 from rayplane.local.client import ControllerClient
-from rayplane.local.loopback import ray_start_argv
-from rayplane.local.ports import NodePorts, allocate_node_ports
-from rayplane.local.store import Store
 
 OBJECT_STORE = str(80 * 2**20)
 COMMON = ["--block", "--node-ip-address=127.0.0.1", f"--object-store-memory={OBJECT_STORE}"]
@@ -61,36 +57,20 @@ class Floor:
     def __init__(self) -> None:
         from ray._raylet import GcsClient
 
-        self.head = allocate_node_ports(head=True)
-        temp = tempfile.mkdtemp(prefix="f", dir="/tmp")
-        argv = ["--head", *self.head.start_args(), f"--temp-dir={temp}", "--num-cpus=0"]
-        self.nodes = [
-            process.spawn(
-                ray_start_argv([*argv, *COMMON]), self.head.env(), Path(temp) / "head.log"
-            )
-        ]
-        self.taken = set(self.head.all_ports())
+        self.bare = BareRay()
+        self.head = self.bare.start(["--num-cpus=0", *COMMON])
         wait(lambda: healthy(self.head.dashboard_agent_listen), 120)
         self.gcs = GcsClient(address=f"127.0.0.1:{self.head.gcs}")
 
     def trial(self, taken_elsewhere: set[int]) -> float:
-        ports: NodePorts = allocate_node_ports(head=False, exclude=self.taken | taken_elsewhere)
-        self.taken |= ports.all_ports()
-        temp = tempfile.mkdtemp(prefix="f", dir="/tmp")
-        argv = [f"--address=127.0.0.1:{self.head.gcs}", *ports.start_args(), f"--temp-dir={temp}"]
         known = alive_nodes(self.gcs)
         start = time.monotonic()
-        self.nodes.append(
-            process.spawn(
-                ray_start_argv([*argv, "--num-cpus=1", *COMMON]), {}, Path(temp) / "worker.log"
-            )
-        )
+        self.bare.start(["--num-cpus=1", *COMMON], head_gcs=self.head.gcs, exclude=taken_elsewhere)
         wait(lambda: alive_nodes(self.gcs) - known, 120)
         return time.monotonic() - start
 
     def close(self) -> None:
-        for node in reversed(self.nodes):
-            process.stop_group(node.pid, node.pid, node.create_time, 15, marker=node.marker)
+        self.bare.stop_all()
 
 
 def cluster_doc(trials: int) -> dict[str, Any]:
@@ -130,7 +110,6 @@ class Rayplane:
         from ray._raylet import GcsClient
 
         self.client = client
-        self.store = Store(client.settings.home / "state.db")
         client.apply(cluster_doc(trials))
 
         def ready() -> dict[str, Any] | None:
@@ -161,9 +140,9 @@ class Rayplane:
         return {int(p) for n in nodes for p in (n.get("ports") or {}).values()}
 
     def replicas(self) -> int:
-        # Straight from the store (what the reconciler reads), not through the API.
-        stored = self.store.get("RayCluster", "default", NAME)
-        return int(stored.body["spec"]["workerGroupSpecs"][0].get("replicas") or 0) if stored else 0
+        # The spec the autoscaler wrote, as the controller's API serves it from the store.
+        detail = self.client.get("RayCluster", "default", NAME)
+        return int(detail["spec"]["workerGroupSpecs"][0].get("replicas") or 0) if detail else 0
 
     def trial(self, index: int) -> tuple[float, float]:
         """(demand -> spec written, demand -> node ALIVE), in seconds."""
@@ -188,7 +167,6 @@ class Rayplane:
         self.flag.touch()
         ray.get(self.held)
         ray.shutdown()
-        self.store.close()
         self.client.delete("RayCluster", "default", NAME)
         wait(lambda: self.client.get("RayCluster", "default", NAME) is None, 180, poll=0.5)
 

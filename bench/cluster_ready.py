@@ -11,64 +11,29 @@ Run: python bench/cluster_ready.py [N ...]   (default 1 2 4)
 from __future__ import annotations
 
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from _common import cluster_doc, controller, healthy, wait
-
-from rayplane.local import process
-from rayplane.local.loopback import ray_start_argv
-from rayplane.local.ports import allocate_node_ports
+from _common import BareRay, cluster_doc, controller, healthy, wait
 
 OBJECT_STORE = str(80 * 2**20)
 
 
 def floor(workers: int) -> float:
     """Seconds from the first `ray start` to every node healthy, by hand."""
-    head = allocate_node_ports(head=True)
-    nodes = []
     common = [
         "--block",
         "--node-ip-address=127.0.0.1",
         "--num-cpus=1",
         f"--object-store-memory={OBJECT_STORE}",
     ]
+    bare = BareRay()
     start = time.monotonic()
-    temp = tempfile.mkdtemp(prefix="f", dir="/tmp")
-    nodes.append(
-        process.spawn(
-            ray_start_argv(["--head", *head.start_args(), f"--temp-dir={temp}", *common]),
-            head.env(),
-            Path(temp) / "head.log",
-        )
-    )
+    head = bare.start(common)
     wait(lambda: healthy(head.dashboard_agent_listen), 120)
-    taken = set(head.all_ports())
-    worker_ports = []
-    for _ in range(workers):
-        ports = allocate_node_ports(head=False, exclude=taken)
-        taken |= ports.all_ports()
-        worker_ports.append(ports)
-        wtemp = tempfile.mkdtemp(prefix="f", dir="/tmp")
-        nodes.append(
-            process.spawn(
-                ray_start_argv(
-                    [
-                        f"--address=127.0.0.1:{head.gcs}",
-                        *ports.start_args(),
-                        f"--temp-dir={wtemp}",
-                        *common,
-                    ]
-                ),
-                {},
-                Path(wtemp) / "worker.log",
-            )
-        )
+    worker_ports = [bare.start(common, head_gcs=head.gcs) for _ in range(workers)]
     wait(lambda: all(healthy(p.dashboard_agent_listen) for p in worker_ports), 180)
     elapsed = time.monotonic() - start
-    for node in reversed(nodes):
-        process.stop_group(node.pid, node.pid, node.create_time, 15, marker=node.marker)
+    bare.stop_all()
     return elapsed
 
 

@@ -31,8 +31,12 @@ def plain(dashboard: str) -> tuple[float, float]:
     running = None
     while True:
         status = str(client.get_job_status(job))
-        if running is None and status in ("JobStatus.RUNNING", "RUNNING", "JobStatus.SUCCEEDED",
-                                          "SUCCEEDED"):
+        if running is None and status in (
+            "JobStatus.RUNNING",
+            "RUNNING",
+            "JobStatus.SUCCEEDED",
+            "SUCCEEDED",
+        ):
             running = time.monotonic() - start
         if status in ("JobStatus.SUCCEEDED", "SUCCEEDED"):
             return running or 0.0, time.monotonic() - start
@@ -41,9 +45,16 @@ def plain(dashboard: str) -> tuple[float, float]:
 
 def through_rayplane(client: Any, cluster: str, mode: str, index: int) -> tuple[float, float]:
     name = f"bench-{mode.lower()}-{index}"
-    doc = {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": name},
-           "spec": {"entrypoint": ENTRYPOINT, "submissionMode": mode,
-                    "clusterSelector": {"ray.io/cluster": cluster}}}
+    doc = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": name},
+        "spec": {
+            "entrypoint": ENTRYPOINT,
+            "submissionMode": mode,
+            "clusterSelector": {"ray.io/cluster": cluster},
+        },
+    }
     start = time.monotonic()
     client.apply(doc)
     running = None
@@ -64,27 +75,36 @@ def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     with controller() as client:
         client.apply(cluster_doc("jobs", workers=0))
-        status = wait(lambda: ((client.get("RayCluster", "default", "jobs") or {})
-                               .get("status") or {}) if ((client.get("RayCluster", "default",
-                                                                     "jobs") or {})
-                                                         .get("status") or {}).get("state")
-                      == "ready" else None, 300, poll=0.5)
+        status = wait(
+            lambda: (
+                ((client.get("RayCluster", "default", "jobs") or {}).get("status") or {})
+                if ((client.get("RayCluster", "default", "jobs") or {}).get("status") or {}).get(
+                    "state"
+                )
+                == "ready"
+                else None
+            ),
+            300,
+            poll=0.5,
+        )
         dashboard = f"http://127.0.0.1:{status['endpoints']['dashboard']}"
-        rows: dict[str, list[tuple[float, float]]] = {"plain": [], "HTTPMode": [],
-                                                      "K8sJobMode": []}
+        rows: dict[str, list[tuple[float, float]]] = {"plain": [], "HTTPMode": [], "K8sJobMode": []}
         for i in range(repeats):
             rows["plain"].append(plain(dashboard))
             rows["HTTPMode"].append(through_rayplane(client, "jobs", "HTTPMode", i))
             rows["K8sJobMode"].append(through_rayplane(client, "jobs", "K8sJobMode", i))
     base_run = statistics.median(r for r, _ in rows["plain"])
     base_done = statistics.median(d for _, d in rows["plain"])
-    print(f"{'path':<11} {'to RUNNING s':>13} {'to SUCCEEDED s':>15} {'+s vs plain':>12} "
-          f"{'ratio':>6}   (medians of {repeats})")
+    print(
+        f"{'path':<11} {'to RUNNING s':>13} {'to SUCCEEDED s':>15} {'+s vs plain':>12} "
+        f"{'ratio':>6}   (medians of {repeats})"
+    )
     for path, values in rows.items():
         run = statistics.median(r for r, _ in values)
         done = statistics.median(d for _, d in values)
-        print(f"{path:<11} {run:13.2f} {done:15.2f} {done - base_done:12.2f} "
-              f"{done / base_done:6.2f}")
+        print(
+            f"{path:<11} {run:13.2f} {done:15.2f} {done - base_done:12.2f} {done / base_done:6.2f}"
+        )
     _ = base_run
 
 
