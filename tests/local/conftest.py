@@ -17,4 +17,5 @@ def controller(tmp_path: Path) -> Iterator[Controller]:
     yield ctl
     ctl.clusters.close()
     ctl.services.close()
+    ctl.launcher.close()
     ctl.store.close()

@@ -71,6 +71,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[RayClusterController, Store, FakeLau
         max_starting_nodes=WORKERS + 1,
     )
     controller = RayClusterController(settings, store, launcher)
+    store.put("RayCluster", NS, "pass", cluster(WORKERS))
     yield controller, store, launcher, statements
     controller.close()
     store.close()
@@ -96,7 +97,6 @@ def test_a_pass_that_finds_nothing_new_writes_nothing(
     setup: tuple[RayClusterController, Store, FakeLauncher, Statements],
 ) -> None:
     controller, store, launcher, statements = setup
-    store.put("RayCluster", NS, "pass", cluster(WORKERS))
     up(controller, store)
     assert len(launcher.launches) == WORKERS + 1
     statements.seen.clear()
@@ -109,8 +109,7 @@ def test_a_crashed_worker_is_replaced_through_the_port(
     setup: tuple[RayClusterController, Store, FakeLauncher, Statements],
 ) -> None:
     controller, store, launcher, statements = setup
-    stored = store.put("RayCluster", NS, "pass", cluster(WORKERS))
-    up(controller, store)
+    stored = up(controller, store)
     worker = next(n for n in store.nodes(stored.uid) if n.kind == "worker")
     assert worker.pid is not None
     launcher.crash(worker.pid)
@@ -127,8 +126,7 @@ def test_deleting_the_cluster_stops_every_node_through_the_port(
     setup: tuple[RayClusterController, Store, FakeLauncher, Statements],
 ) -> None:
     controller, store, launcher, _ = setup
-    stored = store.put("RayCluster", NS, "pass", cluster(WORKERS))
-    up(controller, store)
+    stored = up(controller, store)
     pids = sorted(n.pid for n in store.nodes(stored.uid) if n.pid is not None)
     store.mark_deleting("RayCluster", NS, "pass")
     while store.get_by_uid(stored.uid) is not None:
