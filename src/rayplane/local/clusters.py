@@ -56,7 +56,7 @@ from rayplane.reconcile.cluster import (
     reconcile_cluster,
 )
 from rayplane.reconcile.gcs_ft import GcsFt, gcs_ft
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 log = logging.getLogger("rayplane.clusters")
 
@@ -92,7 +92,7 @@ def _suffix() -> str:
 class ClusterRuntime:
     """Creates, watches and stops the nodes of every RayCluster in the store."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: LocalSettings, store: Store) -> None:
         self.settings = settings
         self.store = store
         self._stops = ThreadPoolExecutor(max_workers=16, thread_name_prefix="stop")

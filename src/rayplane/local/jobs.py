@@ -54,7 +54,7 @@ from rayplane.reconcile.job import (
     reconcile_job,
     wants_ray_job,
 )
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 log = logging.getLogger("rayplane.jobs")
 SOURCE_DIR = "rayplane.io/source-dir"
@@ -76,7 +76,9 @@ def owner_reference(stored: StoredResource) -> dict[str, Any]:
 class JobRuntime:
     """Drives every RayJob in the store through KubeRay's lifecycle."""
 
-    def __init__(self, settings: Settings, store: Store, gates: FeatureGates | None = None) -> None:
+    def __init__(
+        self, settings: LocalSettings, store: Store, gates: FeatureGates | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.changed = threading.Event()
