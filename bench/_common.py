@@ -24,7 +24,7 @@ from rayplane.local.client import ControllerClient
 from rayplane.local.loopback import ray_start_argv
 from rayplane.local.node_launcher import NodeProcess, ProcessLauncher
 from rayplane.local.ports import NodePorts, allocate_node_ports
-from rayplane.settings import Settings
+from rayplane.settings import load_local
 
 
 def cluster_doc(name: str, workers: int, cpus: int = 1) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def controller(**env: str) -> Iterator[ControllerClient]:
     )
     old = os.environ.get("RAYPLANE_HOME")
     os.environ["RAYPLANE_HOME"] = str(home)
-    client = ControllerClient(Settings.from_env())
+    client = ControllerClient(load_local())
     try:
         wait(client.alive, 30)
         client.pid = proc.pid  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from _common import cluster_doc
 from rayplane.local.fake_launcher import FakeLauncher
 from rayplane.local.raycluster_controller import RayClusterController
 from rayplane.local.store import Store
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 NS = "default"
 
@@ -67,7 +67,7 @@ def one_pass(controller: RayClusterController, store: Store, name: str) -> float
 def measure(nodes: int) -> None:
     with tempfile.TemporaryDirectory(prefix="rayplane-pass-") as tmp:
         home = Path(tmp) / "home"
-        settings = Settings(
+        settings = LocalSettings(
             home=home,
             temp_root=Path(tmp) / "t",
             local_autoscaler=False,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rayplane.local.client import ControllerClient, ControllerError
-from rayplane.settings import Settings
+from rayplane.settings import load_local
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("RAYPLANE_HOME", str(path))
     monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(tmp_path / "t"))
     yield path
-    ctl = ControllerClient(Settings.from_env())
+    ctl = ControllerClient(load_local())
     with contextlib.suppress(ControllerError):
         ctl.request("POST", "/shutdown")
     ctl.close()

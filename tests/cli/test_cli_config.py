@@ -18,7 +18,7 @@ from rayplane.api.loading import parse_text
 from rayplane.cli.main import app
 from rayplane.cli.resources import apply_order, cluster_outcome, delete_order, read_resources
 from rayplane.local.client import ControllerClient, ControllerError
-from rayplane.settings import Settings
+from rayplane.settings import load_local
 
 SECRET = """apiVersion: v1
 kind: Secret
@@ -140,7 +140,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("RAYPLANE_HOME", str(path))
     monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(tmp_path / "t"))
     yield path
-    ctl = ControllerClient(Settings.from_env())
+    ctl = ControllerClient(load_local())
     with contextlib.suppress(ControllerError):
         ctl.request("POST", "/shutdown")
     ctl.close()

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from rayplane.cli.main import app
 from rayplane.local.client import ControllerClient
-from rayplane.settings import Settings
+from rayplane.settings import load_local
 
 # Suspended, so the controller stores it and starts no Ray node.
 JOB = """\
@@ -46,7 +46,7 @@ def test_each_apply_of_a_generate_name_creates_a_new_named_object(
         assert line.endswith("created (named from metadata.generateName)")
         names.append(line.split()[0].split("/", 1)[1])
     assert names[0] != names[1]
-    ctl = ControllerClient(Settings.from_env())
+    ctl = ControllerClient(load_local())
     stored = sorted(obj["metadata"]["name"] for obj in ctl.list("RayJob", "default"))
     ctl.close()
     assert stored == sorted(names)

@@ -87,12 +87,12 @@ class Local:
 
     def detail(self, name: str, namespace: str = "default") -> dict[str, Any] | None:
         from rayplane.local.client import ControllerClient
-        from rayplane.settings import Settings
+        from rayplane.settings import load_local
 
         old = os.environ.get("RAYPLANE_HOME")
         os.environ["RAYPLANE_HOME"] = str(self.home)
         try:
-            client = ControllerClient(Settings.from_env())
+            client = ControllerClient(load_local())
             try:
                 return client.get("RayCluster", namespace, name)
             finally:

@@ -112,10 +112,10 @@ def service_yaml(name: str, redis_port: int | None, greeting: str = "v1", replic
 
 def detail(local: Local, name: str) -> dict[str, object]:
     from rayplane.local.client import ControllerClient
-    from rayplane.settings import Settings
+    from rayplane.settings import load_local
 
     os.environ["RAYPLANE_HOME"] = str(local.home)
-    client = ControllerClient(Settings.from_env())
+    client = ControllerClient(load_local())
     try:
         found = client.get("RayService", "default", name)
     finally:

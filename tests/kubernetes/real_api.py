@@ -28,7 +28,7 @@ import httpx
 
 from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import Operator
-from rayplane.kubernetes.runtime import OperatorConfig
+from rayplane.kubernetes.operator_config import OperatorConfig
 from rayplane.kubernetes.testing import nodesim
 from rayplane.kubernetes.testing.install import OPERATOR_NS
 from rayplane.kubernetes.testing.rest import KIND_PLURALS, apply, path_of, token_for

@@ -3,12 +3,12 @@ only validation, and security settings it does not provide are said as Warning e
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
 import pytest
 
-from rayplane.kubernetes.cli import config_from_args, parser
+from rayplane.kubernetes.cli import config_from_argv
+from rayplane.kubernetes.operator_config import OperatorConfig
 from rayplane.kubernetes.testing import FakeKubernetes
 from tests.kubernetes.operator_harness import TOKEN, example, fake_api, run, running
 
@@ -17,17 +17,18 @@ pytestmark = pytest.mark.timeout(60)
 WARNINGS = {"AuthTokenSecretNotCreated", "NetworkPolicyNotCreated", "TLSNotConfigured"}
 
 
-def _args(kube: FakeKubernetes, gates: str) -> argparse.Namespace:
-    """The operator's own command line, pointed at the fake API server."""
+def _config(kube: FakeKubernetes, gates: str) -> OperatorConfig:
+    """What the operator's own command line builds, pointed at the fake API server."""
     ca = ["--certificate-authority", str(kube.ca_file)] if kube.ca_file else []
-    return parser().parse_args(
+    return config_from_argv(
         [
             "--server", kube.url, "--token", TOKEN, *ca,
             "--enable-leader-election=false",
             "--metrics-addr", "0",
             "--health-probe-bind-address", "0",
             "--feature-gates", gates,
-        ]
+        ],
+        environ={},
     )  # fmt: skip
 
 
@@ -51,8 +52,8 @@ def _submitter(kube: FakeKubernetes) -> dict[str, Any] | None:
 def test_sidecar_submitter_restart_gate_from_the_command_line_reaches_the_rayjob() -> None:
     async def scenario() -> None:
         async with fake_api() as kube:
-            args = _args(kube, "SidecarSubmitterRestart=true")
-            async with running(config_from_args(args), kube.wait_for):
+            config = _config(kube, "SidecarSubmitterRestart=true")
+            async with running(config, kube.wait_for):
                 kube.create(_sidecar_job())
                 submitter = await kube.wait_for(lambda: _submitter(kube))
             # With the gate only the submitter restarts after a dropped log stream; without
@@ -72,7 +73,7 @@ def test_security_settings_the_operator_does_not_provide_get_warning_events() ->
         namespace, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
         async with fake_api() as kube:
             gates = "RayClusterNetworkPolicy=true,RayClusterMTLS=true"
-            async with running(config_from_args(_args(kube, gates)), kube.wait_for):
+            async with running(_config(kube, gates), kube.wait_for):
                 kube.create(cluster)
 
                 def warned() -> dict[str, str] | None:

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from rayplane.local.controller import Controller
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 
 @pytest.fixture
 def controller(tmp_path: Path) -> Iterator[Controller]:
-    ctl = Controller(Settings(home=tmp_path / "home", temp_root=tmp_path / "t"))
+    ctl = Controller(LocalSettings(home=tmp_path / "home", temp_root=tmp_path / "t"))
     yield ctl
     ctl.clusters.close()
     ctl.services.close()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from rayplane.local.controller import Controller
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 from .apisocket import request, serving
 
@@ -43,7 +43,7 @@ def scratch(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def home_controller(scratch: Path) -> Any:
-    ctl = Controller(Settings(home=scratch / "home", temp_root=scratch / "t"))
+    ctl = Controller(LocalSettings(home=scratch / "home", temp_root=scratch / "t"))
     yield ctl
     ctl.clusters.close()
     ctl.services.close()

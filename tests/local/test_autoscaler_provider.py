@@ -226,7 +226,7 @@ def test_ray_derives_the_config_from_the_stored_cluster(tmp_path: Path) -> None:
 def test_autoscaler_env_carries_autoscaler_options_env(tmp_path: Path) -> None:
     from rayplane.api.raycluster import RayCluster
     from rayplane.local.autoscaler import autoscaler_env
-    from rayplane.settings import Settings
+    from rayplane.settings import LocalSettings
 
     doc = _doc()
     doc["spec"]["autoscalerOptions"] = {
@@ -238,7 +238,7 @@ def test_autoscaler_env_carries_autoscaler_options_env(tmp_path: Path) -> None:
     store = Store(tmp_path / "state.db")
     stored = store.put("RayCluster", NS, NAME, doc)
     env = autoscaler_env(
-        stored, RayCluster.model_validate(stored.document()), Settings(home=tmp_path)
+        stored, RayCluster.model_validate(stored.document()), LocalSettings(home=tmp_path)
     )
     assert env["AUTOSCALER_UPDATE_INTERVAL_S"] == "2"
     assert env["WHO"] == NS

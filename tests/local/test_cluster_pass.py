@@ -16,7 +16,7 @@ import pytest
 from rayplane.local.fake_launcher import FakeLauncher
 from rayplane.local.raycluster_controller import RayClusterController
 from rayplane.local.store import Store, StoredResource
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 NS = "default"
 WORKERS = 11
@@ -64,7 +64,7 @@ def setup(tmp_path: Path) -> Iterator[tuple[RayClusterController, Store, FakeLau
     statements = Statements()
     store = Store(tmp_path / "home" / "state.db", trace=statements)
     launcher = FakeLauncher()
-    settings = Settings(
+    settings = LocalSettings(
         home=tmp_path / "home",
         temp_root=tmp_path / "t",
         local_autoscaler=False,

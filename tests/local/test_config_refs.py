@@ -28,7 +28,7 @@ from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.gcs_ft import GcsFt
 from rayplane.reconcile.job import CreateSubmitter
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 NS = "default"
 
@@ -240,7 +240,7 @@ def stored_cluster(store: Store, doc: dict[str, Any] | None = None) -> StoredRes
 def test_gcs_ft_password_comes_from_its_secret(store: Store, tmp_path: Path) -> None:
     stored = stored_cluster(store)
     cluster = RayCluster.model_validate(stored.document())
-    settings = Settings(home=tmp_path / "home")
+    settings = LocalSettings(home=tmp_path / "home")
     configs = StoreConfigs(store)
     with pytest.raises(ConfigError) as caught:
         node_environment(stored, cluster, None, "ft-head", "127.0.0.1:1", settings, configs)
@@ -259,7 +259,9 @@ def test_gcs_ft_password_comes_from_its_secret(store: Store, tmp_path: Path) -> 
 @pytest.fixture
 def runtime(store: Store, tmp_path: Path) -> Iterator[tuple[RayClusterController, FakeLauncher]]:
     spawn = FakeLauncher(ready=False)
-    settings = Settings(home=tmp_path / "home", temp_root=tmp_path / "t", local_autoscaler=False)
+    settings = LocalSettings(
+        home=tmp_path / "home", temp_root=tmp_path / "t", local_autoscaler=False
+    )
     clusters = RayClusterController(settings, store, spawn)
     yield clusters, spawn
     clusters.close()
@@ -388,7 +390,7 @@ def test_delete_cleans_redis_with_the_password_read_when_the_delete_began(
 def test_the_submitter_waits_for_its_secret_and_then_gets_it(store: Store, tmp_path: Path) -> None:
     spawn = FakeLauncher()
     jobs = RayJobController(
-        Settings(home=tmp_path / "home", temp_root=tmp_path / "t"), store, launcher=spawn
+        LocalSettings(home=tmp_path / "home", temp_root=tmp_path / "t"), store, launcher=spawn
     )
     stored = store.put(
         "RayJob", NS, "etl", {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {}}

@@ -15,7 +15,7 @@ import pytest
 
 from rayplane.local.client import ControllerClient, ControllerError
 from rayplane.local.controller import Controller
-from rayplane.settings import Settings, home_problem
+from rayplane.settings import LocalSettings, home_problem
 
 OTHER_UID = 65534  # nobody
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="changing an owner needs root")
@@ -26,7 +26,7 @@ def mode(path: Path) -> int:
 
 
 def start(home: Path, tmp_path: Path) -> None:
-    ctl = Controller(Settings(home=home, temp_root=tmp_path / "t"))
+    ctl = Controller(LocalSettings(home=home, temp_root=tmp_path / "t"))
     ctl.clusters.close()
     ctl.services.close()
     ctl.store.close()
@@ -65,7 +65,7 @@ def test_a_home_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match=f"owned by uid {OTHER_UID}"):
         start(home, tmp_path)
     assert list(home.iterdir()) == []  # nothing was created in it
-    client = ControllerClient(Settings(home=home))
+    client = ControllerClient(LocalSettings(home=home))
     with pytest.raises(ControllerError, match="chown"):
         client.request("GET", "/healthz")  # refused before talking to its socket
     client.close()

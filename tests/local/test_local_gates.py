@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from rayplane.local.controller import Controller
-from rayplane.settings import Settings
+from rayplane.settings import load
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rayjob-data-pipeline.yaml"
 PATH = "/resources/RayJob/default/log-pipeline"
@@ -30,7 +30,9 @@ def test_a_gate_from_the_environment_changes_what_the_rayjob_reconciler_creates(
     monkeypatch.setenv("RAYPLANE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(tmp_path / "t"))
     monkeypatch.setenv("RAYPLANE_FEATURE_GATES", "SidecarSubmitterRestart=true")
-    ctl = Controller(Settings.from_env())
+    # As `rayplane controller run` builds it: the settings root, read from the environment.
+    settings = load()
+    ctl = Controller(settings.local, settings.gates)
     try:
         job = yaml.safe_load(EXAMPLE.read_text())
         job["spec"]["submissionMode"] = "SidecarMode"

@@ -7,8 +7,9 @@ from typing import Any
 
 import yaml
 
+from rayplane.api.validation import FeatureGates
 from rayplane.local.controller import Controller
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -40,7 +41,9 @@ def test_describe_names_each_security_field_of_a_cluster_and_what_is_missing(
     tmp_path: Path,
 ) -> None:
     gates = "RayClusterNetworkPolicy=true,RayClusterMTLS=true"
-    ctl = Controller(Settings(home=tmp_path / "h", temp_root=tmp_path / "t", feature_gates=gates))
+    ctl = Controller(
+        LocalSettings(home=tmp_path / "h", temp_root=tmp_path / "t"), FeatureGates.parse(gates)
+    )
     try:
         notes = _notes(ctl, "RayCluster", SECURED)
         # First, before the Pod-only and capacity notes.
@@ -63,7 +66,7 @@ def test_describe_names_each_security_field_of_a_cluster_and_what_is_missing(
 
 
 def test_the_seed_examples_dashboard_host_is_reported_as_not_used(tmp_path: Path) -> None:
-    ctl = Controller(Settings(home=tmp_path / "h", temp_root=tmp_path / "t"))
+    ctl = Controller(LocalSettings(home=tmp_path / "h", temp_root=tmp_path / "t"))
     try:
         doc = yaml.safe_load((EXAMPLES / "raycluster-basic.yaml").read_text())
         code, _ = ctl.handle("PUT", "/resources/RayCluster/raydata/raycluster-basic", {}, doc)

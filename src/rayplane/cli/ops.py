@@ -16,7 +16,7 @@ from rayplane.cli.output import err, out
 from rayplane.cli.resources import Namespace, client, dashboard_url
 from rayplane.local.client import ControllerError
 from rayplane.local.history import Attempt, History
-from rayplane.settings import Settings
+from rayplane.settings import SettingsError, load
 
 controller_app = typer.Typer(
     help="Run or inspect the local controller.", no_args_is_help=True, rich_markup_mode=None
@@ -167,7 +167,11 @@ def controller_run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        Controller(Settings.from_env()).run()
+        settings = load()
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from exc
+    try:
+        Controller(settings.local, settings.gates).run()
     except AlreadyRunning as exc:
         err.print(str(exc))
         raise typer.Exit(1) from exc

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from rayplane.api.configdata import CONFIG_KINDS, check, is_config_kind
 from rayplane.api.loading import Document, LoadError, load
-from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.api.validation import KINDS, validate
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import plural, qualified, resolve
 from rayplane.cli.output import dump, err, out, print_findings, safe
@@ -25,13 +25,13 @@ from rayplane.local.client import ControllerClient, ControllerError
 from rayplane.local.notes import apply_notes
 from rayplane.local.raycluster_controller import blocking_failure
 from rayplane.local.rayjob_controller import SOURCE_DIR
-from rayplane.settings import Settings
+from rayplane.settings import SettingsError, load_gates, load_local
 
 Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]
 
 
 def client(start: bool = False) -> ControllerClient:
-    settings = Settings.from_env()
+    settings = load_local()
     ctl = ControllerClient(settings)
     if start:
         try:
@@ -59,9 +59,9 @@ def read_resources(files: list[str]) -> list[Document]:
         err.print("no documents found in " + ", ".join(files))
         raise typer.Exit(2)
     try:
-        gates = FeatureGates.parse(Settings.from_env().feature_gates)
-    except ValueError as exc:
-        err.print(f"RAYPLANE_FEATURE_GATES: {exc}")
+        gates = load_gates()
+    except SettingsError as exc:
+        err.print(str(exc))
         raise typer.Exit(2) from exc
     keep: list[Document] = []
     bad = 0

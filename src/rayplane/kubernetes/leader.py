@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -35,9 +34,10 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "ray-operator-leader"
 
 
-def default_identity() -> str:
-    """``<hostname>_<uuid>``, like controller-runtime's (the Pod name is the hostname)."""
-    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4()}"
+def default_identity(pod_name: str | None = None) -> str:
+    """``<pod name>_<uuid>``, like controller-runtime's; the hostname when no Pod name is
+    given (in a Pod the hostname is the Pod's name)."""
+    return f"{pod_name or socket.gethostname()}_{uuid.uuid4()}"
 
 
 class LeaderElector:

@@ -37,7 +37,8 @@ from rayplane.kubernetes.job_controller import reconcile_rayjob
 from rayplane.kubernetes.kube import Kube, KubeError, Obj
 from rayplane.kubernetes.leader import LeaderElector
 from rayplane.kubernetes.metrics import OperatorMetrics
-from rayplane.kubernetes.runtime import Key, OperatorConfig, Runtime, log, owner_keys
+from rayplane.kubernetes.operator_config import OperatorConfig
+from rayplane.kubernetes.runtime import Key, Runtime, log, owner_keys
 from rayplane.kubernetes.service_controller import reconcile_rayservice
 from rayplane.kubernetes.webhook import PLURALS, WEBHOOK_PATHS, admission_problems
 from rayplane.kubernetes.workqueue import WorkQueue

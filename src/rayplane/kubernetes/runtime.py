@@ -1,7 +1,7 @@
 """What every controller of the operator shares: settings, the API port, memory, helpers.
 
-:class:`OperatorConfig` is the one settings object (flags and KubeRay's environment
-variables); :class:`Runtime` is one running operator's state that outlives a reconcile
+:class:`OperatorConfig` (in :mod:`rayplane.kubernetes.operator_config`) is what the
+operator was told; :class:`Runtime` is one running operator's state that outlives a reconcile
 pass (the previous pass's failures, serve-config caches, deletion timers), plus the
 helpers every controller needs: KubeRay-shaped status writes that survive 409 conflicts,
 finalizer edits with optimistic concurrency, and Kubernetes Events.
@@ -12,36 +12,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
-
-import httpx
 
 from rayplane.api.common import Resource
 from rayplane.api.k8s import ObjectMeta
 from rayplane.api.raycluster import RayCluster, RayClusterSpec
-from rayplane.api.validation import FeatureGates, validate
-from rayplane.kubernetes.builders import BuildOptions, cluster_manifest, owner_reference
+from rayplane.api.validation import validate
+from rayplane.kubernetes.builders import cluster_manifest, owner_reference
 from rayplane.kubernetes.builders import labels as L
-from rayplane.kubernetes.kube import Connection, Kube, KubeError, Obj
-from rayplane.kubernetes.leader import LEASE_NAME
+from rayplane.kubernetes.kube import Kube, KubeError, Obj
 from rayplane.kubernetes.metrics import OperatorMetrics
+from rayplane.kubernetes.operator_config import OperatorConfig
 from rayplane.kubernetes.pod_index import PodIndex
-from rayplane.reconcile.job import JobOptions
-from rayplane.reconcile.service import ServiceOptions
 
 log = logging.getLogger("rayplane.operator")
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 
 STATUS_WRITE_ATTEMPTS = 5
-# KubeRay's default is 1 (one goroutine per controller). A pass here is a coroutine that
-# mostly waits on the API server, so a few at once cost almost nothing and keep one slow
-# pass from holding up every other object (bench/operator_vs_kuberay.py measures both).
-# The work queue still runs at most one pass per object at a time.
-DEFAULT_RECONCILE_CONCURRENCY = 4
 # Events are posted beside the reconcile, never in its way (client-go's recorder does the
 # same); past this many unsent ones, new ones are dropped with a log line, as client-go's
 # broadcaster drops when its queue of 1000 is full.
@@ -53,67 +42,6 @@ EVENT_SOURCE = "kuberay-operator"
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True)
-class OperatorConfig:
-    """Everything the operator can be told; defaults are KubeRay's where KubeRay has one.
-
-    * ``namespaces``: watch only these (``--watch-namespace``); empty: all namespaces.
-    * ``reconcile_concurrency``: objects reconciled at once (``--reconcile-concurrency``;
-      4 by default, KubeRay's is 1: see DEFAULT_RECONCILE_CONCURRENCY).
-    * ``leader_election`` and the Lease's namespace, name, timings (client-go's defaults:
-      15 s lease, 10 s renew deadline, 2 s retry).
-    * ``health_address`` (``/healthz``, ``/readyz``) and ``metrics_address`` (``/metrics``):
-      ``host:port``, or None for none.
-    * ``webhook_port`` with ``webhook_cert``/``webhook_key`` (PEM files), or
-      ``webhook_insecure`` (plain HTTP, tests only); None: no webhook server.
-    * ``watch_server_timeout`` / ``watch_client_timeout``: every watch is re-opened at least
-      that often, so a watch the network silently dropped cannot freeze the operator.
-    * ``dashboard_transport``: replaces the network for Ray dashboard calls (tests).
-    """
-
-    connection: Connection = field(default_factory=Connection)
-    namespaces: tuple[str, ...] = ()
-    reconcile_concurrency: int = DEFAULT_RECONCILE_CONCURRENCY
-    leader_election: bool = True
-    leader_election_namespace: str = field(
-        default_factory=lambda: os.environ.get("POD_NAMESPACE") or "default"
-    )
-    lease_name: str = LEASE_NAME
-    lease_duration: float = 15.0
-    renew_deadline: float = 10.0
-    retry_period: float = 2.0
-    identity: str | None = None
-    field_manager: str = "rayplane-operator"
-    health_address: str | None = "0.0.0.0:8082"
-    metrics_address: str | None = "0.0.0.0:8080"
-    webhook_port: int | None = None
-    webhook_host: str = "0.0.0.0"
-    webhook_cert: str | None = None
-    webhook_key: str | None = None
-    webhook_insecure: bool = False
-    watch_server_timeout: float = 300.0
-    watch_client_timeout: float = 330.0
-    build: BuildOptions = field(default_factory=lambda: BuildOptions.from_env(os.environ))
-    # KubeRay's RayJob environment variables; the gates are added by job_options.
-    job_env_options: JobOptions = field(default_factory=lambda: JobOptions.from_env(os.environ))
-    gates: FeatureGates = field(default_factory=FeatureGates)
-    zero_downtime: bool = field(
-        default_factory=lambda: os.environ.get("ENABLE_ZERO_DOWNTIME", "").lower() != "false"
-    )
-    dashboard_transport: httpx.BaseTransport | None = None
-    dashboard_timeout: float = 2.0
-    post_events: bool = True
-
-    @property
-    def job_options(self) -> JobOptions:
-        """What the RayJob reconciler runs with: the environment's settings, these gates."""
-        return self.job_env_options.with_gates(self.gates)
-
-    @property
-    def service_options(self) -> ServiceOptions:
-        return ServiceOptions(gates=self.gates, zero_downtime=self.zero_downtime)
 
 
 class Runtime:

@@ -16,7 +16,7 @@ is deleted. Its output goes to ``$RAYPLANE_HOME/logs/<ns>/<cluster>/autoscaler.l
 (``rayplane logs raycluster/NAME --node autoscaler``). The process writes a summary of
 what it sees and decides in ``autoscaler-status.json`` beside its log; ``describe`` shows it.
 
-``RAYPLANE_LOCAL_AUTOSCALER=0`` (``Settings.local_autoscaler``) turns autoscalers off for a
+``RAYPLANE_LOCAL_AUTOSCALER=0`` (``LocalSettings.local_autoscaler``) turns autoscalers off for a
 controller; an autoscaling cluster then stays at its replicas.
 
 This module must not import Ray: the controller imports it.
@@ -45,23 +45,20 @@ from rayplane.local.homepaths import under_home
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_ENV, LOOPBACK_IP
 from rayplane.local.store import Store, StoredNode, StoredResource
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings, load_local
 
 log = logging.getLogger("rayplane.autoscaler")
 
 #: Runtime-state key the controller owns: the autoscaler process record.
 PROCESS_KEY = "autoscaler"
-#: Seconds between iterations unless autoscalerOptions.env sets AUTOSCALER_UPDATE_INTERVAL_S
-#: (Ray's own knob, 5 s in a KubeRay sidecar; 1 s here, where a node starts in seconds).
-DEFAULT_INTERVAL_S = 1.0
 _STOP_GRACE_S = 5.0
 
 
-def log_path(settings: Settings, stored: StoredResource) -> Path:
+def log_path(settings: LocalSettings, stored: StoredResource) -> Path:
     return under_home(settings.home, "logs", stored.namespace, stored.name, "autoscaler.log")
 
 
-def status_path(settings: Settings, stored: StoredResource) -> Path:
+def status_path(settings: LocalSettings, stored: StoredResource) -> Path:
     """The summary the autoscaler process keeps current (written only by that process)."""
     return under_home(
         settings.home, "logs", stored.namespace, stored.name, "autoscaler-status.json"
@@ -69,7 +66,7 @@ def status_path(settings: Settings, stored: StoredResource) -> Path:
 
 
 def autoscaler_env(
-    stored: StoredResource, cluster: RayCluster, settings: Settings
+    stored: StoredResource, cluster: RayCluster, settings: LocalSettings
 ) -> dict[str, str]:
     """The sidecar's environment: KubeRay's injected variables, then autoscalerOptions.env."""
     base = {
@@ -103,7 +100,7 @@ def _env_hash(env: dict[str, str]) -> str:
 class AutoscalerSupervisor:
     """Starts, adopts and stops the autoscaler process of each autoscaling RayCluster."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: LocalSettings, store: Store) -> None:
         self.settings = settings
         self.store = store
         # cluster uid -> (consecutive quick exits, time of the last one)
@@ -262,7 +259,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 # -- the process ------------------------------------------------------------------------------
 
 
-def _wake(settings: Settings) -> None:
+def _wake(settings: LocalSettings) -> None:
     """Ask the controller for a pass now, so a scale decision acts within milliseconds."""
     from rayplane.local.client import ControllerClient, ControllerError
 
@@ -302,10 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
-    settings = dataclasses.replace(Settings.from_env(), home=Path(args.home))
+    # This process's environment is the one the controller built for it (autoscaler_env).
+    settings = dataclasses.replace(load_local(), home=Path(args.home))
     store = Store(settings.home / "state.db")
-    raw = os.environ.get("AUTOSCALER_UPDATE_INTERVAL_S")
-    interval = float(raw) if raw else DEFAULT_INTERVAL_S
+    interval = settings.autoscaler_interval_s
 
     def gone() -> bool:
         stored = store.get_by_uid(args.cluster_uid)

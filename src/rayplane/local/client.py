@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from rayplane.settings import HomeError, Settings, prepare_home
+from rayplane.settings import HomeError, LocalSettings, prepare_home
 
 log = logging.getLogger("rayplane.client")
 
@@ -26,7 +26,7 @@ class ControllerError(Exception):
 
 
 class ControllerClient:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: LocalSettings) -> None:
         self.settings = settings
         self.socket = settings.home / "controller.sock"
         self._home_checked = False

@@ -27,7 +27,7 @@ from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.rayservice_controller import RayServiceController
 from rayplane.local.server import serve
 from rayplane.local.store import ConflictError, Store
-from rayplane.settings import HomeError, Settings, prepare_home
+from rayplane.settings import HomeError, LocalSettings, prepare_home
 
 log = logging.getLogger("rayplane.controller")
 
@@ -37,12 +37,11 @@ class AlreadyRunning(Exception):
 
 
 class Controller:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: LocalSettings, gates: FeatureGates | None = None) -> None:
+        """*gates* are what validation and the RayJob/RayService reconcilers run with
+        (``rayplane.settings.load`` reads them from RAYPLANE_FEATURE_GATES)."""
         self.settings = settings
-        try:
-            self.gates = FeatureGates.parse(settings.feature_gates)
-        except ValueError as exc:
-            raise SystemExit(f"RAYPLANE_FEATURE_GATES: {exc}") from exc
+        self.gates = gates or FeatureGates()
         try:  # before anything is read from the home or written to it
             for note in prepare_home(settings.home):
                 log.warning("%s", note)

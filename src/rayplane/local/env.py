@@ -25,7 +25,7 @@ from rayplane.local.homepaths import make_dir
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.store import StoredResource
 from rayplane.reconcile.gcs_ft import WORKER_RECONNECT_TIMEOUT_S, gcs_ft
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 _REF = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
@@ -165,7 +165,7 @@ def node_environment(
     group: WorkerGroupSpec | None,
     name: str,
     address: str,
-    settings: Settings,
+    settings: LocalSettings,
     configs: ConfigSource,
 ) -> dict[str, str]:
     """Everything a node process gets in its environment, KubeRay's injected vars included.
@@ -243,7 +243,7 @@ def _autoscaler_env(
 def ft_environment(
     cluster: RayCluster,
     group: WorkerGroupSpec | None,
-    settings: Settings,
+    settings: LocalSettings,
     namespace: str,
     configs: ConfigSource,
 ) -> dict[str, str]:
@@ -319,7 +319,7 @@ def redis_password(
 
 
 def env_notes(
-    stored: StoredResource, cluster: RayCluster, settings: Settings, configs: ConfigSource
+    stored: StoredResource, cluster: RayCluster, settings: LocalSettings, configs: ConfigSource
 ) -> list[str]:
     """What of the env cannot be set locally right now, for `describe` (nothing is dropped
     silently): fieldRefs without a local value, missing optional or required references."""

@@ -51,7 +51,7 @@ from rayplane.reconcile.cluster import (
     Phase,
     reconcile_cluster,
 )
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 log = logging.getLogger("rayplane.clusters")
 
@@ -83,7 +83,7 @@ class RayClusterController:
     """
 
     def __init__(
-        self, settings: Settings, store: Store, launcher: NodeLauncher | None = None
+        self, settings: LocalSettings, store: Store, launcher: NodeLauncher | None = None
     ) -> None:
         self.settings = settings
         self.store = store

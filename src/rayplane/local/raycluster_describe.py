@@ -16,7 +16,7 @@ from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.notes import apply_notes, local_notes
 from rayplane.local.ports import NodePorts
 from rayplane.local.store import StoredNode, StoredResource
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 REGISTERED = "registered with Ray"
 """A node's reason once its agent answers; a node's `why` says it, and `describe` shows it."""
@@ -63,7 +63,9 @@ def describe_node(node: StoredNode, *, alive: bool, head_ready: bool) -> dict[st
     }
 
 
-def cluster_notes(stored: StoredResource, settings: Settings, configs: StoreConfigs) -> list[str]:
+def cluster_notes(
+    stored: StoredResource, settings: LocalSettings, configs: StoreConfigs
+) -> list[str]:
     """What the local runtime does differently from Kubernetes for this resource's cluster."""
     if stored.kind != "RayCluster":
         # A RayJob's or RayService's own cluster spec: what its RayCluster will lack.

@@ -31,7 +31,7 @@ from rayplane.local.ports import (
 )
 from rayplane.local.raycluster_describe import REGISTERED
 from rayplane.local.store import Store, StoredNode, StoredResource
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 # A node that dies this many times in a row without ever becoming ready is a crash loop:
 # apply stops waiting and shows the node's last log lines instead of retrying forever.
@@ -48,7 +48,7 @@ class NodeStarts:
     """Creates node records and starts their processes, remembering why starts failed."""
 
     def __init__(
-        self, settings: Settings, store: Store, launcher: NodeLauncher, configs: StoreConfigs
+        self, settings: LocalSettings, store: Store, launcher: NodeLauncher, configs: StoreConfigs
     ) -> None:
         self.settings = settings
         self.store = store

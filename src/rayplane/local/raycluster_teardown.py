@@ -25,7 +25,7 @@ from rayplane.local.node_launcher import NodeLauncher
 from rayplane.local.redis_cleanup import clean_redis
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.gcs_ft import GcsFt, gcs_ft
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 log = logging.getLogger("rayplane.clusters")
 
@@ -35,7 +35,7 @@ class Teardown:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: LocalSettings,
         store: Store,
         launcher: NodeLauncher,
         configs: StoreConfigs,

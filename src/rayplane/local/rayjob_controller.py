@@ -43,7 +43,7 @@ from rayplane.reconcile.job import (
     reconcile_job,
     wants_ray_job,
 )
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 log = logging.getLogger("rayplane.jobs")
 SOURCE_DIR = "rayplane.io/source-dir"
@@ -67,7 +67,7 @@ class RayJobController:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: LocalSettings,
         store: Store,
         gates: FeatureGates | None = None,
         *,

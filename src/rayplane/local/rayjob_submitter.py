@@ -27,13 +27,13 @@ from rayplane.local.logs import log_tail
 from rayplane.local.node_launcher import NodeLauncher
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import CreateSubmitter, ObservedSubmitter
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 
 class Submitters:
     """Starts, watches, retries and stops the submitter processes of RayJobs."""
 
-    def __init__(self, settings: Settings, store: Store, launcher: NodeLauncher) -> None:
+    def __init__(self, settings: LocalSettings, store: Store, launcher: NodeLauncher) -> None:
         self.settings = settings
         self.store = store
         self.launcher = launcher

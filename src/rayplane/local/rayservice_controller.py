@@ -36,13 +36,15 @@ from rayplane.reconcile.service import (
     random_suffix,
     reconcile_service,
 )
-from rayplane.settings import Settings
+from rayplane.settings import LocalSettings
 
 log = logging.getLogger("rayplane.services")
 
 
 class RayServiceController:
-    def __init__(self, settings: Settings, store: Store, gates: FeatureGates | None = None) -> None:
+    def __init__(
+        self, settings: LocalSettings, store: Store, gates: FeatureGates | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         # The controller's RAYPLANE_FEATURE_GATES, as its validation uses them.

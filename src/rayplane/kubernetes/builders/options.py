@@ -55,7 +55,8 @@ class BuildOptions:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> BuildOptions:
-        """Read the knobs the way KubeRay reads them (unset means the default)."""
+        """Parse the knobs the way KubeRay does (unset means the default); *environ* is
+        the settings root's ``kuberay.variables``, read once by ``rayplane.settings``."""
         return cls(
             cluster_domain=environ.get("CLUSTER_DOMAIN") or "cluster.local",
             deterministic_head_pod_name=_true(environ, "ENABLE_DETERMINISTIC_HEAD_POD_NAME"),
