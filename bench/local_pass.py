@@ -11,11 +11,15 @@ holds 26 ports placed at random):
 * pass time of both, as a ratio of the changed pass to the steady one;
 * the first pass, which creates and starts every node (it read all nodes once per node).
 
-Before the pass was reworked (main at 7761cf1, 100 nodes, same machine, same fakes) a
-steady pass made 5 reads and 100 writes (writes/nodes = 1.0) in about 10 ms, a pass
-replacing one node 6 reads and 108 writes in about 22 ms, and the first pass 405 reads:
-every node read again for each node created or started (O(N^2) rows). After: 3 reads and
-0 writes in about 2 ms, 3 reads and 9 writes in about 5 ms, and 5 reads.
+Measured back to back on a shared 2-core machine (100 nodes, the same fakes; times vary
+with load, the counts do not):
+
+    main at 7761cf1       first pass 405 reads (each node read again per node created or
+                          started: O(N^2) rows), 1.3-2.3 s; steady 5 reads, 100 writes
+                          (writes/nodes = 1.0), 6.4 ms; one node replaced 5-6 reads,
+                          102-108 writes, 13-15 ms
+    this branch           first pass 5 reads, 0.22-0.27 s; steady 3 reads, 0 writes,
+                          1.8 ms; one node replaced 3 reads, 9 writes, 4.3 ms
 
 Run: python bench/local_pass.py [nodes]   (default 100)
 """
