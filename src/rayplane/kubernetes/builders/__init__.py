@@ -4,7 +4,8 @@ Pure functions from ray.io/v1 models to JSON-shaped manifests (dicts, camelCase)
 by the operator (which sends them with server-side apply) and ``rayplane render`` (which
 prints them). Nothing here talks to an API server.
 
-- :mod:`.pods`: head and worker Pods (labels, env, command, volumes, probes, sidecars).
+- :mod:`.pods`: head and worker Pods (labels, env, command, volumes, probes, sidecars);
+  :mod:`.gcs_ft`: what GCS fault tolerance adds to them.
 - :mod:`.core_services`: head, headless and serve Services; the dashboard Ingress.
 - :mod:`.rbac`: the autoscaler's ServiceAccount, Role and RoleBinding.
 - :mod:`.batch_jobs`: the RayJob submitter Job and the GCS FT Redis cleanup Job.
@@ -37,14 +38,13 @@ from rayplane.kubernetes.builders.core_services import (
     wants_ingress,
     wants_serve_service,
 )
+from rayplane.kubernetes.builders.gcs_ft import embedded_ft, ft_enabled
 from rayplane.kubernetes.builders.objects import BuildError, Manifest, owner_reference
 from rayplane.kubernetes.builders.options import DEFAULT_OPTIONS, BuildOptions
 from rayplane.kubernetes.builders.pods import (
     Slot,
     build_head_pod,
     creator_kind,
-    embedded_ft,
-    ft_enabled,
     head_fqdn,
     head_pod,
     pods_for,
