@@ -15,7 +15,7 @@ from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import Operator
 from rayplane.kubernetes.runtime import OperatorConfig
 from rayplane.kubernetes.testing import FakeKubernetes
-from rayplane.kubernetes.testing.controlplane import free_port
+from rayplane.kubernetes.testing.processes import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "test-token"
@@ -96,5 +96,6 @@ async def user_edit(
     async with httpx.AsyncClient(base_url=kube.url) as client:
         answer = await client.request(method, path, json=body, headers=headers)
     assert answer.status_code == 200, answer.text
+
 
 __all__ = ["condition", "example", "free_port", "operator", "run", "running", "status_of"]
