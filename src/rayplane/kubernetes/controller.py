@@ -11,7 +11,7 @@ one; only then does the kind's own :meth:`~KindController.sync` run.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar, cast
 
 from rayplane.api.common import Resource
 from rayplane.api.raycluster import RayCluster
@@ -52,7 +52,7 @@ class KindController(ABC, Generic[ModelT, ReadsT]):
             message = "; ".join(errors)
             await self.ctx.event(raw, f"Invalid{self.kind}Spec", message, warning=True, once=True)
             return await self.invalid(raw, model, message)
-        return await self.sync(raw, model, reads)  # type: ignore[arg-type]
+        return await self.sync(raw, cast(ModelT, model), reads)
 
     @abstractmethod
     async def read(self, namespace: str, name: str) -> tuple[Obj | None, ReadsT]:
