@@ -15,7 +15,7 @@ from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import Operator
 from rayplane.kubernetes.operator_config import OperatorConfig
 from rayplane.kubernetes.testing import FakeKubernetes
-from rayplane.kubernetes.testing.controlplane import free_port
+from rayplane.kubernetes.testing.processes import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "test-token"
