@@ -40,7 +40,6 @@ from rayplane.kubernetes.runtime import Runtime, managed_elsewhere
 from rayplane.reconcile.job import (
     COMPLETE,
     FAILED,
-    FINALIZER,
     NOT_FOUND,
     RETRYING,
     SUBMITTER_CONTAINER_NAME,
@@ -62,6 +61,7 @@ from rayplane.reconcile.job import (
     validation_failed,
     wants_ray_job,
 )
+from rayplane.reconcile.kuberay import RAYJOB_FINALIZER as FINALIZER
 
 DEFAULT_DASHBOARD_PORT = 8265
 ERROR_REQUEUE_SECONDS = 3.0

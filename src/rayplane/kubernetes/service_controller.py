@@ -42,6 +42,7 @@ from rayplane.kubernetes.job_controller import parse_cluster
 from rayplane.kubernetes.kube import KubeError, Obj
 from rayplane.kubernetes.runtime import Runtime, managed_elsewhere
 from rayplane.reconcile.conditions import is_true
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.reconcile.service import (
     READY,
     UPGRADE_IN_PROGRESS,
@@ -56,7 +57,6 @@ from rayplane.reconcile.service import (
     SwitchTraffic,
     UpdateCluster,
     head_serve_label,
-    random_suffix,
     reconcile_service,
     status_wire,
 )
