@@ -213,8 +213,11 @@ async def reconcile_raycluster(rt: Runtime, namespace: str, name: str) -> float 
     failures = await _carry_out(rt, raw, cluster, plan.actions)
     if failures:
         rt.cluster_failures[(namespace, name)] = failures
-    if plan.error and not observed.failures and not failures:
-        await rt.event(raw, "ReconcileError", plan.error, warning=True, once=True)
+    if not observed.failures and not failures:  # each failure was posted when it happened
+        # Pod creations and deletions are posted by _act, with the names the API server gave.
+        for event in plan.events:
+            if event.warns:
+                await rt.event(raw, event.reason, event.message, warning=True, once=True)
 
     before = is_true(cluster.status.conditions if cluster.status else None, PROVISIONED)
     after = is_true(plan.status.conditions, PROVISIONED)

@@ -118,8 +118,8 @@ async def reconcile_rayjob(rt: Runtime, namespace: str, name: str) -> float | No
             return ERROR_REQUEUE_SECONDS
         if isinstance(action, DeleteSelf):
             return None
-    if plan.error:
-        await rt.event(raw, "ReconcileError", plan.error, warning=True, once=True)
+    for event in plan.events:  # once: a decision repeated until observed is one Event
+        await rt.event(raw, event.reason, event.message, warning=event.warns, once=True)
     if plan.changed:
         await rt.write_status(raw, _wire(plan.status))
     _record_metrics(rt, job, plan.status, now)
@@ -290,8 +290,7 @@ async def _carry_out(
             raw, job, action.name, action.spec, action.labels, action.annotations
         )
     elif isinstance(action, DeleteCluster):
-        if await rt.kube.delete("RayCluster", ns, action.name):
-            await rt.event(raw, "DeletedRayCluster", f"Deleted RayCluster {ns}/{action.name}")
+        await rt.kube.delete("RayCluster", ns, action.name)
     elif isinstance(action, SuspendWorkers):
         raw_cluster = await rt.kube.get("RayCluster", ns, action.cluster_name)
         if raw_cluster is not None:
@@ -311,8 +310,7 @@ async def _carry_out(
         manifest = submitter_job(
             job, status.job_id or "", status.dashboard_url or "", known, rt.config.build
         )
-        if await rt.kube.ensure(manifest) is not None:
-            await rt.event(raw, "CreatedSubmitter", f"Created submitter Job {ns}/{action.name}")
+        await rt.kube.ensure(manifest)
     elif isinstance(action, DeleteSubmitter):
         await rt.kube.delete("Job", ns, action.name, "Background")
     elif isinstance(action, SubmitJob):

@@ -105,8 +105,8 @@ async def reconcile_rayservice(rt: Runtime, namespace: str, name: str) -> float 
             return ERROR_REQUEUE_SECONDS
     rt.deletion_deadlines[key] = dict(plan.deletion_deadlines)
     await _label_heads(rt, svc, clusters, heads)
-    if plan.error:
-        await rt.event(raw, "ReconcileError", plan.error, warning=True, once=True)
+    for event in plan.events:  # once: a decision repeated until observed is one Event
+        await rt.event(raw, event.reason, event.message, warning=event.warns, once=True)
     if plan.changed and not deleting:
         await rt.write_status(raw, _wire(plan.status))
     if deleting:
@@ -262,13 +262,9 @@ async def _carry_out(rt: Runtime, raw: Obj, svc: RayService, action: ServiceActi
         current["metadata"]["labels"] = dict(action.labels)
         current["metadata"]["annotations"] = dict(action.annotations)
         await rt.kube.replace(current)
-        await rt.event(raw, "UpdatedRayCluster", f"Updated RayCluster {ns}/{action.name}")
     elif isinstance(action, DeleteCluster):
         rt.serve_cache.pop((ns, action.name), None)
-        if await rt.kube.delete("RayCluster", ns, action.name):
-            await rt.event(
-                raw, "DeletedRayCluster", f"Deleted RayCluster {ns}/{action.name} ({action.reason})"
-            )
+        await rt.kube.delete("RayCluster", ns, action.name)
     elif isinstance(action, ApplyServeConfig):
         model = await _cluster_model(rt, ns, action.cluster)
         if model is None:
@@ -280,18 +276,13 @@ async def _carry_out(rt: Runtime, raw: Obj, svc: RayService, action: ServiceActi
             await rt.event(raw, "FailedToUpdateServeApplications", str(exc), warning=True)
             return
         rt.serve_cache[(ns, action.cluster)] = action.config_yaml
-        await rt.event(raw, "UpdatedServeApplications", f"Updated Serve on {action.cluster}")
     elif isinstance(action, SwitchTraffic):
         await _switch(rt, raw, svc, action.to_cluster)
     elif isinstance(action, RemoveServeEndpoint):
         await rt.kube.delete("Service", ns, serve_service_name(svc.name))
         await rt.kube.delete("Service", ns, owner_head_service_name(svc.name))
     elif isinstance(action, Promote):
-        await rt.event(
-            raw,
-            "Promoted",
-            f"Promoted RayCluster {action.to_cluster} (was {action.from_cluster or 'none'})",
-        )
+        pass  # bookkeeping only; the reconciler's PromotedRayCluster event says it
 
 
 async def _switch(rt: Runtime, raw: Obj, svc: RayService, to_cluster: str) -> None:
@@ -311,4 +302,3 @@ async def _switch(rt: Runtime, raw: Obj, svc: RayService, to_cluster: str) -> No
         if (existing.get("spec") or {}).get("selector") != wanted["spec"]["selector"]:
             patch = {"spec": {"selector": wanted["spec"]["selector"]}}
             await rt.kube.patch("Service", svc.namespace, name, patch)
-    await rt.event(raw, "SwitchedTraffic", f"Serve traffic now goes to RayCluster {to_cluster}")
