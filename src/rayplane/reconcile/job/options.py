@@ -17,8 +17,6 @@ ENV_GRACE_PERIOD: Final = "RAYJOB_DEPLOYMENT_STATUS_TRANSITION_GRACE_PERIOD_SECO
 ENV_STATUS_CHECK_TIMEOUT: Final = "RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS"
 ENV_DELETE_RAYJOB: Final = "DELETE_RAYJOB_CR_AFTER_JOB_FINISHES"
 
-# -- options ------------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class JobOptions:

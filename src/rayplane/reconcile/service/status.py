@@ -68,7 +68,7 @@ def with_cluster(
     )
 
 
-# Counts KubeRay's RayServiceStatus declares `omitempty` (see cluster.OMITTED_WHEN_ZERO).
+# Counts KubeRay's RayServiceStatus declares `omitempty` (see cluster.status.OMITTED_WHEN_ZERO).
 OMITTED_WHEN_ZERO = ("numServeEndpoints", "observedGeneration")
 
 
