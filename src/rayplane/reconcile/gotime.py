@@ -29,6 +29,15 @@ def parse_time(text: str | None) -> datetime | None:
         return None
 
 
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with whole seconds, as metav1.Time serialises ("2024-05-01T10:00:00Z").
+
+    A naive datetime is taken to be UTC already, so callers may pass ``datetime.utcnow()``
+    style values without shifting them by the local zone.
+    """
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def from_ms(ms: int) -> datetime:
     """A Ray time (milliseconds since the epoch) in UTC."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)

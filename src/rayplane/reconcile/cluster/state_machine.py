@@ -59,9 +59,9 @@ from rayplane.reconcile.cluster.model import (
     ObservedNode,
 )
 from rayplane.reconcile.cluster.status import comparable, desired_status, suspend_status_of
-from rayplane.reconcile.conditions import format_time, is_true
+from rayplane.reconcile.conditions import is_true
 from rayplane.reconcile.events import Event
-from rayplane.reconcile.gotime import utc
+from rayplane.reconcile.gotime import format_time, utc
 from rayplane.reconcile.kuberay import DISABLE_PROVISIONED_HEAD_RESTART
 
 # -- the reconciler -------------------------------------------------------------------------

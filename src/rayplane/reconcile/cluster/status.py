@@ -30,11 +30,11 @@ from rayplane.reconcile.cluster.model import (
 from rayplane.reconcile.conditions import (
     FALSE,
     TRUE,
-    format_time,
     is_true,
     remove_condition,
     set_condition,
 )
+from rayplane.reconcile.gotime import format_time
 from rayplane.reconcile.raystart import is_gpu_resource_key
 from rayplane.reconcile.wire import go_wire
 

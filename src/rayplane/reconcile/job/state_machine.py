@@ -54,9 +54,8 @@ from rayplane.api.k8s import ObjectMeta, PodTemplateSpec
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayjob import DeletionPolicyType, RayJob, RayJobInfo, RayJobStatus
 from rayplane.reconcile import events as reasons
-from rayplane.reconcile.conditions import format_time
 from rayplane.reconcile.events import Event
-from rayplane.reconcile.gotime import from_ms, go_datetime, go_time, parse_time, utc
+from rayplane.reconcile.gotime import format_time, from_ms, go_datetime, go_time, parse_time, utc
 from rayplane.reconcile.job.model import (
     APP_FAILED,
     COMPLETE,

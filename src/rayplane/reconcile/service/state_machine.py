@@ -68,13 +68,18 @@ from rayplane.reconcile.conditions import (
     FALSE,
     TRUE,
     find_condition,
-    format_time,
     is_true,
     remove_condition,
     set_condition,
 )
 from rayplane.reconcile.events import Event
-from rayplane.reconcile.gotime import format_go_duration, parse_go_duration, parse_time, utc
+from rayplane.reconcile.gotime import (
+    format_go_duration,
+    format_time,
+    parse_go_duration,
+    parse_time,
+    utc,
+)
 from rayplane.reconcile.hashing import (
     HASH_ANNOTATION,
     KUBERAY_VERSION_ANNOTATION,
