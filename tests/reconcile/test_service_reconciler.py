@@ -20,16 +20,16 @@ from rayplane.reconcile.gotime import (
     parse_go_duration,
 )
 from rayplane.reconcile.hashing import (
-    HASH_ANNOTATION,
-    KUBERAY_VERSION_ANNOTATION,
-    NUM_WORKER_GROUPS_ANNOTATION,
     cluster_annotations,
     hash_without_replicas_and_workers_to_delete,
     only_worker_groups_appended,
     service_cluster_hash,
 )
 from rayplane.reconcile.kuberay import (
+    HASH_ANNOTATION,
     KUBERAY_VERSION,
+    KUBERAY_VERSION_ANNOTATION,
+    NUM_WORKER_GROUPS_ANNOTATION,
     random_suffix,
 )
 from rayplane.reconcile.service import (

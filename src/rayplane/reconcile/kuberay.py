@@ -25,6 +25,12 @@ CREATED_BY_KUBERAY: Final = "kuberay-operator"
 
 # Annotations.
 DISABLE_PROVISIONED_HEAD_RESTART: Final = "ray.io/disable-provisioned-head-restart"
+FT_ANNOTATION: Final = "ray.io/ft-enabled"
+NAMESPACE_ANNOTATION: Final = "ray.io/external-storage-namespace"
+DELETION_TIMEOUT_ANNOTATION: Final = "ray.io/gcs-ft-deletion-timeout"
+HASH_ANNOTATION: Final = "ray.io/hash-without-replicas-and-workers-to-delete"
+NUM_WORKER_GROUPS_ANNOTATION: Final = "ray.io/num-worker-groups"
+KUBERAY_VERSION_ANNOTATION: Final = "ray.io/kuberay-version"
 INITIALIZING_TIMEOUT_ANNOTATION: Final = "ray.io/initializing-timeout"
 
 # Finalizers.

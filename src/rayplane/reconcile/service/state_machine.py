@@ -81,15 +81,15 @@ from rayplane.reconcile.gotime import (
     utc,
 )
 from rayplane.reconcile.hashing import (
-    HASH_ANNOTATION,
-    KUBERAY_VERSION_ANNOTATION,
     cluster_annotations,
     only_worker_groups_appended,
     service_cluster_hash,
 )
 from rayplane.reconcile.kuberay import (
+    HASH_ANNOTATION,
     INITIALIZING_TIMEOUT_ANNOTATION,
     KUBERAY_MANAGER,
+    KUBERAY_VERSION_ANNOTATION,
     ORIGINATED_FROM_CR_NAME,
     ORIGINATED_FROM_CRD,
 )
