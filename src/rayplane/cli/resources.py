@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,11 +19,11 @@ from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import plural, qualified, resolve
 from rayplane.cli.output import dump, err, out, print_findings, safe
 from rayplane.cli.progress import Outcome, wait_for
-from rayplane.kubernetes.builders.names import SUFFIX_ALPHABET, SUFFIX_LENGTH
 from rayplane.local.client import ControllerClient, ControllerError
 from rayplane.local.clusters import blocking_failure
 from rayplane.local.jobs import SOURCE_DIR
 from rayplane.local.notes import apply_notes
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.settings import SettingsError, load_gates, load_local
 
 Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]
@@ -131,7 +130,7 @@ def with_generated_name(doc: Document, taken: Callable[[str], bool]) -> Document
     meta = dict(doc.raw.get("metadata") or {})
     prefix = str(meta["generateName"])
     while True:
-        name = prefix + "".join(secrets.choice(SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))
+        name = prefix + random_suffix()
         if not taken(name):
             break
     meta["name"] = name

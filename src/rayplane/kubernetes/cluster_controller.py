@@ -174,8 +174,11 @@ class RayClusterController(KindController[RayCluster, Reads]):
         failures = await self._carry_out(raw, cluster, plan.actions)
         if failures:
             self.failures[(namespace, name)] = failures
-        if plan.error and not observed.failures and not failures:
-            await self.ctx.event(raw, "ReconcileError", plan.error, warning=True, once=True)
+        if not observed.failures and not failures:  # each failure was posted when it happened
+            # Pod creations and deletions are posted by _act, with the names the API server gave.
+            for event in plan.events:
+                if event.warns:
+                    await self.ctx.event(raw, event.reason, event.message, warning=True, once=True)
 
         before = is_true(cluster.status.conditions if cluster.status else None, PROVISIONED)
         after = is_true(plan.status.conditions, PROVISIONED)

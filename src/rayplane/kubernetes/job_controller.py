@@ -42,7 +42,6 @@ from rayplane.kubernetes.operator_context import OperatorContext
 from rayplane.reconcile.job import (
     COMPLETE,
     FAILED,
-    FINALIZER,
     NOT_FOUND,
     RETRYING,
     SUBMITTER_CONTAINER_NAME,
@@ -64,6 +63,7 @@ from rayplane.reconcile.job import (
     validation_failed,
     wants_ray_job,
 )
+from rayplane.reconcile.kuberay import RAYJOB_FINALIZER as FINALIZER
 
 DEFAULT_DASHBOARD_PORT = 8265
 ERROR_REQUEUE_SECONDS = 3.0
@@ -168,8 +168,8 @@ class RayJobController(KindController[RayJob, None]):
                 return ERROR_REQUEUE_SECONDS
             if isinstance(action, DeleteSelf):
                 return None
-        if plan.error:
-            await self.ctx.event(raw, "ReconcileError", plan.error, warning=True, once=True)
+        for event in plan.events:  # once: a decision repeated until observed is one Event
+            await self.ctx.event(raw, event.reason, event.message, warning=event.warns, once=True)
         if plan.changed:
             await self.ctx.write_status(raw, _wire(plan.status))
         self._record_metrics(job, plan.status, now)
@@ -290,13 +290,10 @@ class RayJobController(KindController[RayJob, None]):
         ns = job.namespace
         if isinstance(action, CreateCluster):
             await self.ctx.create_owned_cluster(
-                raw, job, action.name, action.spec, action.labels, action.annotations
+                job, action.name, action.spec, action.labels, action.annotations
             )
         elif isinstance(action, DeleteCluster):
-            if await self.ctx.kube.delete("RayCluster", ns, action.name):
-                await self.ctx.event(
-                    raw, "DeletedRayCluster", f"Deleted RayCluster {ns}/{action.name}"
-                )
+            await self.ctx.kube.delete("RayCluster", ns, action.name)
         elif isinstance(action, SuspendWorkers):
             raw_cluster = await self.ctx.kube.get("RayCluster", ns, action.cluster_name)
             if raw_cluster is not None:
@@ -318,10 +315,7 @@ class RayJobController(KindController[RayJob, None]):
             manifest = submitter_job(
                 job, status.job_id or "", status.dashboard_url or "", known, self.ctx.config.build
             )
-            if await self.ctx.kube.ensure(manifest) is not None:
-                await self.ctx.event(
-                    raw, "CreatedSubmitter", f"Created submitter Job {ns}/{action.name}"
-                )
+            await self.ctx.kube.ensure(manifest)
         elif isinstance(action, DeleteSubmitter):
             await self.ctx.kube.delete("Job", ns, action.name, "Background")
         elif isinstance(action, SubmitJob):

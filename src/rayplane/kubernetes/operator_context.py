@@ -64,14 +64,17 @@ class OperatorContext:
 
     async def create_owned_cluster(
         self,
-        raw: Obj,
         owner: Resource,
         name: str,
         spec: RayClusterSpec,
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
     ) -> None:
-        """Create the RayCluster a RayJob or RayService owns (a no-op if it exists)."""
+        """Create the RayCluster a RayJob or RayService owns (a no-op if it exists).
+
+        No Event here: the reconciler that planned the creation returns KubeRay's
+        CreatedRayCluster itself.
+        """
         ns = owner.namespace
         child = RayCluster(
             metadata=ObjectMeta(
@@ -83,8 +86,7 @@ class OperatorContext:
             ),
             spec=spec,
         )
-        if await self.kube.ensure(cluster_manifest(child)) is not None:
-            await self.event(raw, "CreatedRayCluster", f"Created RayCluster {ns}/{name}")
+        await self.kube.ensure(cluster_manifest(child))
 
     async def in_thread(self, fn: Callable[[], Any]) -> Any:
         """Run a blocking call (the Ray dashboard clients are synchronous) off the loop."""

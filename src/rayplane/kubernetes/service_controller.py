@@ -43,6 +43,7 @@ from rayplane.kubernetes.kube import KubeError, Obj
 from rayplane.kubernetes.operator_context import OperatorContext
 from rayplane.kubernetes.pod_nodes import observed_node
 from rayplane.reconcile.conditions import is_true
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.reconcile.service import (
     READY,
     UPGRADE_IN_PROGRESS,
@@ -57,7 +58,6 @@ from rayplane.reconcile.service import (
     SwitchTraffic,
     UpdateCluster,
     head_serve_label,
-    random_suffix,
     reconcile_service,
     status_wire,
 )
@@ -131,8 +131,8 @@ class RayServiceController(KindController[RayService, None]):
                 return ERROR_REQUEUE_SECONDS
         self.deletion_deadlines[key] = dict(plan.deletion_deadlines)
         await self._label_heads(svc, clusters, heads)
-        if plan.error:
-            await self.ctx.event(raw, "ReconcileError", plan.error, warning=True, once=True)
+        for event in plan.events:  # once: a decision repeated until observed is one Event
+            await self.ctx.event(raw, event.reason, event.message, warning=event.warns, once=True)
         if plan.changed and not deleting:
             await self.ctx.write_status(raw, _wire(plan.status))
         if deleting:
@@ -256,7 +256,7 @@ class RayServiceController(KindController[RayService, None]):
         ns = svc.namespace
         if isinstance(action, CreateCluster):
             await self.ctx.create_owned_cluster(
-                raw, svc, action.name, action.spec, action.labels, action.annotations
+                svc, action.name, action.spec, action.labels, action.annotations
             )
         elif isinstance(action, UpdateCluster):
             current = await self.ctx.kube.get("RayCluster", ns, action.name)
@@ -269,15 +269,9 @@ class RayServiceController(KindController[RayService, None]):
             current["metadata"]["labels"] = dict(action.labels)
             current["metadata"]["annotations"] = dict(action.annotations)
             await self.ctx.kube.replace(current)
-            await self.ctx.event(raw, "UpdatedRayCluster", f"Updated RayCluster {ns}/{action.name}")
         elif isinstance(action, DeleteCluster):
             self.serve_cache.pop((ns, action.name), None)
-            if await self.ctx.kube.delete("RayCluster", ns, action.name):
-                await self.ctx.event(
-                    raw,
-                    "DeletedRayCluster",
-                    f"Deleted RayCluster {ns}/{action.name} ({action.reason})",
-                )
+            await self.ctx.kube.delete("RayCluster", ns, action.name)
         elif isinstance(action, ApplyServeConfig):
             model = await self._cluster_model(ns, action.cluster)
             if model is None:
@@ -289,20 +283,13 @@ class RayServiceController(KindController[RayService, None]):
                 await self.ctx.event(raw, "FailedToUpdateServeApplications", str(exc), warning=True)
                 return
             self.serve_cache[(ns, action.cluster)] = action.config_yaml
-            await self.ctx.event(
-                raw, "UpdatedServeApplications", f"Updated Serve on {action.cluster}"
-            )
         elif isinstance(action, SwitchTraffic):
             await self._switch(raw, svc, action.to_cluster)
         elif isinstance(action, RemoveServeEndpoint):
             await self.ctx.kube.delete("Service", ns, serve_service_name(svc.name))
             await self.ctx.kube.delete("Service", ns, owner_head_service_name(svc.name))
         elif isinstance(action, Promote):
-            await self.ctx.event(
-                raw,
-                "Promoted",
-                f"Promoted RayCluster {action.to_cluster} (was {action.from_cluster or 'none'})",
-            )
+            pass  # bookkeeping only; the reconciler's PromotedRayCluster event says it
 
     async def _switch(self, raw: Obj, svc: RayService, to_cluster: str) -> None:
         """Point ``<svc>-head-svc`` and ``<svc>-serve-svc`` at *to_cluster* (create them once)."""
@@ -321,6 +308,3 @@ class RayServiceController(KindController[RayService, None]):
             if (existing.get("spec") or {}).get("selector") != wanted["spec"]["selector"]:
                 patch = {"spec": {"selector": wanted["spec"]["selector"]}}
                 await self.ctx.kube.patch("Service", svc.namespace, name, patch)
-        await self.ctx.event(
-            raw, "SwitchedTraffic", f"Serve traffic now goes to RayCluster {to_cluster}"
-        )

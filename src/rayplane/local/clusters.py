@@ -137,9 +137,9 @@ class ClusterRuntime:
         self._add_local_status(stored, status)
         if status != (stored.status or {}) and _differs(status, stored.status or {}):
             self.store.set_status(stored.uid, status)
-        for message in plan.events:
-            if CONFIG_ERROR not in message:  # said once below, not on every pass
-                self.store.event(stored.uid, "Reconcile", message)
+        for event in plan.events:
+            if CONFIG_ERROR not in event.message:  # said once below, not on every pass
+                self.store.event(stored.uid, event.reason, event.message, event.type)
         for (uid, _), message in self._config_errors.items():
             if uid == stored.uid and message not in reported.values():
                 self.store.event(uid, CONFIG_ERROR, message, "Warning")

@@ -121,14 +121,8 @@ class JobRuntime:
             # A transition usually enables the next one (Running -> submit, ...): go again
             # at once instead of after the poll interval.
             self.changed.set()
-        for message in plan.events:
-            warning = message.startswith("Warning")
-            self.store.event(
-                stored.uid,
-                "Warning" if warning else "RayJob",
-                message,
-                "Warning" if warning else "Normal",
-            )
+        for event in plan.events:
+            self.store.event(stored.uid, event.reason, event.message, event.type)
 
     def _observe(self, stored: StoredResource, job: RayJob, state: dict[str, Any]) -> ObservedJob:
         status = job.status

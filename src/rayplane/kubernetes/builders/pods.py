@@ -50,7 +50,6 @@ from rayplane.kubernetes.builders.names import (
     head_pod_name,
     head_service_account,
     head_service_name,
-    random_suffix,
     with_suffix,
     worker_pod_generate_name,
 )
@@ -73,6 +72,7 @@ from rayplane.kubernetes.builders.objects import (
 from rayplane.kubernetes.builders.options import DEFAULT_OPTIONS, BuildOptions
 from rayplane.kubernetes.builders.probes import add_probes
 from rayplane.reconcile.cluster import CreateNode
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.reconcile.raystart import RayStartCommand, build_ray_start, head_port
 
 RAY_CLUSTER = "RayCluster"
