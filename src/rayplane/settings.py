@@ -11,6 +11,8 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rayplane.errors import RayplaneError
+
 
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
@@ -78,7 +80,7 @@ class Settings:
         )
 
 
-class HomeError(Exception):
+class HomeError(RayplaneError):
     """$RAYPLANE_HOME cannot be used safely; the message says why and the fix."""
 
 

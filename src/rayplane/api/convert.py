@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from rayplane.api.loading import safe_load
+from rayplane.errors import RayplaneError
 
 __all__ = [
     "Conversion",
@@ -109,7 +110,7 @@ _KNOWN_NODE_TYPE_FIELDS = frozenset(
 )
 
 
-class ConversionError(ValueError):
+class ConversionError(RayplaneError, ValueError):
     """The input is not a cluster-launcher config this converter can read.
 
     A ``ValueError`` so callers that already treat bad user input that way need nothing new;

@@ -33,6 +33,8 @@ from typing import Any
 
 import httpx
 
+from rayplane.errors import RayplaneError
+
 JOBS_PATH = "/api/jobs/"
 PACKAGES_PATH = "/api/packages"
 AUTH_HEADER = "x-ray-authorization"
@@ -41,7 +43,7 @@ DEFAULT_UPLOAD_TIMEOUT_SECONDS = 300.0
 _DUPLICATE_MARKERS = ("already exists", "Please use a different submission_id")
 
 
-class JobsClientError(Exception):
+class JobsClientError(RayplaneError):
     """A job API call that failed; ``status`` is None when no HTTP answer came back."""
 
     def __init__(self, message: str, status: int | None = None, body: str = "") -> None:

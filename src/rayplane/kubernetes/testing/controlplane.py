@@ -35,6 +35,7 @@ import httpx
 import psutil
 import yaml
 
+from rayplane.errors import RayplaneError
 from rayplane.kubernetes.testing.pki import CertificateAuthority, Pair, service_account_keys
 
 REPO = Path(__file__).resolve().parents[4]
@@ -60,7 +61,7 @@ AUDIT_POLICY = {
 }
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(RayplaneError, RuntimeError):
     """The control plane could not be built, started or reached; the message says why."""
 
 

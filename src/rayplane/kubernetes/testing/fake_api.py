@@ -57,6 +57,8 @@ import jsonpatch
 import yaml
 from aiohttp import web
 
+from rayplane.errors import RayplaneError
+
 Obj = dict[str, Any]
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -151,7 +153,7 @@ RESOURCES: tuple[ResourceType, ...] = (
 _VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
-class ApiError(Exception):
+class ApiError(RayplaneError):
     """An error answered as a Kubernetes ``Status`` object."""
 
     def __init__(self, code: int, reason: str, message: str) -> None:
