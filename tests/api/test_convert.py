@@ -15,10 +15,10 @@ from rayplane.api.convert import (
     Conversion,
     ConversionError,
     convert_cluster_launcher,
-    dns1035_name,
     installed_ray_version,
-    kuberay_resources_param,
 )
+from rayplane.api.launcher_fields import dns1035_name
+from rayplane.api.launcher_resources import kuberay_resources_param
 
 SEED_EXAMPLE = Path("/work/shared/examples/ec2-cluster-launcher.yaml")
 
