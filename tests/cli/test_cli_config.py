@@ -15,8 +15,10 @@ import typer
 from typer.testing import CliRunner
 
 from rayplane.api.loading import parse_text
+from rayplane.cli.apply_cmd import apply_order, read_resources
+from rayplane.cli.delete_cmd import delete_order
 from rayplane.cli.main import app
-from rayplane.cli.resources import apply_order, cluster_outcome, delete_order, read_resources
+from rayplane.cli.readiness import cluster_outcome
 from rayplane.local.client import ControllerClient, ControllerError
 from rayplane.settings import Settings
 

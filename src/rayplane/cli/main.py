@@ -201,12 +201,12 @@ def run() -> None:
 
 
 def _register() -> None:
-    from rayplane.cli import operator_cmd, ops, render_cmd, resources
+    from rayplane.cli import apply_cmd, delete_cmd, describe, get_cmd, operator_cmd, ops, render_cmd
 
-    app.command("apply")(resources.apply_cmd)
-    app.command("get")(resources.get_cmd)
-    app.command("describe")(resources.describe_cmd)
-    app.command("delete")(resources.delete_cmd)
+    app.command("apply")(apply_cmd.apply_cmd)
+    app.command("get")(get_cmd.get_cmd)
+    app.command("describe")(describe.describe_cmd)
+    app.command("delete")(delete_cmd.delete_cmd)
     app.command("logs")(ops.logs_cmd)
     app.command("dashboard")(ops.dashboard_cmd)
     app.command("render")(render_cmd.render_cmd)
