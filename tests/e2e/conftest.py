@@ -11,8 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,20 +19,9 @@ from typing import Any, TypeVar
 import pytest
 
 from rayplane.local.loopback import driver_env
+from tests.support import ROOT, wait_for
 
 T = TypeVar("T")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.3)
 
 
 def counter_script(cpus: float) -> str:

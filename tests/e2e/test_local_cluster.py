@@ -18,7 +18,8 @@ import psutil
 import pytest
 
 from rayplane.local.process import listening_addresses
-from tests.e2e.conftest import ROOT, Local, driver, wait_for
+from tests.e2e.conftest import Local, driver
+from tests.support import ROOT, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 BASIC = str(ROOT / "examples" / "raycluster-basic.yaml")
@@ -105,8 +106,9 @@ def test_idle_cluster_settles_at_min_replicas(local: Local, basic: dict[str, obj
     # timeout. Ray's autoscaler drains an idle worker, names it in workersToDelete and
     # lowers replicas; the reconciler stops exactly that node and the group stays at min.
     nodes = wait_for(
-        lambda: _replicas(local, "raycluster-basic") == 1
-        and _settled(local, "raycluster-basic", 1),
+        lambda: (
+            _replicas(local, "raycluster-basic") == 1 and _settled(local, "raycluster-basic", 1)
+        ),
         240,
         "the idle cluster to go down to minReplicas 1",
     )

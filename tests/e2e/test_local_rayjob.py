@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, Local, wait_for
+from tests.e2e.conftest import Local
+from tests.support import ROOT, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
@@ -178,7 +179,11 @@ def test_restarted_controller_never_submits_twice(local: Local, shared: str) -> 
         "the job to run",
     )
     os.kill(local.controller_pid(), signal.SIGKILL)
-    time.sleep(2)
+    wait_for(
+        lambda: local.run("controller", "status", check=False).returncode != 0,
+        30,
+        "the killed controller to stop answering",
+    )
     local.start_controller()
     final = phases(local, "slow-once", [], 240)
     assert final["jobStatus"] == "SUCCEEDED"

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,24 +29,13 @@ import psutil
 import pytest
 
 from rayplane.local import loopback, ports, process, ray_cli
+from tests.support import wait_for
 
 T = TypeVar("T")
 
 OBJECT_STORE_BYTES = 78643200
 # Timings measured by the cluster fixture, printed at the end of the module (pytest -s).
 TIMINGS: dict[str, float] = {}
-
-
-def wait_for(predicate: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Poll ``predicate`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
 
 
 # ----------------------------------------------------------------------------- ports

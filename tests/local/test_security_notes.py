@@ -9,8 +9,7 @@ import yaml
 
 from rayplane.local.controller import Controller
 from rayplane.settings import Settings
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support import EXAMPLES
 
 
 def _spec(**extra: Any) -> dict[str, Any]:
