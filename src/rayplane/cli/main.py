@@ -18,7 +18,7 @@ from rich.markup import escape
 from rayplane import __version__
 from rayplane.api.configdata import check, is_config_kind
 from rayplane.api.convert import ConversionError, convert_cluster_launcher, installed_ray_version
-from rayplane.api.errors import Finding
+from rayplane.api.findings import Finding
 from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.cli.gates import resolve_gates

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayplane.api.errors import Findings
+from rayplane.api.findings import Findings
 from rayplane.api.k8s import EnvVar
 from rayplane.api.raycluster import RayClusterSpec
 from rayplane.api.validation.cluster_groups import check_groups, check_head

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from rayplane.api.common import MAX_INT32
-from rayplane.api.errors import Findings, show
+from rayplane.api.findings import Findings, show
 from rayplane.api.k8s import Container, PodTemplateSpec
 from rayplane.api.quantity import QuantityError, is_quantity, parse_quantity
 from rayplane.api.raycluster import HeadGroupSpec, RayClusterSpec, WorkerGroupSpec

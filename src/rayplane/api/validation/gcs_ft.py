@@ -4,7 +4,7 @@ owns."""
 
 from __future__ import annotations
 
-from rayplane.api.errors import Findings
+from rayplane.api.findings import Findings
 from rayplane.api.raycluster import RayClusterSpec
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.api.validation.head import env_path, head_container, head_container_path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rayplane.api.errors import show
+from rayplane.api.findings import show
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
