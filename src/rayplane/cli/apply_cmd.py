@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,8 @@ from rayplane.local.client import ControllerError
 from rayplane.local.jobs import SOURCE_DIR
 from rayplane.local.notes import apply_notes
 from rayplane.settings import Settings
+
+Fetch = Callable[[], dict[str, Any] | None]
 
 
 def read_resources(files: list[str]) -> list[Document]:
@@ -170,47 +173,41 @@ def apply_cmd(
     if no_wait:
         return
     limit = timeout if timeout is not None else ctl.settings.apply_timeout_s
+    waits: tuple[tuple[str, Callable[[Fetch, str, str], bool]], ...] = (
+        ("RayCluster", lambda fetch, ns, name: _cluster_ready(fetch, ns, name, limit)),
+        ("RayService", lambda fetch, ns, name: _service_ready(fetch, ns, name, limit)),
+        ("RayJob", lambda fetch, ns, name: follow(fetch, f"RayJob {ns}/{name}", timeout) == 0),
+    )
     failed = False
-    for kind, ns, name in applied:
-        if kind != "RayCluster":
-            continue
-
-        def fetch(k: str = kind, n: str = ns, m: str = name) -> dict[str, Any] | None:
-            return ctl.get(k, n, m)
-
-        outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit)
-        if outcome.failed:
-            err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
-            failed = True
-            continue
-        status = (ctl.get(kind, ns, name) or {}).get("status") or {}
-        url, address = dashboard_url(status), gcs_address(status)
-        out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {safe(url)}")
-        if address:
-            out.print(f'  connect: ray.init(address="{safe(address)}")')
-            out.print(f"  submit:  ray job submit --address {safe(url)} -- python my_script.py")
-    for kind, ns, name in applied:
-        if kind != "RayService":
-            continue
-
-        def fetch_svc(n: str = ns, m: str = name) -> dict[str, Any] | None:
-            return ctl.get("RayService", n, m)
-
-        outcome = wait_for(f"RayService {ns}/{name}", fetch_svc, service_outcome, limit)
-        if outcome.failed:
-            err.print(f"[red]RayService {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
-            failed = True
-            continue
-        endpoint = ((fetch_svc() or {}).get("local") or {}).get("endpoint")
-        out.print(f"RayService {ns}/{name} is ready. Endpoint: {safe(endpoint)}/")
-    for kind, ns, name in applied:
-        if kind != "RayJob":
-            continue
-
-        def fetch_job(n: str = ns, m: str = name) -> dict[str, Any] | None:
-            return ctl.get("RayJob", n, m)
-
-        if follow(fetch_job, f"RayJob {ns}/{name}", timeout) != 0:
-            failed = True
+    for wanted, wait in waits:  # clusters, then services, then jobs
+        for kind, ns, name in applied:
+            if kind == wanted and not wait(functools.partial(ctl.get, kind, ns, name), ns, name):
+                failed = True
     if failed:
         raise typer.Exit(1)
+
+
+def _cluster_ready(fetch: Fetch, ns: str, name: str, limit: float) -> bool:
+    """Wait for a RayCluster; when ready, say how to reach it."""
+    outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit)
+    if outcome.failed:
+        err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
+        return False
+    status = (fetch() or {}).get("status") or {}
+    url, address = dashboard_url(status), gcs_address(status)
+    out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {safe(url)}")
+    if address:
+        out.print(f'  connect: ray.init(address="{safe(address)}")')
+        out.print(f"  submit:  ray job submit --address {safe(url)} -- python my_script.py")
+    return True
+
+
+def _service_ready(fetch: Fetch, ns: str, name: str, limit: float) -> bool:
+    """Wait for a RayService; when it serves, say its endpoint."""
+    outcome = wait_for(f"RayService {ns}/{name}", fetch, service_outcome, limit)
+    if outcome.failed:
+        err.print(f"[red]RayService {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
+        return False
+    endpoint = ((fetch() or {}).get("local") or {}).get("endpoint")
+    out.print(f"RayService {ns}/{name} is ready. Endpoint: {safe(endpoint)}/")
+    return True

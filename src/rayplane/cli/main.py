@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from rayplane import __version__
 from rayplane.api.configdata import check, is_config_kind
 from rayplane.api.convert import ConversionError, convert_cluster_launcher, installed_ray_version
 from rayplane.api.findings import Finding
-from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.cli.documents import load_or_exit
 from rayplane.cli.gates import resolve_gates
 from rayplane.cli.output import dump, err, out, print_findings
 
@@ -61,14 +60,7 @@ def validate_cmd(
 ) -> None:
     """Check resources against KubeRay's rules; report every problem with its field path."""
     gates = _gates(feature_gates)
-    try:
-        docs = load(filename)
-    except LoadError as exc:
-        err.print(escape(str(exc)))
-        raise typer.Exit(2) from exc
-    if not docs:
-        err.print("no documents found in " + ", ".join(filename))
-        raise typer.Exit(2)
+    docs = load_or_exit(filename)
     failed = False
     results: list[dict[str, object]] = []
     for doc in docs:
