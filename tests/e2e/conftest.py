@@ -14,14 +14,12 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from rayplane.local.loopback import driver_env
 from tests.support import ROOT, wait_for
-
-T = TypeVar("T")
 
 
 def counter_script(cpus: float) -> str:

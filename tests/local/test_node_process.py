@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
@@ -30,8 +30,6 @@ import pytest
 
 from rayplane.local import loopback, ports, process, ray_cli
 from tests.support import wait_for
-
-T = TypeVar("T")
 
 OBJECT_STORE_BYTES = 78643200
 # Timings measured by the cluster fixture, printed at the end of the module (pytest -s).
