@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -108,6 +109,15 @@ class Local:
             "the controller to answer",
         )
         return proc
+
+    def kill_controller(self) -> None:
+        """SIGKILL the controller (no shutdown of its own) and wait until it stops answering."""
+        os.kill(self.controller_pid(), signal.SIGKILL)
+        wait_for(
+            lambda: self.run("controller", "status", check=False).returncode != 0,
+            30,
+            "the killed controller to stop answering",
+        )
 
 
 def driver(address: str, code: str, timeout: float = 180) -> str:

@@ -126,12 +126,7 @@ def test_restarted_controller_adopts_its_nodes(local: Local, basic: dict[str, ob
             lambda: _settled(local, "raycluster-basic", want), 180, "the cluster to settle"
         )
     }
-    os.kill(local.controller_pid(), signal.SIGKILL)
-    wait_for(
-        lambda: local.run("controller", "status", check=False).returncode != 0,
-        30,
-        "the controller to be gone",
-    )
+    local.kill_controller()
     local.start_controller()
     for _ in range(5):  # several reconcile passes
         after = wait_for(lambda: _settled(local, "raycluster-basic", want), 60, "adoption")

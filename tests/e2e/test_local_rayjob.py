@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 
 import httpx
@@ -178,12 +177,7 @@ def test_restarted_controller_never_submits_twice(local: Local, shared: str) -> 
         240,
         "the job to run",
     )
-    os.kill(local.controller_pid(), signal.SIGKILL)
-    wait_for(
-        lambda: local.run("controller", "status", check=False).returncode != 0,
-        30,
-        "the killed controller to stop answering",
-    )
+    local.kill_controller()
     local.start_controller()
     final = phases(local, "slow-once", [], 240)
     assert final["jobStatus"] == "SUCCEEDED"
