@@ -34,7 +34,7 @@ PROCESS_ENVIRONMENT = {
     "local/jobs.py",  # a submitter child's PATH
     "local/ray_cli.py",  # this process's env before Ray is imported
     "local/autoscaler.py",  # the same, in the autoscaler child
-    "clients/jobs.py",  # Ray's own RAY_RUNTIME_ENV_IGNORE_GITIGNORE, as Ray's client reads it
+    "clients/ray_packages.py",  # Ray's own RAY_RUNTIME_ENV_IGNORE_GITIGNORE, read as Ray does
     "demo/text_app.py",  # a user's Serve app
     "cli/main.py",  # $VARS of a user's cluster-launcher file (convert)
 }

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.kubernetes.operator_harness import example, fake_api, operator, run
+from tests.kubernetes.operator_harness import fake_api, operator, run
+from tests.support import example
 
 pytestmark = pytest.mark.timeout(60)
 

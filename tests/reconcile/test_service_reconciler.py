@@ -12,7 +12,7 @@ import pytest
 
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayservice import RayService
-from rayplane.clients.serve import parse_serve_state
+from rayplane.clients.serve_api import parse_serve_state
 from rayplane.reconcile.conditions import find_condition
 from rayplane.reconcile.events import messages
 from rayplane.reconcile.gotime import (

@@ -12,7 +12,7 @@ world into an :class:`ObservedJob` and the plan's actions into API calls:
 * actions: create/delete the cluster (owned by the RayJob), suspend its workers, the
   ``<rayjob>-head-svc`` Service, the submitter Job (the builders' ``submitter_job``, whose
   script runs ``ray job status`` before ``ray job submit``), HTTPMode submission and stop
-  through :class:`rayplane.clients.jobs.JobsClient`, deleting the RayJob itself.
+  through :class:`rayplane.clients.jobs_api.JobsClient`, deleting the RayJob itself.
 
 Actions run before the status is written, and a failed action skips the write (the
 reconciler's contract: a status must never get ahead of the children it describes). The
@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from rayplane.api.common import Resource
 from rayplane.api.raycluster import RayClusterSpec
 from rayplane.api.rayjob import RayJob, RayJobStatus
-from rayplane.clients.jobs import JobsClient
+from rayplane.clients.jobs_api import JobsClient
 from rayplane.kubernetes.builders import (
     BuildError,
     dashboard_port,

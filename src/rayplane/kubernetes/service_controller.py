@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService, RayServiceStatus
-from rayplane.clients.serve import ServeClient, ServeState
+from rayplane.clients.serve_api import ServeClient, ServeState
 from rayplane.kubernetes.builders import (
     BuildError,
     dashboard_port,

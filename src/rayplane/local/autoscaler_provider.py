@@ -62,6 +62,7 @@ from ray.core.generated.autoscaler_pb2 import (  # type: ignore[attr-defined]
 
 from rayplane.api.common import MAX_INT32
 from rayplane.api.raycluster import HEAD_GROUP
+from rayplane.errors import RayplaneError
 from rayplane.local import process
 from rayplane.local.store import Store, StoredNode, iso
 
@@ -71,7 +72,7 @@ _DECISIONS_KEPT = 12
 _HEARTBEAT_S = 10.0
 
 
-class ApiError(Exception):
+class ApiError(RayplaneError):
     """What the fake API answers instead of an HTTP error (404, 422)."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -26,7 +26,7 @@ from rayplane.api.k8s import Container
 from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
 from rayplane.api.validation.gates import FeatureGates
-from rayplane.clients.jobs import JobsClient, JobsClientError
+from rayplane.clients.jobs_api import JobsClient, JobsClientError
 from rayplane.local import process
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError, StoreConfigs
 from rayplane.local.env import container_env

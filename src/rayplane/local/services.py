@@ -16,7 +16,7 @@ from typing import Any
 from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.gates import FeatureGates
-from rayplane.clients.serve import ApplicationInfo, ServeClient, ServeClientError
+from rayplane.clients.serve_api import ApplicationInfo, ServeClient, ServeClientError
 from rayplane.local.jobs import owner_reference
 from rayplane.local.ports import find_free_ports, ports_in_use
 from rayplane.local.serve_proxy import ServeProxy

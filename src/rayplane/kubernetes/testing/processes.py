@@ -22,13 +22,14 @@ from typing import Any
 import httpx
 import psutil
 
+from rayplane.errors import RayplaneError
 from rayplane.kubernetes.testing.pki import Pair
 
 REPO = Path(__file__).resolve().parents[4]
 TOOLS = REPO / "tools" / "kube"
 
 
-class ControlPlaneError(RuntimeError):
+class ControlPlaneError(RayplaneError, RuntimeError):
     """The control plane could not be built, started or reached; the message says why."""
 
 

@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from rayplane.errors import RayplaneError
+
 Obj = dict[str, Any]
 
 JSON_PATCH = "application/json-patch+json"
@@ -71,7 +73,7 @@ RESOURCES: tuple[ResourceType, ...] = (
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
-class ApiError(Exception):
+class ApiError(RayplaneError):
     """An error answered as a Kubernetes ``Status`` object."""
 
     def __init__(self, code: int, reason: str, message: str) -> None:
