@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the seed examples live."""
+"""Shared test fixtures; the shared plain helpers are in tests/support.py."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
+from tests.support import EXAMPLES
 
 
 @pytest.fixture

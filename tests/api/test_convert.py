@@ -15,10 +15,11 @@ from rayplane.api.convert import (
     Conversion,
     ConversionError,
     convert_cluster_launcher,
-    dns1035_name,
     installed_ray_version,
-    kuberay_resources_param,
 )
+from rayplane.api.launcher_fields import dns1035_name
+from rayplane.api.launcher_resources import kuberay_resources_param
+from tests.support import SEED_ENV
 
 SEED_EXAMPLE = Path("/work/shared/examples/ec2-cluster-launcher.yaml")
 
@@ -83,16 +84,6 @@ available_node_types:
 head_node_type: head_node
 """
 
-FULL_ENV = {
-    "CLUSTER_NAME": "ec2-ray",
-    "AWS_REGION": "us-west-2",
-    "X86_AMI_ID": "ami-0x86",
-    "ARM_AMI_ID": "ami-0arm",
-    "PRIV_SUBNET_ID": "subnet-1",
-    "HEAD_SG_ID": "sg-head",
-    "WORKER_SG_ID": "sg-worker",
-}
-
 
 def _minimal(**overrides: Any) -> dict[str, Any]:
     """A small valid launcher config to perturb in error tests."""
@@ -127,7 +118,7 @@ def _container(group: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def seed() -> Conversion:
-    return convert_cluster_launcher(EC2_LAUNCHER_YAML, FULL_ENV)
+    return convert_cluster_launcher(EC2_LAUNCHER_YAML, SEED_ENV)
 
 
 def test_inline_copy_matches_the_shared_seed_example() -> None:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from rayplane.api.errors import Finding
+from rayplane.api.findings import Finding
 from rayplane.api.validation import KINDS, FeatureGates, Report, validate, validate_object
 from rayplane.api.validation.structure import without_nulls
 

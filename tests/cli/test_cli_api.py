@@ -10,16 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from rayplane.cli.main import app
-
-SEED_ENV = {
-    "CLUSTER_NAME": "ec2-ray",
-    "AWS_REGION": "us-west-2",
-    "X86_AMI_ID": "ami-x86",
-    "ARM_AMI_ID": "ami-arm",
-    "PRIV_SUBNET_ID": "subnet-1",
-    "HEAD_SG_ID": "sg-h",
-    "WORKER_SG_ID": "sg-w",
-}
+from tests.support import SEED_ENV
 
 
 @pytest.fixture

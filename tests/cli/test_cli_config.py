@@ -6,8 +6,6 @@ since only a Secret and a ConfigMap are applied).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +13,10 @@ import typer
 from typer.testing import CliRunner
 
 from rayplane.api.loading import parse_text
+from rayplane.cli.apply_cmd import apply_order, read_resources
+from rayplane.cli.delete_cmd import delete_order
 from rayplane.cli.main import app
-from rayplane.cli.resources import apply_order, cluster_outcome, delete_order, read_resources
-from rayplane.local.client import ControllerClient, ControllerError
-from rayplane.settings import load_local
+from rayplane.cli.readiness import cluster_outcome
 
 SECRET = """apiVersion: v1
 kind: Secret
@@ -132,18 +130,6 @@ def test_apply_stops_waiting_at_a_missing_secret() -> None:
     # Without that condition it is just waiting.
     detail["status"]["conditions"] = []
     assert not cluster_outcome(detail).done
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    path = tmp_path / "home"
-    monkeypatch.setenv("RAYPLANE_HOME", str(path))
-    monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(tmp_path / "t"))
-    yield path
-    ctl = ControllerClient(load_local())
-    with contextlib.suppress(ControllerError):
-        ctl.request("POST", "/shutdown")
-    ctl.close()
 
 
 def test_apply_get_describe_delete_against_the_controller(

@@ -2,7 +2,7 @@
 
 KubeRay's status carries app and deployment statuses only; the user's question during an
 upgrade is "how many replicas run on which cluster", so describe answers it from the
-Serve API's replica details (clients.serve -> local.rayservice_controller.serve_snapshot).
+Serve API's replica details (clients.serve_api -> local.rayservice_controller.serve_snapshot).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from rayplane.cli import describe
 from rayplane.cli.output import out
-from rayplane.clients.serve import parse_serve_state
+from rayplane.clients.serve_api import parse_serve_state
 from rayplane.local.rayservice_controller import serve_snapshot
 
 

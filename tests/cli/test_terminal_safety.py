@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rayplane.cli import describe, resources
+from rayplane.cli import describe, get_cmd
 from rayplane.cli.main import app
 from rayplane.cli.output import out
 
@@ -77,7 +77,7 @@ def test_get_shows_hostile_status_without_obeying_it(monkeypatch: pytest.MonkeyP
             doc.pop("local")
             return [doc]
 
-    monkeypatch.setattr(resources, "client", lambda start=False: Listing())
+    monkeypatch.setattr(get_cmd, "client", lambda start=False: Listing())
     result = CliRunner().invoke(app, ["get", "rayclusters"])
     assert result.exit_code == 0, result.output
     assert_shown_not_obeyed(result.stdout)

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from rayplane.api.rayjob import RayJob
-from rayplane.clients.jobs import (
+from rayplane.clients.jobs_api import (
     AUTH_HEADER,
     JobInfo,
     JobsClient,

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rayplane.clients.serve import (
+from rayplane.clients.serve_api import (
     ApplicationInfo,
     ServeClient,
     ServeClientError,

@@ -9,31 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from rayplane.local.loopback import driver_env
-
-T = TypeVar("T")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def wait_for(predicate: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f}s waiting for {what}")
-        time.sleep(0.3)
+from tests.support import ROOT, wait_for
 
 
 def counter_script(cpus: float) -> str:
@@ -122,6 +109,15 @@ class Local:
             "the controller to answer",
         )
         return proc
+
+    def kill_controller(self) -> None:
+        """SIGKILL the controller (no shutdown of its own) and wait until it stops answering."""
+        os.kill(self.controller_pid(), signal.SIGKILL)
+        wait_for(
+            lambda: self.run("controller", "status", check=False).returncode != 0,
+            30,
+            "the killed controller to stop answering",
+        )
 
 
 def driver(address: str, code: str, timeout: float = 180) -> str:

@@ -21,19 +21,14 @@ import pytest
 import yaml
 
 from rayplane.local.loopback import driver_env
-from tests.e2e.conftest import ROOT, Local, driver, wait_for
+from tests.e2e.conftest import Local, driver
+from tests.support import ROOT, wait_for
+from tests.support import SEED_ENV as SUPPORT_SEED_ENV
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
-SEED_ENV = {
-    "CLUSTER_NAME": "ec2-auto",
-    "AWS_REGION": "us-west-2",
-    "X86_AMI_ID": "ami-x86",
-    "ARM_AMI_ID": "ami-arm",
-    "PRIV_SUBNET_ID": "subnet-1",
-    "HEAD_SG_ID": "sg-h",
-    "WORKER_SG_ID": "sg-w",
-}
+# The seed's launcher environment under a cluster name of its own.
+SEED_ENV = {**SUPPORT_SEED_ENV, "CLUSTER_NAME": "ec2-auto"}
 
 
 def cluster_doc(

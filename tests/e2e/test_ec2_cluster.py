@@ -7,19 +7,10 @@ import json
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Local, driver
+from tests.e2e.conftest import Local, driver
+from tests.support import ROOT, SEED_ENV
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
-
-SEED_ENV = {
-    "CLUSTER_NAME": "ec2-ray",
-    "AWS_REGION": "us-west-2",
-    "X86_AMI_ID": "ami-x86",
-    "ARM_AMI_ID": "ami-arm",
-    "PRIV_SUBNET_ID": "subnet-1",
-    "HEAD_SG_ID": "sg-h",
-    "WORKER_SG_ID": "sg-w",
-}
 
 
 def test_converted_ec2_cluster_places_graviton_work_on_graviton(local: Local) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import Local, counter_script, driver, wait_for
+from tests.e2e.conftest import Local, counter_script, driver
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 

@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-from tests.e2e.conftest import Local, wait_for
+from tests.e2e.conftest import Local
 from tests.e2e.test_local_rayjob import job_yaml
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 

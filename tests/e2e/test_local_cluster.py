@@ -18,7 +18,8 @@ import psutil
 import pytest
 
 from rayplane.local.process import listening_addresses
-from tests.e2e.conftest import ROOT, Local, driver, wait_for
+from tests.e2e.conftest import Local, driver
+from tests.support import ROOT, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 BASIC = str(ROOT / "examples" / "raycluster-basic.yaml")
@@ -105,8 +106,9 @@ def test_idle_cluster_settles_at_min_replicas(local: Local, basic: dict[str, obj
     # timeout. Ray's autoscaler drains an idle worker, names it in workersToDelete and
     # lowers replicas; the reconciler stops exactly that node and the group stays at min.
     nodes = wait_for(
-        lambda: _replicas(local, "raycluster-basic") == 1
-        and _settled(local, "raycluster-basic", 1),
+        lambda: (
+            _replicas(local, "raycluster-basic") == 1 and _settled(local, "raycluster-basic", 1)
+        ),
         240,
         "the idle cluster to go down to minReplicas 1",
     )
@@ -124,12 +126,7 @@ def test_restarted_controller_adopts_its_nodes(local: Local, basic: dict[str, ob
             lambda: _settled(local, "raycluster-basic", want), 180, "the cluster to settle"
         )
     }
-    os.kill(local.controller_pid(), signal.SIGKILL)
-    wait_for(
-        lambda: local.run("controller", "status", check=False).returncode != 0,
-        30,
-        "the controller to be gone",
-    )
+    local.kill_controller()
     local.start_controller()
     for _ in range(5):  # several reconcile passes
         after = wait_for(lambda: _settled(local, "raycluster-basic", want), 60, "adoption")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, Local, wait_for
+from tests.e2e.conftest import Local
+from tests.support import ROOT, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
@@ -177,8 +177,7 @@ def test_restarted_controller_never_submits_twice(local: Local, shared: str) -> 
         240,
         "the job to run",
     )
-    os.kill(local.controller_pid(), signal.SIGKILL)
-    time.sleep(2)
+    local.kill_controller()
     local.start_controller()
     final = phases(local, "slow-once", [], 240)
     assert final["jobStatus"] == "SUCCEEDED"

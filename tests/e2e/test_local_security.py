@@ -18,7 +18,8 @@ import pytest
 import yaml
 
 from rayplane.local.store import Store
-from tests.e2e.conftest import ROOT, Local, wait_for
+from tests.e2e.conftest import Local
+from tests.support import ROOT, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,18 +23,13 @@ import psutil
 import pytest
 import yaml
 
-from tests.e2e.conftest import ROOT, Local, counter_script, driver, wait_for
+from tests.e2e.conftest import Local, counter_script, driver
 from tests.e2e.load import Load
+from tests.support import ROOT, free_port, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(1200)]
 
 ACTOR = counter_script(0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Redis:

@@ -10,28 +10,20 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import kubernetes_validate
-import yaml
 
 from rayplane.api import crds
 from rayplane.api.common import Resource
 from rayplane.api.validation import FeatureGates, validate
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support import example
 
 # The oldest Kubernetes whose schemas the objects are checked against; EKS and GKE still
 # run 1.31.
 K8S_VERSION = "1.31.0"
 IMAGE = "rayproject/ray:2.60.0"
-
-
-def example(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
-    return loaded
 
 
 def load_resource(raw: dict[str, Any], gates: str = "") -> Resource:

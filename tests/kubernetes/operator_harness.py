@@ -5,26 +5,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from rayplane.kubernetes.kube import Connection
 from rayplane.kubernetes.operator import Operator
 from rayplane.kubernetes.operator_config import OperatorConfig
 from rayplane.kubernetes.testing import FakeKubernetes
-from rayplane.kubernetes.testing.controlplane import free_port
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TOKEN = "test-token"
-
-
-def example(name: str) -> dict[str, Any]:
-    doc = yaml.safe_load((EXAMPLES / name).read_text())
-    assert isinstance(doc, dict)
-    return doc
 
 
 def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -98,4 +88,4 @@ async def user_edit(
     assert answer.status_code == 200, answer.text
 
 
-__all__ = ["condition", "example", "free_port", "operator", "run", "running", "status_of"]
+__all__ = ["condition", "operator", "run", "running", "status_of"]

@@ -13,7 +13,6 @@ What a fake could record but a real server does not, the API server's own audit 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import json
@@ -32,7 +31,8 @@ from rayplane.kubernetes.operator_config import OperatorConfig
 from rayplane.kubernetes.testing import nodesim
 from rayplane.kubernetes.testing.install import OPERATOR_NS
 from rayplane.kubernetes.testing.rest import KIND_PLURALS, apply, path_of, token_for
-from tests.kubernetes.operator_harness import condition, example, run, running
+from tests.kubernetes.operator_harness import condition, run, running
+from tests.support import example, wait_for_async
 
 Obj = dict[str, Any]
 
@@ -244,17 +244,9 @@ class Namespace:
     ) -> Any:
         """Poll *predicate* until it returns something truthy; TimeoutError after *timeout*.
 
-        The bound only ends a wait for something that is not going to happen; it is no
-        assertion about speed.
+        The same signature as the fake API's, so a scenario runs on either.
         """
-        deadline = time.monotonic() + timeout
-        while True:
-            value = await asyncio.to_thread(predicate)
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not met within {timeout} s: {predicate}")
-            await asyncio.sleep(interval)
+        return await wait_for_async(predicate, timeout, str(predicate), interval=interval)
 
 
 @contextlib.asynccontextmanager

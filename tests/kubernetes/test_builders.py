@@ -38,6 +38,7 @@ from rayplane.kubernetes.builders.probes import (
 )
 from rayplane.reconcile.cluster import CreateNode
 from rayplane.reconcile.gostrings import go_json, go_quote
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.reconcile.raystart import build_ray_start
 from tests.kubernetes import (
     IMAGE,
@@ -98,7 +99,7 @@ def test_stable_suffix_uses_the_kubernetes_alphabet() -> None:
     suffix = N.stable_suffix("seed")
     assert suffix == N.stable_suffix("seed") != N.stable_suffix("other")
     assert len(suffix) == 5 and set(suffix) <= set(N.SUFFIX_ALPHABET)
-    assert len(N.random_suffix()) == 5
+    assert len(random_suffix()) == 5
 
 
 # -- head Pod -----------------------------------------------------------------------------------

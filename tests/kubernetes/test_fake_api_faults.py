@@ -11,12 +11,12 @@ import pytest
 
 from tests.kubernetes.operator_harness import (
     condition,
-    example,
     fake_api,
     operator,
     run,
     status_of,
 )
+from tests.support import example
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,7 +10,8 @@ import pytest
 from rayplane.kubernetes.cli import config_from_argv
 from rayplane.kubernetes.operator_config import OperatorConfig
 from rayplane.kubernetes.testing import FakeKubernetes
-from tests.kubernetes.operator_harness import TOKEN, example, fake_api, run, running
+from tests.kubernetes.operator_harness import TOKEN, fake_api, run, running
+from tests.support import example
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -317,7 +317,7 @@ def test_ft_cluster_finalizer_goes_at_the_deadline_when_the_cleanup_never_ends(
 
 
 def test_health_readiness_and_kuberay_metrics(kube_cluster: Cluster) -> None:
-    from tests.kubernetes.operator_harness import free_port
+    from tests.support import free_port
 
     ns = kube_cluster.namespace("metrics")
 

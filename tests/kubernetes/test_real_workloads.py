@@ -23,7 +23,6 @@ import pytest
 
 from rayplane.kubernetes.leader import LEASE_NAME
 from rayplane.kubernetes.testing.install import DEPLOY, OPERATOR_NS
-from tests.kubernetes.operator_harness import free_port
 from tests.kubernetes.real_api import (
     Cluster,
     Namespace,
@@ -33,6 +32,7 @@ from tests.kubernetes.real_api import (
     path_of,
     run,
 )
+from tests.support import free_port
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -26,13 +26,11 @@ from rayplane.kubernetes.builders import BuildError, BuildOptions
 from rayplane.kubernetes.builders.names import SUFFIX_ALPHABET
 from rayplane.kubernetes.render import is_cleanup_job, render
 from tests.kubernetes import (
-    EXAMPLES,
     IMAGE,
     assert_valid,
     by_kind,
     cluster_spec,
     env_of,
-    example,
     head_group,
     load_resource,
     raycluster,
@@ -40,6 +38,7 @@ from tests.kubernetes import (
     rayservice_from_seed,
     worker_group,
 )
+from tests.support import EXAMPLES, example
 
 
 def rendered(raw: dict[str, Any], gates: str = "", **options: Any) -> list[dict[str, Any]]:

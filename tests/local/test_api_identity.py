@@ -14,6 +14,7 @@ import pytest
 
 from rayplane.local.controller import Controller
 from rayplane.settings import LocalSettings
+from tests.support import wait_for
 
 from .apisocket import request, serving
 
@@ -120,10 +121,10 @@ def test_a_node_row_pointing_outside_the_temp_root_is_forgotten_without_removing
         )
     )
     home_controller.store.mark_deleting("RayCluster", "default", "c")
-    for _ in range(50):  # the stop runs in the background; a few passes see it done
+
+    def deleted() -> bool:  # the stop runs in the background; a few passes see it done
         home_controller.reconcile_all()
-        if home_controller.store.get_by_uid(stored.uid) is None:
-            break
-        time.sleep(0.1)
-    assert home_controller.store.get_by_uid(stored.uid) is None
+        return home_controller.store.get_by_uid(stored.uid) is None
+
+    wait_for(deleted, 30, "the cluster's delete to finish", interval=0.1)
     assert (outside / "data").read_text() == "precious"

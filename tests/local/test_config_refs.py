@@ -8,7 +8,6 @@ given.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.gcs_ft import GcsFt
 from rayplane.reconcile.job import CreateSubmitter
 from rayplane.settings import LocalSettings
+from tests.support import wait_for
 
 NS = "default"
 
@@ -377,13 +377,15 @@ def test_delete_cleans_redis_with_the_password_read_when_the_delete_began(
     secret = store.get("Secret", NS, "redis-password-secret")
     assert secret is not None
     store.remove(secret.uid)
-    deadline = time.monotonic() + 10
-    while store.get_by_uid(stored.uid) is not None and time.monotonic() < deadline:
+
+    def deleted() -> bool:
         current = store.get_by_uid(stored.uid)
-        assert current is not None
+        if current is None:
+            return True
         clusters.reconcile(current)
-        time.sleep(0.05)
-    assert store.get_by_uid(stored.uid) is None
+        return False
+
+    wait_for(deleted, 30, "the cluster's delete to finish", interval=0.05)
     assert [ft.redis_password for ft in seen] == ["pw"]
 
 

@@ -19,34 +19,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import psutil
 import pytest
 
 from rayplane.local import loopback, ports, process, ray_cli
-
-T = TypeVar("T")
+from tests.support import wait_for
 
 OBJECT_STORE_BYTES = 78643200
 # Timings measured by the cluster fixture, printed at the end of the module (pytest -s).
 TIMINGS: dict[str, float] = {}
-
-
-def wait_for(predicate: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Poll ``predicate`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
 
 
 # ----------------------------------------------------------------------------- ports

@@ -12,7 +12,7 @@ from typing import Any
 
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.output import err
-from rayplane.cli.resources import service_outcome
+from rayplane.cli.readiness import service_outcome
 from rayplane.local.controller import Controller
 
 MESSAGE = (

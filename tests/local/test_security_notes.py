@@ -10,8 +10,7 @@ import yaml
 from rayplane.api.validation import FeatureGates
 from rayplane.local.controller import Controller
 from rayplane.settings import LocalSettings
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from tests.support import EXAMPLES
 
 
 def _spec(**extra: Any) -> dict[str, Any]:

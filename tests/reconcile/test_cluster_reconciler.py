@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from rayplane.api.raycluster import RayCluster
-from rayplane.reconcile.cluster import (
+from rayplane.reconcile.cluster.model import (
     DELETE_GROUP_SUSPENDED,
     DELETE_INCOMPLETE_REPLICA,
     DELETE_SCALE_DOWN,
@@ -25,9 +25,10 @@ from rayplane.reconcile.cluster import (
     ObservedNode,
     ServiceInfo,
     failure,
-    reconcile_cluster,
 )
+from rayplane.reconcile.cluster.state_machine import reconcile_cluster
 from rayplane.reconcile.conditions import find_condition, set_condition
+from rayplane.reconcile.events import messages
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -476,7 +477,7 @@ def test_runtime_failure_sets_replica_failure_until_a_clean_pass() -> None:
     )
     assert p.error == "FailedCreateWorkerPod: no free ports"
     assert p.requeue_after == REQUEUE_ON_CHANGE_SECONDS
-    assert any("no free ports" in e for e in p.events)
+    assert any("no free ports" in e for e in messages(p.events))
     # The reconciler still plans the creation again.
     assert creates(p) == [action]
 

@@ -14,6 +14,7 @@ import pytest
 
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayjob import RayJob, RayJobStatus
+from rayplane.reconcile.events import messages
 from rayplane.reconcile.job import (
     NOT_FOUND,
     CreateCluster,
@@ -34,12 +35,12 @@ from rayplane.reconcile.job import (
     check_name,
     finalize_job,
     is_job_terminal,
-    random_suffix,
     reconcile_job,
     submitter_command,
     validation_failed,
     wants_ray_job,
 )
+from rayplane.reconcile.kuberay import random_suffix
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 DASH = "demo-raycluster-head-svc.default.svc.cluster.local:8265"
@@ -155,7 +156,7 @@ def test_new_generates_ids_and_moves_to_initializing() -> None:
         "failed": 0,
         "succeeded": 0,
     }
-    assert "JobDeploymentStatus New -> Initializing" in plan.events
+    assert "JobDeploymentStatus New -> Initializing" in messages(plan.events)
 
 
 def test_new_uses_spec_job_id_and_selector_cluster() -> None:
@@ -470,7 +471,7 @@ def test_terminal_ray_job_waits_for_the_submitter() -> None:
     assert status.end_time == iso(at(7))
     assert status.ray_job_info is not None
     assert status.ray_job_info.end_time == iso(at(5))
-    assert "JobDeploymentStatus Running -> Complete" in plan.events
+    assert "JobDeploymentStatus Running -> Complete" in messages(plan.events)
 
 
 @pytest.mark.parametrize("mode", ["HTTPMode", "InteractiveMode"])
@@ -733,7 +734,7 @@ def test_retry_tears_down_and_starts_over_with_new_names() -> None:
     plan = step(job, ObservedJob(), now=at(5))
     # KubeRay's reset: every field of the attempt goes, the counts and startTime stay.
     assert status_of(plan) == {"startTime": iso(T0), "failed": 1, "succeeded": 0}
-    assert "JobDeploymentStatus Retrying -> New" in plan.events
+    assert "JobDeploymentStatus Retrying -> New" in messages(plan.events)
     job = apply(job, plan)
 
     plan = step(job, ObservedJob(), now=at(6), rand=sequence("22222", "33333"))

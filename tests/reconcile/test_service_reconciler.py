@@ -12,25 +12,27 @@ import pytest
 
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayservice import RayService
-from rayplane.clients.serve import parse_serve_state
+from rayplane.clients.serve_api import parse_serve_state
 from rayplane.reconcile.conditions import find_condition
+from rayplane.reconcile.events import messages
+from rayplane.reconcile.gotime import (
+    format_go_duration,
+    parse_go_duration,
+)
 from rayplane.reconcile.hashing import (
-    HASH_ANNOTATION,
-    KUBERAY_VERSION_ANNOTATION,
-    NUM_WORKER_GROUPS_ANNOTATION,
     cluster_annotations,
     hash_without_replicas_and_workers_to_delete,
     only_worker_groups_appended,
     service_cluster_hash,
 )
-from rayplane.reconcile.service import (
-    DELETE_OUTDATED,
-    DELETE_SERVICE_DELETED,
-    DELETE_SUSPEND,
+from rayplane.reconcile.kuberay import (
+    HASH_ANNOTATION,
     KUBERAY_VERSION,
-    MSG_NO_ACTIVE,
-    REQUEUE_IDLE_SECONDS,
-    REQUEUE_SECONDS,
+    KUBERAY_VERSION_ANNOTATION,
+    NUM_WORKER_GROUPS_ANNOTATION,
+    random_suffix,
+)
+from rayplane.reconcile.service import (
     ApplyServeConfig,
     CreateCluster,
     DeleteCluster,
@@ -38,17 +40,22 @@ from rayplane.reconcile.service import (
     ObservedServiceCluster,
     Promote,
     RemoveServeEndpoint,
-    ServeApp,
-    ServeDeployment,
     ServiceOptions,
     ServicePlan,
     SwitchTraffic,
     UpdateCluster,
-    format_go_duration,
     head_serve_label,
-    parse_go_duration,
-    random_suffix,
     reconcile_service,
+)
+from rayplane.reconcile.service.model import (
+    DELETE_OUTDATED,
+    DELETE_SERVICE_DELETED,
+    DELETE_SUSPEND,
+    MSG_NO_ACTIVE,
+    REQUEUE_IDLE_SECONDS,
+    REQUEUE_SECONDS,
+    ServeApp,
+    ServeDeployment,
 )
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -559,7 +566,7 @@ def test_head_restart_without_ft_reapplies_the_config() -> None:
     p = rt.step()
     (apply,) = of(p, ApplyServeConfig)
     assert apply.cluster == name
-    assert "head Pod crashed" in " ".join(p.events)
+    assert "head Pod crashed" in " ".join(messages(p.events))
 
 
 def test_serve_query_failure_keeps_previous_app_statuses_and_retries() -> None:

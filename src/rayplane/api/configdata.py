@@ -17,7 +17,7 @@ import binascii
 import re
 from typing import Any
 
-from rayplane.api.errors import Findings, show
+from rayplane.api.findings import Findings, show
 from rayplane.api.validation.meta import check_annotations, check_labels, check_namespace
 from rayplane.api.validation.paths import join
 from rayplane.api.validation.structure import suggest

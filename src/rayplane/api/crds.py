@@ -28,6 +28,7 @@ from rayplane.api.common import GROUP
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
+from rayplane.errors import RayplaneError
 
 VERSION = "v1"
 
@@ -69,7 +70,7 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-class CRDSchemaError(ValueError):
+class CRDSchemaError(RayplaneError, ValueError):
     """A model construct that has no structural OpenAPI v3 equivalent."""
 
 

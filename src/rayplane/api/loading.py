@@ -18,6 +18,8 @@ from typing import Any, BinaryIO
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from rayplane.errors import RayplaneError
+
 # A Kubernetes object is at most ~1.5 MiB in etcd; anything far bigger is not a manifest.
 MAX_BYTES = 8 * 1024 * 1024
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
@@ -29,7 +31,7 @@ MAX_DEPTH = 200
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class LoadError(Exception):
+class LoadError(RayplaneError):
     """Input that cannot be read or parsed at all (CLI exit code 2)."""
 
 

@@ -17,6 +17,8 @@ import math
 import re
 from decimal import ROUND_UP, Context, Decimal
 
+from rayplane.errors import RayplaneError
+
 _DECIMAL_EXPONENT = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12}
 _DECIMAL_EXPONENT.update({"P": 15, "E": 18})
 _BINARY_EXPONENT = {"Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40, "Pi": 50, "Ei": 60}
@@ -31,7 +33,7 @@ NANO = Decimal("1e-9")
 _INT64 = 2**63
 
 
-class QuantityError(ValueError):
+class QuantityError(RayplaneError, ValueError):
     """A string that is not a Kubernetes quantity."""
 
 

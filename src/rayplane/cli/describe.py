@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 import yaml
 from rich.padding import Padding
 from rich.table import Table
 
-from rayplane.api.configdata import sizes
-from rayplane.cli.output import out, printable, safe
+from rayplane.api.configdata import CONFIG_KINDS, sizes
+from rayplane.cli.kinds import resolve
+from rayplane.cli.output import err, out, printable, safe
+from rayplane.cli.resources import Namespace, client, fail
+from rayplane.local.client import ControllerError
 
 
 def _section(title: str) -> None:
@@ -296,3 +300,23 @@ def render_config(detail: dict[str, Any]) -> None:
             out.print(f"  {safe(key)}: {safe(data[key])}", highlight=False)
         else:
             out.print(f"  {safe(key)}:  {size} bytes", highlight=False)
+
+
+def describe_cmd(
+    resource: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument()],
+    namespace: Namespace = "default",
+) -> None:
+    """Show a resource with its status, nodes, ports, logs and recent events."""
+    kind = resolve(resource)
+    try:
+        detail = client().get(kind, namespace, name)
+    except ControllerError as exc:
+        raise fail(exc) from exc
+    if detail is None:
+        err.print(f'{kind} "{name}" not found in namespace {namespace}')
+        raise typer.Exit(1)
+    if kind in CONFIG_KINDS:
+        render_config(detail)
+        return
+    render(detail)

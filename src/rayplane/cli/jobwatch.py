@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rayplane.cli.output import err, out, safe
-from rayplane.clients.jobs import JobsClient, JobsClientError
+from rayplane.clients.jobs_api import JobsClient, JobsClientError
 
 TERMINAL = {"Complete", "Failed", "ValidationFailed"}
 

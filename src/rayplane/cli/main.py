@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from rayplane import __version__
 from rayplane.api.configdata import check, is_config_kind
 from rayplane.api.convert import ConversionError, convert_cluster_launcher, installed_ray_version
-from rayplane.api.errors import Finding
-from rayplane.api.loading import LoadError, load
+from rayplane.api.findings import Finding
 from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.cli.documents import load_or_exit
 from rayplane.cli.gates import resolve_gates
 from rayplane.cli.output import dump, err, out, print_findings
 
@@ -61,14 +60,7 @@ def validate_cmd(
 ) -> None:
     """Check resources against KubeRay's rules; report every problem with its field path."""
     gates = _gates(feature_gates)
-    try:
-        docs = load(filename)
-    except LoadError as exc:
-        err.print(escape(str(exc)))
-        raise typer.Exit(2) from exc
-    if not docs:
-        err.print("no documents found in " + ", ".join(filename))
-        raise typer.Exit(2)
+    docs = load_or_exit(filename)
     failed = False
     results: list[dict[str, object]] = []
     for doc in docs:
@@ -201,12 +193,12 @@ def run() -> None:
 
 
 def _register() -> None:
-    from rayplane.cli import operator_cmd, ops, render_cmd, resources
+    from rayplane.cli import apply_cmd, delete_cmd, describe, get_cmd, operator_cmd, ops, render_cmd
 
-    app.command("apply")(resources.apply_cmd)
-    app.command("get")(resources.get_cmd)
-    app.command("describe")(resources.describe_cmd)
-    app.command("delete")(resources.delete_cmd)
+    app.command("apply")(apply_cmd.apply_cmd)
+    app.command("get")(get_cmd.get_cmd)
+    app.command("describe")(describe.describe_cmd)
+    app.command("delete")(delete_cmd.delete_cmd)
     app.command("logs")(ops.logs_cmd)
     app.command("dashboard")(ops.dashboard_cmd)
     app.command("render")(render_cmd.render_cmd)

@@ -119,7 +119,7 @@ def _job_logs(detail: dict[str, Any], follow: bool) -> None:
     """A RayJob's logs are its Ray job's driver logs, as `ray job logs` shows them."""
     from rayplane.cli.jobwatch import follow as follow_job
     from rayplane.cli.jobwatch import job_logs
-    from rayplane.clients.jobs import JobsClientError
+    from rayplane.clients.jobs_api import JobsClientError
 
     meta = detail["metadata"]
     if follow:

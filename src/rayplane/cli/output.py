@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from rayplane.api.errors import Finding
+from rayplane.api.findings import Finding
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides
 # that make a terminal show text in another order than it is.

@@ -13,11 +13,10 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from rayplane.api.common import Resource
-from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS, validate
+from rayplane.cli.documents import load_or_exit
 from rayplane.cli.gates import resolve_gates
 from rayplane.cli.output import dump, err, print_findings
 from rayplane.kubernetes.builders import BuildError
@@ -44,14 +43,7 @@ def render_cmd(
     if output not in ("yaml", "json"):
         err.print(f"-o {output}: unsupported output format; use yaml or json.")
         raise typer.Exit(2)
-    try:
-        docs = load(filename)
-    except LoadError as exc:
-        err.print(escape(str(exc)))
-        raise typer.Exit(2) from exc
-    if not docs:
-        err.print("no documents found in " + ", ".join(filename))
-        raise typer.Exit(2)
+    docs = load_or_exit(filename)
 
     reports = []
     bad = 0

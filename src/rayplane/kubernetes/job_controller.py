@@ -12,7 +12,7 @@ world into an :class:`ObservedJob` and the plan's actions into API calls:
 * actions: create/delete the cluster (owned by the RayJob), suspend its workers, the
   ``<rayjob>-head-svc`` Service, the submitter Job (the builders' ``submitter_job``, whose
   script runs ``ray job status`` before ``ray job submit``), HTTPMode submission and stop
-  through :class:`rayplane.clients.jobs.JobsClient`, deleting the RayJob itself.
+  through :class:`rayplane.clients.jobs_api.JobsClient`, deleting the RayJob itself.
 
 Actions run before the status is written, and a failed action skips the write (the
 reconciler's contract: a status must never get ahead of the children it describes). The
@@ -22,11 +22,12 @@ finalizer ``ray.io/rayjob-finalizer`` stops a still-running Ray job before the R
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, ClassVar
 
-from rayplane.api.raycluster import RayCluster, RayClusterSpec
+from rayplane.api.common import Resource
+from rayplane.api.raycluster import RayClusterSpec
 from rayplane.api.rayjob import RayJob, RayJobStatus
-from rayplane.clients.jobs import JobsClient
+from rayplane.clients.jobs_api import JobsClient
 from rayplane.kubernetes.builders import (
     BuildError,
     dashboard_port,
@@ -35,12 +36,12 @@ from rayplane.kubernetes.builders import (
     submitter_job,
 )
 from rayplane.kubernetes.builders import labels as L
+from rayplane.kubernetes.controller import KindController, parse_cluster
 from rayplane.kubernetes.kube import KubeError, Obj, parse_time
-from rayplane.kubernetes.runtime import Runtime, managed_elsewhere
+from rayplane.kubernetes.operator_context import OperatorContext
 from rayplane.reconcile.job import (
     COMPLETE,
     FAILED,
-    FINALIZER,
     NOT_FOUND,
     RETRYING,
     SUBMITTER_CONTAINER_NAME,
@@ -62,171 +63,17 @@ from rayplane.reconcile.job import (
     validation_failed,
     wants_ray_job,
 )
+from rayplane.reconcile.kuberay import RAYJOB_FINALIZER as FINALIZER
 
 DEFAULT_DASHBOARD_PORT = 8265
 ERROR_REQUEUE_SECONDS = 3.0
-
-
-def parse_cluster(raw: Obj) -> RayCluster | None:
-    """A RayCluster object as a model (lenient: an invalid cluster still has a status)."""
-    try:
-        return RayCluster.model_validate(raw)
-    except ValueError:
-        return None
-
-
-async def reconcile_rayjob(rt: Runtime, namespace: str, name: str) -> float | None:
-    raw = await rt.kube.get("RayJob", namespace, name)
-    if raw is None:
-        rt.metrics.job_gone(namespace, name)
-        rt.submit_errors.pop((namespace, name), None)
-        return None
-    if managed_elsewhere(raw):
-        return None
-    model, errors = rt.parse(raw)
-    meta = raw["metadata"]
-    deleting = bool(meta.get("deletionTimestamp"))
-    if errors or not isinstance(model, RayJob):
-        message = "; ".join(errors)
-        await rt.event(raw, "InvalidRayJobSpec", message, warning=True, once=True)
-        if not deleting:
-            await _write_validation_failed(rt, raw, model, message)
-        elif FINALIZER in (meta.get("finalizers") or []):
-            await rt.set_finalizer(raw, FINALIZER, False)
-        return None
-    job = model
-
-    if deleting:
-        if FINALIZER in (meta.get("finalizers") or []):
-            observed = await _observe(rt, job)
-            for action in finalize_job(job, observed):
-                if isinstance(action, StopJob):
-                    await _stop(rt, action)
-            await rt.set_finalizer(raw, FINALIZER, False)
-        return None
-    if FINALIZER not in (meta.get("finalizers") or []):
-        raw = await rt.set_finalizer(raw, FINALIZER, True)
-
-    observed = await _observe(rt, job)
-    now = rt.clock()
-    plan = reconcile_job(job, observed, now, options=rt.config.job_options)
-    for action in plan.actions:
-        try:
-            await _carry_out(rt, raw, job, plan.status, observed, action)
-        except (KubeError, BuildError) as exc:
-            await rt.event(raw, "FailedAction", f"{type(action).__name__}: {exc}", warning=True)
-            return ERROR_REQUEUE_SECONDS
-        if isinstance(action, DeleteSelf):
-            return None
-    if plan.error:
-        await rt.event(raw, "ReconcileError", plan.error, warning=True, once=True)
-    if plan.changed:
-        await rt.write_status(raw, _wire(plan.status))
-    _record_metrics(rt, job, plan.status, now)
-    return plan.requeue_after
 
 
 def _wire(status: RayJobStatus) -> dict[str, Any]:
     return status.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
-async def _write_validation_failed(rt: Runtime, raw: Obj, model: Any, message: str) -> None:
-    current = raw.get("status") or {}
-    if (
-        current.get("jobDeploymentStatus") == "ValidationFailed"
-        and current.get("message") == message
-    ):
-        return
-    if isinstance(model, RayJob):
-        status = _wire(validation_failed(model, message))
-    else:
-        status = {
-            **current,
-            "jobDeploymentStatus": "ValidationFailed",
-            "reason": "ValidationFailed",
-            "message": message,
-        }
-    await rt.write_status(raw, status)
-
-
-def _record_metrics(rt: Runtime, job: RayJob, status: RayJobStatus, now: Any) -> None:
-    before = (job.status or RayJobStatus()).job_deployment_status or ""
-    after = status.job_deployment_status or ""
-    rt.metrics.job_seen(job.namespace, job.name, after)
-    if after != before and after in (COMPLETE, FAILED, RETRYING):
-        started = parse_time(status.start_time)
-        if started is not None:
-            rt.metrics.job_finished(
-                job.namespace,
-                job.name,
-                after,
-                status.failed or 0,
-                (now - started).total_seconds(),
-            )
-
-
 # -- observation -----------------------------------------------------------------------------------
-
-
-async def _observe(rt: Runtime, job: RayJob) -> ObservedJob:
-    status = job.status or RayJobStatus()
-    ns = job.namespace
-    cluster: ObservedJobCluster | None = None
-    head_pods: list[Obj] | None = None
-    if status.ray_cluster_name:
-        raw_cluster = await rt.kube.get("RayCluster", ns, status.ray_cluster_name)
-        model = parse_cluster(raw_cluster) if raw_cluster is not None else None
-        if raw_cluster is not None and model is not None:
-            port = dashboard_port(model) or DEFAULT_DASHBOARD_PORT
-            head_present = True
-            if job.spec.submission_mode == "SidecarMode":
-                head_pods = await rt.kube.select(
-                    "Pod", ns, {L.CLUSTER: model.name, L.NODE_TYPE: L.HEAD}
-                )
-                head_present = bool(head_pods)
-            groups = model.spec.worker_group_specs
-            cluster = ObservedJobCluster(
-                name=model.name,
-                status=model.status or ObservedJobCluster(name="").status,
-                dashboard_url=f"{head_fqdn(model, rt.config.build)}:{port}",
-                spec=model.spec,
-                deleting=bool(raw_cluster["metadata"].get("deletionTimestamp")),
-                head_present=head_present,
-                workers_suspended=bool(groups) and all(g.suspend for g in groups),
-            )
-
-    submitter: ObservedSubmitter | None = None
-    if job.spec.submission_mode == "K8sJobMode":
-        raw_job = await rt.kube.get("Job", ns, job.name)
-        if raw_job is not None:
-            submitter = _batch_job_submitter(raw_job)
-    elif job.spec.submission_mode == "SidecarMode" and head_pods:
-        submitter = _sidecar_submitter(head_pods[0])
-
-    observed = ObservedJob(
-        cluster=cluster,
-        submitter=submitter,
-        submit_error=rt.submit_errors.pop((ns, job.name), None),
-    )
-    if wants_ray_job(job) and status.job_id and status.dashboard_url:
-        job_id, url = status.job_id, status.dashboard_url
-        try:
-            info = await rt.in_thread(lambda: _jobs_client(rt, url).get(job_id))
-        except Exception as exc:
-            observed = ObservedJob(
-                cluster=cluster,
-                submitter=submitter,
-                dashboard_error=str(exc),
-                submit_error=observed.submit_error,
-            )
-        else:
-            observed = ObservedJob(
-                cluster=cluster,
-                submitter=submitter,
-                ray_job=info if info is not None else NOT_FOUND,
-                submit_error=observed.submit_error,
-            )
-    return observed
 
 
 def _batch_job_submitter(raw_job: Obj) -> ObservedSubmitter:
@@ -267,101 +114,254 @@ def _sidecar_submitter(head: Obj) -> ObservedSubmitter | None:
     return None
 
 
-def _jobs_client(rt: Runtime, url: str) -> JobsClient:
-    return JobsClient(
-        url, timeout=rt.config.dashboard_timeout, transport=rt.config.dashboard_transport
-    )
+class RayJobController(KindController[RayJob, None]):
+    """RayJobs; remembers the error of the previous pass's HTTPMode submission."""
 
+    kind: ClassVar[str] = "RayJob"
+    model = RayJob
 
-# -- actions --------------------------------------------------------------------------------------
+    def __init__(self, ctx: OperatorContext) -> None:
+        super().__init__(ctx)
+        self.submit_errors: dict[tuple[str, str], str] = {}
 
+    async def read(self, namespace: str, name: str) -> tuple[Obj | None, None]:
+        return await self.ctx.kube.get("RayJob", namespace, name), None
 
-async def _carry_out(
-    rt: Runtime,
-    raw: Obj,
-    job: RayJob,
-    status: RayJobStatus,
-    observed: ObservedJob,
-    action: JobAction,
-) -> None:
-    ns = job.namespace
-    if isinstance(action, CreateCluster):
-        await rt.create_owned_cluster(
-            raw, job, action.name, action.spec, action.labels, action.annotations
+    def forget(self, namespace: str, name: str) -> None:
+        self.ctx.metrics.job_gone(namespace, name)
+        self.submit_errors.pop((namespace, name), None)
+
+    async def invalid(self, raw: Obj, model: Resource | None, message: str) -> float | None:
+        """KubeRay's ValidationFailed status; a deleted invalid RayJob loses its finalizer."""
+        meta = raw["metadata"]
+        if not meta.get("deletionTimestamp"):
+            await self._write_validation_failed(raw, model, message)
+        elif FINALIZER in (meta.get("finalizers") or []):
+            await self.ctx.set_finalizer(raw, FINALIZER, False)
+        return None
+
+    async def sync(self, raw: Obj, model: RayJob, reads: None) -> float | None:
+        meta = raw["metadata"]
+        deleting = bool(meta.get("deletionTimestamp"))
+        job = model
+        if deleting:
+            if FINALIZER in (meta.get("finalizers") or []):
+                observed = await self._observe(job)
+                for action in finalize_job(job, observed):
+                    if isinstance(action, StopJob):
+                        await self._stop(action)
+                await self.ctx.set_finalizer(raw, FINALIZER, False)
+            return None
+        if FINALIZER not in (meta.get("finalizers") or []):
+            raw = await self.ctx.set_finalizer(raw, FINALIZER, True)
+
+        observed = await self._observe(job)
+        now = self.ctx.clock()
+        plan = reconcile_job(job, observed, now, options=self.ctx.config.job_options)
+        for action in plan.actions:
+            try:
+                await self._carry_out(raw, job, plan.status, observed, action)
+            except (KubeError, BuildError) as exc:
+                await self.ctx.event(
+                    raw, "FailedAction", f"{type(action).__name__}: {exc}", warning=True
+                )
+                return ERROR_REQUEUE_SECONDS
+            if isinstance(action, DeleteSelf):
+                return None
+        for event in plan.events:  # once: a decision repeated until observed is one Event
+            await self.ctx.event(raw, event.reason, event.message, warning=event.warns, once=True)
+        if plan.changed:
+            await self.ctx.write_status(raw, _wire(plan.status))
+        self._record_metrics(job, plan.status, now)
+        return plan.requeue_after
+
+    async def _write_validation_failed(self, raw: Obj, model: Any, message: str) -> None:
+        current = raw.get("status") or {}
+        if (
+            current.get("jobDeploymentStatus") == "ValidationFailed"
+            and current.get("message") == message
+        ):
+            return
+        if isinstance(model, RayJob):
+            status = _wire(validation_failed(model, message))
+        else:
+            status = {
+                **current,
+                "jobDeploymentStatus": "ValidationFailed",
+                "reason": "ValidationFailed",
+                "message": message,
+            }
+        await self.ctx.write_status(raw, status)
+
+    def _record_metrics(self, job: RayJob, status: RayJobStatus, now: Any) -> None:
+        before = (job.status or RayJobStatus()).job_deployment_status or ""
+        after = status.job_deployment_status or ""
+        self.ctx.metrics.job_seen(job.namespace, job.name, after)
+        if after != before and after in (COMPLETE, FAILED, RETRYING):
+            started = parse_time(status.start_time)
+            if started is not None:
+                self.ctx.metrics.job_finished(
+                    job.namespace,
+                    job.name,
+                    after,
+                    status.failed or 0,
+                    (now - started).total_seconds(),
+                )
+
+    # -- observation -------------------------------------------------------------------------
+
+    async def _observe(self, job: RayJob) -> ObservedJob:
+        status = job.status or RayJobStatus()
+        ns = job.namespace
+        cluster: ObservedJobCluster | None = None
+        head_pods: list[Obj] | None = None
+        if status.ray_cluster_name:
+            raw_cluster = await self.ctx.kube.get("RayCluster", ns, status.ray_cluster_name)
+            model = parse_cluster(raw_cluster) if raw_cluster is not None else None
+            if raw_cluster is not None and model is not None:
+                port = dashboard_port(model) or DEFAULT_DASHBOARD_PORT
+                head_present = True
+                if job.spec.submission_mode == "SidecarMode":
+                    head_pods = await self.ctx.kube.select(
+                        "Pod", ns, {L.CLUSTER: model.name, L.NODE_TYPE: L.HEAD}
+                    )
+                    head_present = bool(head_pods)
+                groups = model.spec.worker_group_specs
+                cluster = ObservedJobCluster(
+                    name=model.name,
+                    status=model.status or ObservedJobCluster(name="").status,
+                    dashboard_url=f"{head_fqdn(model, self.ctx.config.build)}:{port}",
+                    spec=model.spec,
+                    deleting=bool(raw_cluster["metadata"].get("deletionTimestamp")),
+                    head_present=head_present,
+                    workers_suspended=bool(groups) and all(g.suspend for g in groups),
+                )
+
+        submitter: ObservedSubmitter | None = None
+        if job.spec.submission_mode == "K8sJobMode":
+            raw_job = await self.ctx.kube.get("Job", ns, job.name)
+            if raw_job is not None:
+                submitter = _batch_job_submitter(raw_job)
+        elif job.spec.submission_mode == "SidecarMode" and head_pods:
+            submitter = _sidecar_submitter(head_pods[0])
+
+        observed = ObservedJob(
+            cluster=cluster,
+            submitter=submitter,
+            submit_error=self.submit_errors.pop((ns, job.name), None),
         )
-    elif isinstance(action, DeleteCluster):
-        if await rt.kube.delete("RayCluster", ns, action.name):
-            await rt.event(raw, "DeletedRayCluster", f"Deleted RayCluster {ns}/{action.name}")
-    elif isinstance(action, SuspendWorkers):
-        raw_cluster = await rt.kube.get("RayCluster", ns, action.cluster_name)
-        if raw_cluster is not None:
-            groups = (raw_cluster.get("spec") or {}).get("workerGroupSpecs") or []
-            patch = [
-                {"op": "add", "path": f"/spec/workerGroupSpecs/{i}/suspend", "value": True}
-                for i in range(len(groups))
-            ]
-            if patch:
-                await rt.kube.patch("RayCluster", ns, action.cluster_name, patch, json_patch=True)
-    elif isinstance(action, EnsureHeadService):
-        await _ensure_head_service(rt, job, action)
-    elif isinstance(action, CreateSubmitter):
-        known: tuple[str, RayClusterSpec] | None = None
-        if observed.cluster is not None and observed.cluster.spec is not None:
-            known = (observed.cluster.name, observed.cluster.spec)
-        manifest = submitter_job(
-            job, status.job_id or "", status.dashboard_url or "", known, rt.config.build
+        if wants_ray_job(job) and status.job_id and status.dashboard_url:
+            job_id, url = status.job_id, status.dashboard_url
+            try:
+                info = await self.ctx.in_thread(lambda: self._jobs_client(url).get(job_id))
+            except Exception as exc:
+                observed = ObservedJob(
+                    cluster=cluster,
+                    submitter=submitter,
+                    dashboard_error=str(exc),
+                    submit_error=observed.submit_error,
+                )
+            else:
+                observed = ObservedJob(
+                    cluster=cluster,
+                    submitter=submitter,
+                    ray_job=info if info is not None else NOT_FOUND,
+                    submit_error=observed.submit_error,
+                )
+        return observed
+
+    def _jobs_client(self, url: str) -> JobsClient:
+        return JobsClient(
+            url,
+            timeout=self.ctx.config.dashboard_timeout,
+            transport=self.ctx.config.dashboard_transport,
         )
-        if await rt.kube.ensure(manifest) is not None:
-            await rt.event(raw, "CreatedSubmitter", f"Created submitter Job {ns}/{action.name}")
-    elif isinstance(action, DeleteSubmitter):
-        await rt.kube.delete("Job", ns, action.name, "Background")
-    elif isinstance(action, SubmitJob):
-        await _submit(rt, job, action)
-    elif isinstance(action, StopJob):
-        await _stop(rt, action)
-    elif isinstance(action, DeleteSelf):
-        await rt.kube.delete("RayJob", ns, job.name)
 
+    # -- actions -----------------------------------------------------------------------------
 
-async def _ensure_head_service(rt: Runtime, job: RayJob, action: EnsureHeadService) -> None:
-    raw_cluster = await rt.kube.get("RayCluster", job.namespace, action.cluster_name)
-    model = parse_cluster(raw_cluster) if raw_cluster is not None else None
-    if raw_cluster is None or model is None:
-        return
-    if not model.metadata.uid:
-        model.metadata.uid = raw_cluster["metadata"].get("uid")
-    wanted = owner_head_service(job, model, rt.config.build)
-    existing = await rt.kube.get("Service", job.namespace, action.name)
-    if existing is None:
-        await rt.kube.ensure(wanted)
-    elif (existing.get("spec") or {}).get("selector") != wanted["spec"]["selector"]:
-        patch = {"spec": {"selector": wanted["spec"]["selector"]}}
-        await rt.kube.patch("Service", job.namespace, action.name, patch)
-
-
-async def _submit(rt: Runtime, job: RayJob, action: SubmitJob) -> None:
-    def call() -> None:
-        with _jobs_client(rt, action.dashboard_url) as client:
-            client.submit(
-                action.entrypoint,
-                submission_id=action.job_id,
-                runtime_env=action.runtime_env,
-                metadata=action.metadata,
-                entrypoint_num_cpus=action.entrypoint_num_cpus,
-                entrypoint_num_gpus=action.entrypoint_num_gpus,
-                entrypoint_resources=action.entrypoint_resources,
+    async def _carry_out(
+        self,
+        raw: Obj,
+        job: RayJob,
+        status: RayJobStatus,
+        observed: ObservedJob,
+        action: JobAction,
+    ) -> None:
+        ns = job.namespace
+        if isinstance(action, CreateCluster):
+            await self.ctx.create_owned_cluster(
+                job, action.name, action.spec, action.labels, action.annotations
             )
+        elif isinstance(action, DeleteCluster):
+            await self.ctx.kube.delete("RayCluster", ns, action.name)
+        elif isinstance(action, SuspendWorkers):
+            raw_cluster = await self.ctx.kube.get("RayCluster", ns, action.cluster_name)
+            if raw_cluster is not None:
+                groups = (raw_cluster.get("spec") or {}).get("workerGroupSpecs") or []
+                patch = [
+                    {"op": "add", "path": f"/spec/workerGroupSpecs/{i}/suspend", "value": True}
+                    for i in range(len(groups))
+                ]
+                if patch:
+                    await self.ctx.kube.patch(
+                        "RayCluster", ns, action.cluster_name, patch, json_patch=True
+                    )
+        elif isinstance(action, EnsureHeadService):
+            await self._ensure_head_service(job, action)
+        elif isinstance(action, CreateSubmitter):
+            known: tuple[str, RayClusterSpec] | None = None
+            if observed.cluster is not None and observed.cluster.spec is not None:
+                known = (observed.cluster.name, observed.cluster.spec)
+            manifest = submitter_job(
+                job, status.job_id or "", status.dashboard_url or "", known, self.ctx.config.build
+            )
+            await self.ctx.kube.ensure(manifest)
+        elif isinstance(action, DeleteSubmitter):
+            await self.ctx.kube.delete("Job", ns, action.name, "Background")
+        elif isinstance(action, SubmitJob):
+            await self._submit(job, action)
+        elif isinstance(action, StopJob):
+            await self._stop(action)
+        elif isinstance(action, DeleteSelf):
+            await self.ctx.kube.delete("RayJob", ns, job.name)
 
-    try:
-        await rt.in_thread(call)
-    except Exception as exc:
-        rt.submit_errors[(job.namespace, job.name)] = str(exc)
+    async def _ensure_head_service(self, job: RayJob, action: EnsureHeadService) -> None:
+        raw_cluster = await self.ctx.kube.get("RayCluster", job.namespace, action.cluster_name)
+        model = parse_cluster(raw_cluster) if raw_cluster is not None else None
+        if raw_cluster is None or model is None:
+            return
+        if not model.metadata.uid:
+            model.metadata.uid = raw_cluster["metadata"].get("uid")
+        wanted = owner_head_service(job, model, self.ctx.config.build)
+        existing = await self.ctx.kube.get("Service", job.namespace, action.name)
+        if existing is None:
+            await self.ctx.kube.ensure(wanted)
+        elif (existing.get("spec") or {}).get("selector") != wanted["spec"]["selector"]:
+            patch = {"spec": {"selector": wanted["spec"]["selector"]}}
+            await self.ctx.kube.patch("Service", job.namespace, action.name, patch)
 
+    async def _submit(self, job: RayJob, action: SubmitJob) -> None:
+        def call() -> None:
+            with self._jobs_client(action.dashboard_url) as client:
+                client.submit(
+                    action.entrypoint,
+                    submission_id=action.job_id,
+                    runtime_env=action.runtime_env,
+                    metadata=action.metadata,
+                    entrypoint_num_cpus=action.entrypoint_num_cpus,
+                    entrypoint_num_gpus=action.entrypoint_num_gpus,
+                    entrypoint_resources=action.entrypoint_resources,
+                )
 
-async def _stop(rt: Runtime, action: StopJob) -> None:
-    def call() -> None:
-        with _jobs_client(rt, action.dashboard_url) as client:
-            client.stop(action.job_id)
+        try:
+            await self.ctx.in_thread(call)
+        except Exception as exc:
+            self.submit_errors[(job.namespace, job.name)] = str(exc)
 
-    with contextlib.suppress(Exception):  # KubeRay ignores the outcome of the stop request
-        await rt.in_thread(call)
+    async def _stop(self, action: StopJob) -> None:
+        def call() -> None:
+            with self._jobs_client(action.dashboard_url) as client:
+                client.stop(action.job_id)
+
+        with contextlib.suppress(Exception):  # KubeRay ignores the outcome of the stop request
+            await self.ctx.in_thread(call)

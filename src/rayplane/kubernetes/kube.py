@@ -22,6 +22,8 @@ from lightkube.core.resource import NamespacedResource
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.types import PatchType
 
+from rayplane.errors import RayplaneError
+
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ RayJobResource = KINDS["RayJob"]
 RayServiceResource = KINDS["RayService"]
 
 
-class KubeError(Exception):
+class KubeError(RayplaneError):
     """A failed API call; ``code`` is the HTTP status (None: no answer at all)."""
 
     def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:

@@ -4,10 +4,11 @@ kopf watches RayClusters, RayJobs and RayServices, and the Pods and Jobs the ope
 creates; its ``on.event`` handlers do nothing but put the affected object's key on a
 :class:`~rayplane.kubernetes.workqueue.WorkQueue` (a Pod event queues its RayCluster, a
 child's event also queues its owner). Workers take keys off the queue and run one
-idempotent pass (:mod:`.cluster_controller`, :mod:`.job_controller`,
-:mod:`.service_controller`) that re-reads the object, observes, calls the shared pure
-reconciler, acts, and writes KubeRay-shaped status itself. Handlers return None, so kopf
-writes nothing into the objects; its own progress storage would go to annotations under
+idempotent pass of that kind's controller (:mod:`.cluster_controller`, :mod:`.job_controller`,
+:mod:`.service_controller`, each starting with :mod:`.controller`'s shared prologue) that
+re-reads the object, observes, calls the shared pure reconciler, acts, and writes
+KubeRay-shaped status itself. Handlers return None, so kopf writes nothing into the
+objects; its own progress storage would go to annotations under
 ``rayplane.ray.io/`` (event handlers keep none).
 
 Around it:
@@ -32,24 +33,20 @@ from typing import Any
 import kopf
 from aiohttp import web
 
-from rayplane.kubernetes.cluster_controller import reconcile_raycluster
-from rayplane.kubernetes.job_controller import reconcile_rayjob
+from rayplane.kubernetes.cluster_controller import RayClusterController
+from rayplane.kubernetes.controller import RAY_KINDS, Key, KindController, owner_keys
+from rayplane.kubernetes.job_controller import RayJobController
 from rayplane.kubernetes.kube import Kube, KubeError, Obj
 from rayplane.kubernetes.leader import LeaderElector
 from rayplane.kubernetes.metrics import OperatorMetrics
 from rayplane.kubernetes.operator_config import OperatorConfig
-from rayplane.kubernetes.runtime import Key, Runtime, log, owner_keys
-from rayplane.kubernetes.service_controller import reconcile_rayservice
+from rayplane.kubernetes.operator_context import OperatorContext
+from rayplane.kubernetes.service_controller import RayServiceController
 from rayplane.kubernetes.webhook import PLURALS, WEBHOOK_PATHS, admission_problems
 from rayplane.kubernetes.workqueue import WorkQueue
 
 ANNOTATION_PREFIX = "rayplane.ray.io"
-RAY_KINDS = ("RayCluster", "RayJob", "RayService")
-_CONTROLLERS = {
-    "RayCluster": reconcile_raycluster,
-    "RayJob": reconcile_rayjob,
-    "RayService": reconcile_rayservice,
-}
+log = logging.getLogger("rayplane.operator")
 
 
 class Operator:
@@ -62,7 +59,9 @@ class Operator:
             self._reconcile, config.reconcile_concurrency, on_error=self._failed
         )
         self.kube: Kube | None = None
-        self.runtime: Runtime | None = None
+        self.context: OperatorContext | None = None
+        self.clusters: RayClusterController | None = None
+        self.controllers: dict[str, KindController[Any, Any]] = {}
         self.leading = False
         self.elector: LeaderElector | None = None
         self._stop = asyncio.Event()
@@ -86,7 +85,13 @@ class Operator:
         """Run until :meth:`stop` (or a lost leadership); cleans up after itself."""
         config = self.config
         self.kube = Kube.connect(config.connection, config.field_manager)
-        self.runtime = Runtime(self.kube, config, self.metrics, self._enqueue)
+        self.context = OperatorContext(self.kube, config, self.metrics)
+        self.clusters = RayClusterController(self.context)
+        self.controllers = {
+            "RayCluster": self.clusters,
+            "RayJob": RayJobController(self.context),
+            "RayService": RayServiceController(self.context),
+        }
         tasks: list[asyncio.Task[Any]] = []
         try:
             await self._serve_endpoints()
@@ -117,8 +122,8 @@ class Operator:
         finally:
             self._kopf_stop.set()
             await self.queue.stop()
-            if self.runtime is not None:
-                await self.runtime.flush_events()
+            if self.context is not None:
+                await self.context.events.flush()
             for task in tasks:
                 if task.get_name() == "kopf":
                     continue
@@ -186,17 +191,12 @@ class Operator:
 
     # -- reconcile ---------------------------------------------------------------------------------
 
-    def _enqueue(self, key: Key, delay: float = 0.0) -> None:
-        if self.leading:
-            self.queue.add(key, delay)
-
     async def _reconcile(self, key: Key) -> float | None:
         kind, namespace, name = key
-        assert self.runtime is not None
         started = time.monotonic()
         result = "success"
         try:
-            delay = await _CONTROLLERS[kind](self.runtime, namespace, name)
+            delay = await self.controllers[kind].reconcile(namespace, name)
             if delay is not None:
                 result = "requeue_after"
             return delay
@@ -215,8 +215,8 @@ class Operator:
         Pods also go into the pod index, leader or not, so a standby takes over warm.
         """
         raw: Obj = dict(body)
-        if kind == "Pod" and self.runtime is not None:
-            self.runtime.pods.observe(event_type, raw)
+        if kind == "Pod" and self.clusters is not None:
+            self.clusters.pods.observe(event_type, raw)
         if not self.leading:
             return
         meta = raw.get("metadata") or {}

@@ -16,11 +16,12 @@ from typing import Any
 from ray.autoscaler._private.kuberay.node_provider import IKubernetesHttpApiClient
 
 from rayplane.api.common import MAX_INT32
+from rayplane.errors import RayplaneError
 from rayplane.local import process
 from rayplane.local.store import Store, StoredNode, iso
 
 
-class ApiError(Exception):
+class ApiError(RayplaneError):
     """What the fake API answers instead of an HTTP error (404, 422)."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 
+from rayplane.errors import RayplaneError
 from rayplane.settings import HomeError, LocalSettings, prepare_home
 
 log = logging.getLogger("rayplane.client")
 
 
-class ControllerError(Exception):
+class ControllerError(RayplaneError):
     """The controller could not be reached or refused a request."""
 
     def __init__(self, message: str, status: int = 0, payload: Any = None) -> None:

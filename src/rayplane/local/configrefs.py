@@ -15,12 +15,13 @@ from typing import Any, Protocol
 
 from rayplane.api.configdata import decoded
 from rayplane.api.k8s import KeyRef
+from rayplane.errors import RayplaneError
 from rayplane.local.store import Store
 
 CONFIG_ERROR = "CreateContainerConfigError"
 
 
-class ConfigError(Exception):
+class ConfigError(RayplaneError):
     """A required Secret/ConfigMap reference that cannot be resolved; the node must wait.
 
     str() is the whole message, starting with ``CreateContainerConfigError:``.

@@ -20,6 +20,7 @@ from typing import IO, Any
 from rayplane import __version__
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
+from rayplane.errors import RayplaneError
 from rayplane.local.admission import data_size_problem, identity_problem
 from rayplane.local.node_launcher import ProcessLauncher
 from rayplane.local.raycluster_controller import RayClusterController, blocking_failure
@@ -32,7 +33,7 @@ from rayplane.settings import HomeError, LocalSettings, prepare_home
 log = logging.getLogger("rayplane.controller")
 
 
-class AlreadyRunning(Exception):
+class AlreadyRunning(RayplaneError):
     """Another controller holds this home's lock."""
 
 

@@ -14,10 +14,12 @@ import logging
 import shutil
 from pathlib import Path
 
+from rayplane.errors import RayplaneError
+
 log = logging.getLogger("rayplane.homepaths")
 
 
-class UnsafePath(ValueError):
+class UnsafePath(RayplaneError, ValueError):
     """A path from a resource's identity that would leave its area of the home."""
 
 

@@ -125,9 +125,9 @@ class RayClusterController:
         add_local_status(stored, head_ports(nodes), status)
         if status != (stored.status or {}) and status_differs(status, stored.status or {}):
             self.store.set_status(stored.uid, status)
-        for message in plan.events:
-            if CONFIG_ERROR not in message:  # said once below, not on every pass
-                self.store.event(stored.uid, "Reconcile", message)
+        for event in plan.events:
+            if CONFIG_ERROR not in event.message:  # said once below, not on every pass
+                self.store.event(stored.uid, event.reason, event.message, event.type)
         for (uid, _), message in self.starts.config_errors.items():
             if uid == stored.uid and message not in reported.values():
                 self.store.event(uid, CONFIG_ERROR, message, "Warning")

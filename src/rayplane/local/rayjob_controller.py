@@ -19,7 +19,7 @@ from typing import Any
 from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
 from rayplane.api.validation.gates import FeatureGates
-from rayplane.clients.jobs import JobsClient, JobsClientError
+from rayplane.clients.jobs_api import JobsClient, JobsClientError
 from rayplane.local.history import Attempt, History, job_events
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
 from rayplane.local.rayjob_submitter import Submitters, remove_submitter_files
@@ -119,14 +119,8 @@ class RayJobController:
             # A transition usually enables the next one (Running -> submit, ...): go again
             # at once instead of after the poll interval.
             self.changed.set()
-        for message in plan.events:
-            warning = message.startswith("Warning")
-            self.store.event(
-                stored.uid,
-                "Warning" if warning else "RayJob",
-                message,
-                "Warning" if warning else "Normal",
-            )
+        for event in plan.events:
+            self.store.event(stored.uid, event.reason, event.message, event.type)
 
     def _observe(self, stored: StoredResource, job: RayJob, state: dict[str, Any]) -> ObservedJob:
         status = job.status

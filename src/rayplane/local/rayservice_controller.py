@@ -16,11 +16,12 @@ from typing import Any
 from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.gates import FeatureGates
-from rayplane.clients.serve import ApplicationInfo, ServeClient, ServeClientError
+from rayplane.clients.serve_api import ApplicationInfo, ServeClient, ServeClientError
 from rayplane.local.ports import find_free_ports, ports_in_use
 from rayplane.local.rayjob_controller import owner_reference
 from rayplane.local.serve_proxy import ServeProxy
 from rayplane.local.store import Store, StoredResource
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.reconcile.service import (
     ApplyServeConfig,
     CreateCluster,
@@ -33,7 +34,6 @@ from rayplane.reconcile.service import (
     ServiceOptions,
     SwitchTraffic,
     UpdateCluster,
-    random_suffix,
     reconcile_service,
 )
 from rayplane.settings import LocalSettings
@@ -115,14 +115,8 @@ class RayServiceController:
         self._refresh_endpoint(stored, state)
         if ok and plan.changed:
             self.store.set_status(stored.uid, plan.status.wire())
-        for message in plan.events:
-            warning = message.startswith("Warning")
-            self.store.event(
-                stored.uid,
-                "Warning" if warning else "RayService",
-                message,
-                "Warning" if warning else "Normal",
-            )
+        for event in plan.events:
+            self.store.event(stored.uid, event.reason, event.message, event.type)
 
     def _observe(self, cluster: StoredResource, cached: str | None) -> ObservedServiceCluster:
         model = RayCluster.model_validate(cluster.document())

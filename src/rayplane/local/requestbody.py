@@ -11,13 +11,15 @@ from email.message import Message
 from io import BufferedIOBase
 from typing import Any
 
+from rayplane.errors import RayplaneError
+
 #: Longest string an error answer carries; a refused value is shown, not echoed whole.
 ECHO_CHARS = 1024
 #: Most list items an error answer carries (findings of a huge invalid object).
 ECHO_ITEMS = 100
 
 
-class BadRequest(Exception):
+class BadRequest(RayplaneError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status

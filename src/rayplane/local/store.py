@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from rayplane.errors import RayplaneError
+
 T = TypeVar("T")
 
 _SCHEMA = """
@@ -324,7 +326,7 @@ def _content(body: dict[str, Any]) -> Any:
     return {k: v for k, v in body.items() if k not in ("metadata", "status")}
 
 
-class ConflictError(Exception):
+class ConflictError(RayplaneError):
     """A write that the current state forbids (like a 409 from the API server)."""
 
 

@@ -11,23 +11,13 @@ their input, so a reconciler can compare the old and new status afterwards.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rayplane.api.common import Condition
+from rayplane.reconcile.gotime import format_time
 
 TRUE = "True"
 FALSE = "False"
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with whole seconds, as metav1.Time serialises ("2024-05-01T10:00:00Z").
-
-    A naive datetime is taken to be UTC already, so callers may pass ``datetime.utcnow()``
-    style values without shifting them by the local zone.
-    """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def find_condition(conditions: Sequence[Condition] | None, type_: str) -> Condition | None:

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rayplane.api.raycluster import RayCluster
+from rayplane.reconcile.kuberay import (
+    DELETION_TIMEOUT_ANNOTATION,
+    FT_ANNOTATION,
+    NAMESPACE_ANNOTATION,
+)
 
-FT_ANNOTATION = "ray.io/ft-enabled"
-NAMESPACE_ANNOTATION = "ray.io/external-storage-namespace"
-DELETION_TIMEOUT_ANNOTATION = "ray.io/gcs-ft-deletion-timeout"
 DEFAULT_DELETION_TIMEOUT_S = 300.0
 # Workers must outlive a head restart (Ray's default is 60 s); KubeRay sets 600.
 WORKER_RECONNECT_TIMEOUT_S = "600"

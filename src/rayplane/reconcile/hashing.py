@@ -31,10 +31,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from rayplane.api.raycluster import RayClusterSpec
-
-HASH_ANNOTATION = "ray.io/hash-without-replicas-and-workers-to-delete"
-NUM_WORKER_GROUPS_ANNOTATION = "ray.io/num-worker-groups"
-KUBERAY_VERSION_ANNOTATION = "ray.io/kuberay-version"
+from rayplane.reconcile.kuberay import (
+    HASH_ANNOTATION,
+    KUBERAY_VERSION_ANNOTATION,
+    NUM_WORKER_GROUPS_ANNOTATION,
+)
 
 _GROUP_FIELDS_MUTED = ("replicas", "minReplicas", "maxReplicas")
 _POD_FIELDS_MUTED = ("tolerations", "schedulingGates")

@@ -10,8 +10,10 @@ import os
 import stat
 from pathlib import Path
 
+from rayplane.errors import RayplaneError
 
-class HomeError(Exception):
+
+class HomeError(RayplaneError):
     """$RAYPLANE_HOME cannot be used safely; the message says why and the fix."""
 
 

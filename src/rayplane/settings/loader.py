@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from rayplane.api.validation import FeatureGates
+from rayplane.errors import RayplaneError
 from rayplane.settings.kuberay import KUBERAY_ENV_VARS, KubeRayEnv
 from rayplane.settings.local import LocalSettings
 from rayplane.settings.operator_flags import operator_settings
@@ -27,7 +28,7 @@ GATES_ENV = "RAYPLANE_FEATURE_GATES"
 GATES_FLAG = "--feature-gates"
 
 
-class SettingsError(ValueError):
+class SettingsError(RayplaneError, ValueError):
     """A setting cannot be parsed; the message starts with where it came from."""
 
 

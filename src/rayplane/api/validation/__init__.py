@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from rayplane.api.common import API_VERSION, Resource
-from rayplane.api.errors import Finding, Findings, show
+from rayplane.api.findings import Finding, Findings, show
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService

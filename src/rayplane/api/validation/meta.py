@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from rayplane.api.errors import Findings, show
+from rayplane.api.findings import Findings, show
 from rayplane.api.validation.names import (
     dns1035_problem,
     dns1123_label_problem,

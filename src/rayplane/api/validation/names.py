@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rayplane.api.errors import show
+from rayplane.api.findings import show
 
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -76,3 +76,12 @@ def at_least(version: str | None, minimum: tuple[int, ...]) -> bool:
     """True when *version* is known and at least *minimum*; unknown versions pass."""
     parsed = version_tuple(version)
     return parsed is None or parsed >= minimum
+
+
+def version_problem(version: str | None, minimum: tuple[int, ...]) -> str | None:
+    """Why *version* does not meet *minimum*: unset (KubeRay requires it) or too old."""
+    if not version:
+        return "rayVersion is not set, and KubeRay needs it to check this."
+    if not at_least(version, minimum):
+        return f"rayVersion is {version}."
+    return None

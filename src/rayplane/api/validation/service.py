@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from rayplane.api.errors import Findings
+from rayplane.api.findings import Findings
 from rayplane.api.loading import describe_yaml_error, safe_load
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.cluster import validate_cluster_spec

@@ -16,7 +16,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from rayplane.api.errors import Findings, show
+from rayplane.api.findings import Findings, show
 from rayplane.api.validation.paths import render
 
 # Pydantic tags a union member's errors with the member's type; these are not field names.

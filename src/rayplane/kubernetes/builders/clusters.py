@@ -16,8 +16,8 @@ from rayplane.api.raycluster import RayCluster, RayClusterSpec
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.kubernetes.builders import labels as L
+from rayplane.kubernetes.builders.batch_jobs import SIDECAR_MODE, sidecar_submitter
 from rayplane.kubernetes.builders.hashes import spec_hash
-from rayplane.kubernetes.builders.jobs import SIDECAR_MODE, sidecar_submitter
 from rayplane.kubernetes.builders.objects import (
     BuildError,
     Manifest,

@@ -9,16 +9,11 @@ KubeRay's even where they look odd (CheckName keeps the *last* 50 characters, Po
 from __future__ import annotations
 
 import hashlib
-import secrets
 import unicodedata
 import uuid
 
 from rayplane.api.raycluster import RayClusterSpec
-
-# Kubernetes' generateName suffix alphabet (k8s.io/apimachinery/pkg/util/rand): no vowels,
-# no look-alikes, so generated names never spell words.
-SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-SUFFIX_LENGTH = 5
+from rayplane.reconcile.kuberay import SUFFIX_ALPHABET, SUFFIX_LENGTH
 
 MAX_POD_PREFIX = 50  # 63 - len("-worker-") - 5 generated characters
 MAX_CHECKED_NAME = 50
@@ -139,11 +134,6 @@ def auth_secret_name(cluster: str, spec: RayClusterSpec) -> str:
 def with_suffix(name: str, suffix: str) -> str:
     """``<name>-<suffix>``: KubeRay's generated child names (clusters, job ids, replicas)."""
     return f"{name}-{suffix}"
-
-
-def random_suffix() -> str:
-    """Five random characters from Kubernetes' alphabet (KubeRay's rand.String(5))."""
-    return "".join(secrets.choice(SUFFIX_ALPHABET) for _ in range(SUFFIX_LENGTH))
 
 
 def stable_suffix(seed: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rayplane.api.common import Resource
+from rayplane.errors import RayplaneError
 
 Manifest = dict[str, Any]
 
@@ -19,7 +20,7 @@ Manifest = dict[str, Any]
 _QUANTITY_KEYS = ("limits", "requests")
 
 
-class BuildError(ValueError):
+class BuildError(RayplaneError, ValueError):
     """The resource cannot be turned into objects; KubeRay would fail the same reconcile."""
 
 

@@ -9,7 +9,7 @@ because Kubernetes expands ``$(VAR)`` only from variables defined earlier in the
 2. Head with in-tree autoscaling: ServiceAccount, the ``autoscaler`` sidecar, and with an
    explicit autoscalerOptions.version, RAY_enable_autoscaler_v2 (v2 also forces
    restartPolicy Never on head and workers). Workers: the ``wait-gcs-ready`` init container.
-3. GCS fault tolerance (annotation ``ray.io/ft-enabled=true`` or gcsFaultToleranceOptions).
+3. GCS fault tolerance (:mod:`.gcs_ft`).
 4. A ``metrics`` container port (8080) unless one is named so; token auth env.
 5. BuildPod: ``ray.io/serve`` labels on RayService pods; the /dev/shm emptyDir (Memory,
    sized by the memory limit, else request) unless ``plasma-directory`` is set; a shared
@@ -42,15 +42,14 @@ from rayplane.kubernetes.builders.containers import (
     token_auth_enabled,
     wait_gcs_ready,
 )
+from rayplane.kubernetes.builders.gcs_ft import gcs_fault_tolerance
 from rayplane.kubernetes.builders.hashes import spec_hash
 from rayplane.kubernetes.builders.names import (
     check_name,
     fqdn,
-    gcs_pvc_name,
     head_pod_name,
     head_service_account,
     head_service_name,
-    random_suffix,
     with_suffix,
     worker_pod_generate_name,
 )
@@ -62,7 +61,6 @@ from rayplane.kubernetes.builders.objects import (
     add_field_env,
     add_mount,
     add_volume,
-    has_env,
     has_mount_path,
     has_volume,
     label_field,
@@ -74,6 +72,7 @@ from rayplane.kubernetes.builders.objects import (
 from rayplane.kubernetes.builders.options import DEFAULT_OPTIONS, BuildOptions
 from rayplane.kubernetes.builders.probes import add_probes
 from rayplane.reconcile.cluster import CreateNode
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.reconcile.raystart import RayStartCommand, build_ray_start, head_port
 
 RAY_CLUSTER = "RayCluster"
@@ -89,10 +88,6 @@ METRICS_PORT_NAME = "metrics"
 METRICS_PORT = 8080
 LOCALHOST = "127.0.0.1"
 ULIMIT = "ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}"
-
-GCS_STORAGE_VOLUME = "gcs-storage"
-GCS_STORAGE_PATH = "/data/gcs"
-WORKER_GCS_RECONNECT_TIMEOUT_S = "600"
 
 
 @dataclass(frozen=True)
@@ -112,18 +107,6 @@ def creator_kind(cluster: RayCluster) -> str:
     """RayCluster, RayJob or RayService: who made the cluster (``ray.io/originated-from-crd``)."""
     kind = (cluster.metadata.labels or {}).get(L.ORIGINATED_FROM_CRD, "")
     return kind if kind in (RAY_JOB, RAY_SERVICE) else RAY_CLUSTER
-
-
-def ft_enabled(cluster: RayCluster) -> bool:
-    """GCS fault tolerance: annotation ``ray.io/ft-enabled`` "true" or gcsFaultToleranceOptions."""
-    annotation = (cluster.annotation(L.FT_ENABLED) or "").lower() == "true"
-    return annotation or cluster.spec.gcs_fault_tolerance_options is not None
-
-
-def embedded_ft(cluster: RayCluster) -> bool:
-    """GCS FT on the embedded RocksDB store rather than Redis."""
-    options = cluster.spec.gcs_fault_tolerance_options
-    return options is not None and options.backend == "rocksdb"
 
 
 def head_fqdn(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS) -> str:
@@ -174,7 +157,7 @@ def build_head_pod(cluster: RayCluster, options: BuildOptions = DEFAULT_OPTIONS)
         elif version == "v1":
             add_env(ray, "RAY_enable_autoscaler_v2", "false")
 
-    _gcs_fault_tolerance(cluster, pod_spec, ray, meta["annotations"], head=True)
+    gcs_fault_tolerance(cluster, pod_spec, ray, meta["annotations"], head=True)
     _metrics_port(ray)
     _token_auth(cluster, pod_spec)
     _build_pod(cluster, meta, pod_spec, command, head=True, options=options)
@@ -213,7 +196,7 @@ def worker_pod(
     meta["labels"] = labels
     command = build_ray_start(spec, group, head_address=address)
 
-    _gcs_fault_tolerance(cluster, pod_spec, ray, meta["annotations"], head=False)
+    gcs_fault_tolerance(cluster, pod_spec, ray, meta["annotations"], head=False)
     _metrics_port(ray)
     if spec.autoscaling and autoscaler_version(spec) == "v2":
         pod_spec["restartPolicy"] = "Never"
@@ -278,69 +261,6 @@ def _pod_metadata(template: dict[str, Any], cluster: RayCluster) -> dict[str, An
     meta["annotations"] = annotations
     meta["ownerReferences"] = [owner_reference(cluster)]
     return meta
-
-
-def _gcs_fault_tolerance(
-    cluster: RayCluster,
-    pod_spec: dict[str, Any],
-    ray: dict[str, Any],
-    annotations: dict[str, str],
-    *,
-    head: bool,
-) -> None:
-    """configureGCSFaultTolerance: annotations and env of a fault-tolerant cluster."""
-    enabled = ft_enabled(cluster)
-    if head:
-        annotations[L.FT_ENABLED] = "true" if enabled else "false"
-    if not enabled:
-        return
-    if not head:
-        # Workers wait up to 10 minutes for a restarted GCS instead of Ray's 60 s.
-        add_env_if_missing(
-            ray, "RAY_gcs_rpc_server_reconnect_timeout_s", WORKER_GCS_RECONNECT_TIMEOUT_S
-        )
-        return
-    if embedded_ft(cluster):
-        _embedded_ft(cluster, pod_spec, ray)
-    else:
-        _redis_ft(cluster, ray, annotations)
-
-
-def _redis_ft(cluster: RayCluster, ray: dict[str, Any], annotations: dict[str, str]) -> None:
-    options = cluster.spec.gcs_fault_tolerance_options
-    namespace = cluster.metadata.uid or ""
-    namespace = cluster.annotation(L.EXTERNAL_STORAGE_NAMESPACE) or namespace
-    if options is not None and options.external_storage_namespace:
-        namespace = options.external_storage_namespace
-    annotations[L.EXTERNAL_STORAGE_NAMESPACE] = namespace
-    add_env_if_missing(ray, "RAY_external_storage_namespace", namespace)
-    if options is not None:
-        add_env(ray, "RAY_REDIS_ADDRESS", options.redis_address or "")
-        for name, credential in (
-            ("REDIS_USERNAME", options.redis_username),
-            ("REDIS_PASSWORD", options.redis_password),
-        ):
-            if credential is not None:
-                list_field(ray, "env").append({"name": name, **credential.wire()})
-        return
-    # Annotation-only FT with a literal redis-password param: the cleanup Job reads the
-    # password from REDIS_PASSWORD, so KubeRay copies it there.
-    password = cluster.spec.head_group_spec.ray_start_params.get("redis-password")
-    if password is not None and not has_env(ray, "REDIS_PASSWORD"):
-        add_env(ray, "REDIS_PASSWORD", password)
-
-
-def _embedded_ft(cluster: RayCluster, pod_spec: dict[str, Any], ray: dict[str, Any]) -> None:
-    options = cluster.spec.gcs_fault_tolerance_options
-    add_env_if_missing(ray, "RAY_gcs_storage", "rocksdb")
-    add_env_if_missing(ray, "RAY_gcs_storage_path", GCS_STORAGE_PATH)
-    sub_path = options.storage.sub_path if options and options.storage else None
-    mount: dict[str, Any] = {"name": GCS_STORAGE_VOLUME, "mountPath": GCS_STORAGE_PATH}
-    if sub_path:
-        mount["subPath"] = sub_path
-    add_mount(ray, mount)
-    claim = {"claimName": gcs_pvc_name(cluster.name, cluster.spec)}
-    add_volume(pod_spec, {"name": GCS_STORAGE_VOLUME, "persistentVolumeClaim": claim})
 
 
 def _metrics_port(ray: dict[str, Any]) -> None:

@@ -8,21 +8,16 @@ simulator (:mod:`rayplane.kubernetes.testing.nodesim`) gives Pods their status, 
 *processes* are simulated while everything the API server does is real.
 
 ``python -m rayplane.kubernetes.testing.controlplane up|down|status|apply`` is what
-``scripts/kube-up``, ``kube-down`` and ``kube-apply`` run; the operator's pytest session
-uses :class:`ControlPlane` directly.
+``scripts/kube-up``, ``kube-down`` and ``kube-apply`` run (:mod:`.controlplane_cli`); the
+operator's pytest session uses :class:`ControlPlane` directly. The programs and the
+processes started from them are :mod:`.processes`'.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import hashlib
 import json
-import os
 import shutil
-import signal
-import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -36,9 +31,17 @@ import psutil
 import yaml
 
 from rayplane.kubernetes.testing.pki import CertificateAuthority, Pair, service_account_keys
+from rayplane.kubernetes.testing.processes import (
+    ControlPlaneError,
+    Started,
+    binary,
+    free_port,
+    http_ok,
+    log_tail,
+    tls_context,
+    wait_until,
+)
 
-REPO = Path(__file__).resolve().parents[4]
-TOOLS = REPO / "tools" / "kube"
 SERVICE_CIDR = "10.96.0.0/16"
 ISSUER = "https://kubernetes.default.svc.cluster.local"
 ADMIN_USER = "rayplane-admin"
@@ -58,77 +61,6 @@ AUDIT_POLICY = {
         {"level": "Metadata"},
     ],
 }
-
-
-class ControlPlaneError(RuntimeError):
-    """The control plane could not be built, started or reached; the message says why."""
-
-
-def cache_root() -> Path:
-    """Where Go's caches and the built programs live (reused across runs and checkouts)."""
-    base = os.environ.get("RAYPLANE_CACHE") or str(Path.home() / ".cache" / "rayplane")
-    return Path(base)
-
-
-def build_key(module: Path = TOOLS) -> str:
-    """The programs' folder name: a hash of the Go module's pins, so a new pin rebuilds."""
-    digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum"):
-        digest.update((module / name).read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def bin_dir(module: Path = TOOLS) -> Path:
-    return cache_root() / "bin" / f"{module.name}-{build_key(module)}"
-
-
-def binary(name: str, module: Path = TOOLS) -> Path:
-    path = bin_dir(module) / name
-    if not path.is_file():
-        raise ControlPlaneError(
-            f"{path} is missing: run scripts/install-test-services to build it from "
-            f"{module.relative_to(REPO)} (Go module sources, cached in {cache_root()})"
-        )
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Started:
-    """A process this control plane started: stopped only if PID and start time still match."""
-
-    name: str
-    pid: int
-    create_time: float
-    log: str
-
-    def alive(self) -> bool:
-        try:
-            proc = psutil.Process(self.pid)
-            return abs(proc.create_time() - self.create_time) < 0.01 and proc.is_running()
-        except psutil.Error:
-            return False
-
-    def stop(self, grace: float = 10.0) -> None:
-        if not self.alive():
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and self.alive():
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(self.pid, os.WNOHANG)
-            time.sleep(0.1)
-        if self.alive():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(self.pid, 0)
 
 
 @dataclass
@@ -173,7 +105,7 @@ def kubeconfig(server: str, ca_file: Path, user: dict[str, str]) -> dict[str, An
     }
 
 
-def _write_yaml(path: Path, doc: dict[str, Any]) -> Path:
+def write_yaml(path: Path, doc: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     path.chmod(0o600)
     return path
@@ -223,7 +155,7 @@ class ControlPlane:
 
         def client_conf(name: str, pair: Pair) -> Path:
             user = {"client-certificate": str(pair.cert), "client-key": str(pair.key)}
-            return _write_yaml(
+            return write_yaml(
                 self.folder / f"{name}.kubeconfig", kubeconfig(server, ca.cert_file, user)
             )
 
@@ -237,7 +169,7 @@ class ControlPlane:
             ca_file=str(ca.cert_file),
             audit_log=str(self.folder / "logs" / "audit.log"),
         )
-        audit_policy = _write_yaml(self.folder / "audit-policy.yaml", AUDIT_POLICY)
+        audit_policy = write_yaml(self.folder / "audit-policy.yaml", AUDIT_POLICY)
         try:
             self._start(
                 "etcd",
@@ -255,7 +187,7 @@ class ControlPlane:
                     "--log-level=warn",
                 ],
             )
-            _wait(lambda: _http_ok(f"{etcd_url}/health"), timeout, "etcd answers /health")
+            wait_until(lambda: http_ok(f"{etcd_url}/health"), timeout, "etcd answers /health")
             self._start(
                 "kube-apiserver",
                 [
@@ -283,8 +215,8 @@ class ControlPlane:
                     "--v=1",
                 ],
             )
-            _wait(
-                lambda: _http_ok(f"{server}/readyz", ca.cert_file, admin),
+            wait_until(
+                lambda: http_ok(f"{server}/readyz", ca.cert_file, admin),
                 timeout,
                 "kube-apiserver answers /readyz",
             )
@@ -310,8 +242,8 @@ class ControlPlane:
                     "--v=1",
                 ],
             )
-            _wait(
-                lambda: _http_ok(f"https://127.0.0.1:{kcm_port}/healthz", verify=False),
+            wait_until(
+                lambda: http_ok(f"https://127.0.0.1:{kcm_port}/healthz", verify=False),
                 timeout,
                 "kube-controller-manager answers /healthz",
             )
@@ -363,7 +295,7 @@ class ControlPlane:
         self.state.save()
         time.sleep(0.2)
         if proc.poll() is not None:
-            raise ControlPlaneError(f"{name} exited at once ({proc.returncode}): {_tail(log)}")
+            raise ControlPlaneError(f"{name} exited at once ({proc.returncode}): {log_tail(log)}")
 
     def _wait_default_namespace(self, timeout: float) -> None:
         """Ready for tests: the ServiceAccount controller has made `default` in `default`."""
@@ -372,7 +304,7 @@ class ControlPlane:
             def has_default_sa() -> bool:
                 return client.get("/api/v1/namespaces/default/serviceaccounts/default").is_success
 
-            _wait(has_default_sa, timeout, "the default ServiceAccount exists")
+            wait_until(has_default_sa, timeout, "the default ServiceAccount exists")
 
     # -- use -------------------------------------------------------------------------------
 
@@ -382,7 +314,7 @@ class ControlPlane:
         pki = Path(state.folder) / "pki"
         return httpx.Client(
             base_url=state.server,
-            verify=_context(Path(state.ca_file), Pair(pki / "admin.crt", pki / "admin.key")),
+            verify=tls_context(Path(state.ca_file), Pair(pki / "admin.crt", pki / "admin.key")),
             **kwargs,
         )
 
@@ -410,118 +342,7 @@ class ControlPlane:
         return stopped
 
 
-def _context(ca_file: Path, client: Pair | None = None) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=str(ca_file))
-    if client is not None:
-        context.load_cert_chain(str(client.cert), str(client.key))
-    return context
-
-
-def _http_ok(
-    url: str, ca_file: Path | None = None, client: Pair | None = None, verify: bool = True
-) -> bool:
-    try:
-        context: ssl.SSLContext | bool = (
-            _context(ca_file, client) if ca_file is not None else verify
-        )
-        return httpx.get(url, verify=context, timeout=2.0).is_success
-    except httpx.HTTPError:
-        return False
-
-
-def _wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    raise ControlPlaneError(f"timed out after {timeout:.0f} s waiting until {what}")
-
-
-def _tail(path: Path, lines: int = 5) -> str:
-    try:
-        return " | ".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def default_folder() -> Path:
-    home = os.environ.get("RAYPLANE_HOME") or str(Path.home() / ".rayplane")
-    return Path(home) / "kube"
-
-
-def _install_operator(plane: ControlPlane, state: State) -> Path:
-    """deploy/'s CRDs and RBAC, and a kubeconfig that logs in as the operator's account."""
-    from rayplane.kubernetes.testing.install import install_crds, install_operator_rbac
-
-    with plane.admin_client(timeout=60.0) as admin:
-        install_crds(admin)
-        token = install_operator_rbac(admin)
-    return _write_yaml(
-        Path(state.folder) / "operator.kubeconfig",
-        kubeconfig(state.server, Path(state.ca_file), {"token": token}),
-    )
-
-
-def _apply_file(plane: ControlPlane, path: Path, namespace: str | None) -> None:
-    """Server-side apply every document of *path* as the admin (kubectl apply's job)."""
-    from rayplane.kubernetes.testing.rest import apply
-
-    docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
-    with plane.admin_client(timeout=60.0) as admin:
-        for doc in docs:
-            ns = namespace or (doc.get("metadata") or {}).get("namespace")
-            if ns:
-                apply(admin, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-                doc["metadata"]["namespace"] = ns
-            apply(admin, doc)
-            print(f"{doc['kind']}/{doc['metadata']['name']} applied")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kube-up / kube-down", description=__doc__)
-    parser.add_argument("action", choices=("up", "down", "status", "apply"))
-    parser.add_argument("--dir", type=Path, default=default_folder(), help="state folder")
-    parser.add_argument("--no-nodesim", action="store_true", help="do not start the node simulator")
-    parser.add_argument(
-        "--install",
-        action="store_true",
-        help="up: also install deploy/'s CRDs and the operator's ServiceAccount and RBAC",
-    )
-    parser.add_argument("-f", "--filename", type=Path, help="apply: a YAML file")
-    parser.add_argument("-n", "--namespace", help="apply: put every object in this namespace")
-    args = parser.parse_args(argv)
-    plane = ControlPlane(args.dir, simulate_nodes=not args.no_nodesim)
-    try:
-        if args.action == "up":
-            state = plane.up()
-            for proc in state.processes:
-                print(f"{proc.name}: pid {proc.pid}, log {proc.log}")
-            print(f"API server {state.server} (Pods' processes are simulated: no kubelet)")
-            if args.install:
-                operator_conf = _install_operator(plane, state)
-                print(
-                    "CRDs and the operator's RBAC installed from deploy/; run it as its "
-                    f"ServiceAccount: KUBECONFIG={operator_conf} rayplane operator"
-                )
-            print(f"KUBECONFIG={state.kubeconfig}")
-        elif args.action == "down":
-            stopped = plane.down()
-            print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-        elif args.action == "apply":
-            if args.filename is None:
-                parser.error("apply needs -f FILE")
-            _apply_file(plane, args.filename, args.namespace)
-        else:
-            state = plane._state()
-            for proc in state.processes:
-                print(f"{proc.name}: pid {proc.pid} {'running' if proc.alive() else 'gone'}")
-            print(f"KUBECONFIG={state.kubeconfig}")
-    except (ControlPlaneError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
+    from rayplane.kubernetes.testing.controlplane_cli import main
+
     raise SystemExit(main())

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
-from rayplane.kubernetes.testing.controlplane import REPO
+from rayplane.kubernetes.testing.processes import REPO
 from rayplane.kubernetes.testing.rest import apply, path_of, token_for
 
 DEPLOY = REPO / "deploy"

@@ -21,14 +21,8 @@ import httpx
 import psutil
 import yaml
 
-from rayplane.kubernetes.testing.controlplane import (
-    REPO,
-    Started,
-    binary,
-    cache_root,
-    free_port,
-    kubeconfig,
-)
+from rayplane.kubernetes.testing.controlplane import kubeconfig
+from rayplane.kubernetes.testing.processes import REPO, Started, binary, cache_root, free_port
 from rayplane.kubernetes.testing.rest import apply, token_for
 
 MODULE = REPO / "tools" / "kuberay"

@@ -54,401 +54,106 @@ Where this differs from KubeRay, on purpose:
 from __future__ import annotations
 
 import json
-import random
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from rayplane.api.common import Condition
 from rayplane.api.loading import LoadError, parse_text
-from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
-from rayplane.api.rayservice import (
-    AppStatus,
-    RayService,
-    RayServiceStatus,
-    ServeDeploymentStatus,
-    ServiceClusterStatus,
-)
-from rayplane.api.validation import FeatureGates, validate_object
+from rayplane.api.rayservice import AppStatus, RayService, RayServiceStatus, ServiceClusterStatus
+from rayplane.api.validation import validate_object
+from rayplane.reconcile import events as reasons
 from rayplane.reconcile.conditions import (
     FALSE,
     TRUE,
     find_condition,
-    format_time,
     is_true,
     remove_condition,
     set_condition,
 )
+from rayplane.reconcile.events import Event
+from rayplane.reconcile.gotime import (
+    format_go_duration,
+    format_time,
+    parse_go_duration,
+    parse_time,
+    utc,
+)
 from rayplane.reconcile.hashing import (
-    HASH_ANNOTATION,
-    KUBERAY_VERSION_ANNOTATION,
     cluster_annotations,
     only_worker_groups_appended,
     service_cluster_hash,
 )
-from rayplane.reconcile.wire import go_wire
-
-UNKNOWN = "Unknown"
-
-# Requeue periods: KubeRay's ServiceDefaultRequeueDuration, and how long to wait in states
-# that only a spec change ends (validation failure, Suspended, InitializingTimeout).
-REQUEUE_SECONDS = 2.0
-REQUEUE_IDLE_SECONDS = 300.0
-
-# The version written to ray.io/kuberay-version: the KubeRay behaviour level implemented.
-KUBERAY_VERSION = "v1.7.0"
-KUBERAY_OPERATOR = "ray.io/kuberay-operator"
-
-# Condition types (apis/ray/v1/rayservice_types.go).
-READY = "Ready"
-UPGRADE_IN_PROGRESS = "UpgradeInProgress"
-ROLLBACK_IN_PROGRESS = "RollbackInProgress"
-SUSPENDING = "Suspending"
-SUSPENDED = "Suspended"
-
-# Condition reasons (same file).
-INITIALIZING = "Initializing"
-INITIALIZING_TIMEOUT = "InitializingTimeout"
-ZERO_SERVE_ENDPOINTS = "ZeroServeEndpoints"
-NON_ZERO_SERVE_ENDPOINTS = "NonZeroServeEndpoints"
-BOTH_ACTIVE_PENDING_CLUSTERS_EXIST = "BothActivePendingClustersExist"
-NO_PENDING_CLUSTER = "NoPendingCluster"
-NO_ACTIVE_CLUSTER = "NoActiveCluster"
-VALIDATION_FAILED = "ValidationFailed"
-SUSPEND_REQUESTED = "SuspendRequested"
-SUSPEND_IN_PROGRESS = "SuspendInProgress"
-SUSPEND_COMPLETE = "SuspendComplete"
-RESUMED = "RayServiceResumed"
-
-# Condition messages, verbatim from rayservice_controller.go so that tools matching on them work.
-MSG_INITIALIZING = "RayService is initializing"
-MSG_NON_ZERO = "Number of serve endpoints is greater than 0"
-MSG_ZERO = "Number of serve endpoints dropped to 0"
-MSG_BOTH = "Both active and pending Ray clusters exist"
-MSG_NO_PENDING = "Active Ray cluster exists and no pending Ray cluster"
-MSG_NO_ACTIVE = (
-    "No active Ray cluster exists, and the RayService is not initializing. "
-    "Please open a GitHub issue in the KubeRay repository."
+from rayplane.reconcile.kuberay import (
+    HASH_ANNOTATION,
+    INITIALIZING_TIMEOUT_ANNOTATION,
+    KUBERAY_MANAGER,
+    KUBERAY_VERSION_ANNOTATION,
+    ORIGINATED_FROM_CR_NAME,
+    ORIGINATED_FROM_CRD,
 )
-MSG_RESUMED = "Spec.Suspend is false; RayService has resumed."
-MSG_RESUME_INITIALIZING = "RayService is initializing after resuming from suspend."
-MSG_SUSPEND_REQUESTED = (
-    "Spec.Suspend is true; will delete all Kubernetes resources owned by this RayService."
+from rayplane.reconcile.service.model import (
+    APP_RUNNING,
+    BOTH_ACTIVE_PENDING_CLUSTERS_EXIST,
+    DELETE_OUTDATED,
+    DELETE_SERVICE_DELETED,
+    DELETE_SUSPEND,
+    INITIALIZING,
+    INITIALIZING_TIMEOUT,
+    MSG_BOTH,
+    MSG_INITIALIZING,
+    MSG_NO_ACTIVE,
+    MSG_NO_PENDING,
+    MSG_NO_ROLLBACK,
+    MSG_NO_UPGRADE,
+    MSG_NON_ZERO,
+    MSG_RESUME_INITIALIZING,
+    MSG_RESUMED,
+    MSG_SUSPEND_COMPLETE,
+    MSG_SUSPEND_REQUESTED,
+    MSG_SUSPEND_WAITING,
+    MSG_SUSPENDED_READY,
+    MSG_SUSPENDING_READY,
+    MSG_ZERO,
+    NO_ACTIVE_CLUSTER,
+    NO_PENDING_CLUSTER,
+    NON_ZERO_SERVE_ENDPOINTS,
+    READY,
+    REQUEUE_IDLE_SECONDS,
+    REQUEUE_SECONDS,
+    RESUMED,
+    ROLLBACK_IN_PROGRESS,
+    RUNNING,
+    SUSPEND_COMPLETE,
+    SUSPEND_IN_PROGRESS,
+    SUSPEND_REQUESTED,
+    SUSPENDED,
+    SUSPENDING,
+    UNKNOWN,
+    UPGRADE_IN_PROGRESS,
+    VALIDATION_FAILED,
+    ZERO_SERVE_ENDPOINTS,
+    ApplyServeConfig,
+    CreateCluster,
+    DeleteCluster,
+    ObservedService,
+    ObservedServiceCluster,
+    Promote,
+    RemoveServeEndpoint,
+    ServiceAction,
+    ServicePlan,
+    SwitchTraffic,
+    UpdateCluster,
 )
-MSG_SUSPENDING_READY = "RayService is suspending."
-MSG_NO_UPGRADE = "No upgrade in progress."
-MSG_NO_ROLLBACK = "No rollback in progress."
-MSG_SUSPEND_WAITING = "Waiting for all Kubernetes resources owned by this RayService to be deleted."
-MSG_SUSPEND_COMPLETE = "All owned resources have been deleted."
-MSG_SUSPENDED_READY = "RayService is suspended."
-
-# serviceStatus (deprecated in KubeRay, equivalent to Ready=True). Not running is KubeRay's ""
-# which its JSON omits; here it is None, which dumps the same.
-RUNNING = "Running"
-
-# Serve application status that counts as ready (ApplicationStatusEnum.RUNNING).
-APP_RUNNING = "RUNNING"
-DEFAULT_APP_NAME = "default"
-
-INITIALIZING_TIMEOUT_ANNOTATION = "ray.io/initializing-timeout"
-SERVE_LABEL = "ray.io/serve"
-ORIGINATED_FROM_CR_NAME = "ray.io/originated-from-cr-name"
-ORIGINATED_FROM_CRD = "ray.io/originated-from-crd"
-HEAD_POD_READY = "HeadPodReady"
-
-# DeleteCluster.reason values.
-DELETE_OUTDATED = "Outdated"
-DELETE_SUSPEND = "Suspend"
-DELETE_SERVICE_DELETED = "ServiceDeleted"
-
-# k8s.io/apimachinery rand.String's alphabet (no vowels, no confusable digits).
-_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def random_suffix() -> str:
-    """Five characters as KubeRay's rand.String(5) makes them; the usual ``rand`` argument."""
-    return "".join(random.choices(_SUFFIX_ALPHABET, k=5))
-
-
-# -- observed state ---------------------------------------------------------------------------
-
-
-class DeploymentView(Protocol):
-    """What the reconciler reads of a Serve deployment (clients.serve.DeploymentInfo fits)."""
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-class AppView(Protocol):
-    """What the reconciler reads of a Serve application (clients.serve.ApplicationInfo fits)."""
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-    @property
-    def deployments(self) -> Mapping[str, DeploymentView]: ...
-
-
-@dataclass(frozen=True)
-class ServeDeployment:
-    """One Serve deployment's status as the dashboard reports it (UPDATING, HEALTHY, ...)."""
-
-    status: str
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class ServeApp:
-    """One Serve application from ``GET /api/serve/applications/``.
-
-    ``status`` is Serve's ApplicationStatus: NOT_STARTED, DEPLOYING, DEPLOY_FAILED, RUNNING,
-    UNHEALTHY or DELETING; only RUNNING counts as ready to take traffic.
-    """
-
-    status: str
-    message: str = ""
-    deployments: Mapping[str, ServeDeployment] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ObservedServiceCluster:
-    """One RayCluster the service owns, as the runtime sees it this pass.
-
-    * ``exists``: False stands for "named in status but not found"; same as leaving it out.
-    * ``deleting``: its deletion was already requested (Kubernetes deletionTimestamp, or the
-      local runtime is tearing it down); it is not asked to go again.
-    * ``status``: the cluster's own status (its HeadPodReady condition gates Serve).
-    * ``annotations``: the cluster's annotations, for the spec hash, ``ray.io/num-worker-
-      groups`` and ``ray.io/kuberay-version``.
-    * ``serve_apps``: the applications from ``GET /api/serve/applications/?api_type=
-      declarative`` (``ServeState.applications`` from clients.serve as is, or
-      :class:`ServeApp` values), None when not queried (the runtime queries once the head is ready);
-      ``serve_error`` says why the query failed, if it did.
-    * ``worker_serve_endpoints``: ready worker nodes whose Serve proxy answers
-      ``/-/healthz`` (KubeRay: ready worker pods, whose readiness probe includes it).
-    * ``head_proxy_healthy``: the head's proxy answers ``/-/healthz``; it counts as an
-      endpoint unless ``excludeHeadPodFromServeSvc``.
-    * ``cached_serve_config``: the serveConfigV2 text last PUT successfully to this cluster,
-      stored by the runtime after carrying out :class:`ApplyServeConfig`.
-    """
-
-    name: str
-    exists: bool = True
-    deleting: bool = False
-    status: RayClusterStatus | None = None
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    serve_apps: Mapping[str, AppView] | None = None
-    serve_error: str | None = None
-    worker_serve_endpoints: int = 0
-    head_proxy_healthy: bool = False
-    cached_serve_config: str | None = None
-
-    @property
-    def head_ready(self) -> bool:
-        return is_true(self.status.conditions if self.status else None, HEAD_POD_READY)
-
-
-@dataclass(frozen=True)
-class ObservedService:
-    """What the runtime sees of one RayService this pass.
-
-    ``active``/``pending`` are the clusters named in status (None when there is no such name),
-    ``others`` every other cluster the service still owns (being or to be deleted). The
-    reconciler matches them to status by name, so the slots are a convenience; use
-    :meth:`of` to sort a plain list. ``serving_cluster`` is the cluster the serve endpoint
-    points at now (None: no endpoint yet). ``deletion_deadlines`` is the map the previous
-    plan returned in :attr:`ServicePlan.deletion_deadlines`.
-    """
-
-    active: ObservedServiceCluster | None = None
-    pending: ObservedServiceCluster | None = None
-    others: Sequence[ObservedServiceCluster] = ()
-    serving_cluster: str | None = None
-    deletion_deadlines: Mapping[str, datetime] = field(default_factory=dict)
-
-    @classmethod
-    def of(
-        cls,
-        svc: RayService,
-        clusters: Iterable[ObservedServiceCluster],
-        *,
-        serving_cluster: str | None = None,
-        deletion_deadlines: Mapping[str, datetime] | None = None,
-    ) -> ObservedService:
-        """Sort *clusters* into active / pending / others by the names in *svc*'s status."""
-        status = svc.status or RayServiceStatus()
-        active_name = _cluster_name(status.active_service_status)
-        pending_name = _cluster_name(status.pending_service_status)
-        active = pending = None
-        others: list[ObservedServiceCluster] = []
-        for cluster in clusters:
-            if active_name and cluster.name == active_name:
-                active = cluster
-            elif pending_name and cluster.name == pending_name:
-                pending = cluster
-            else:
-                others.append(cluster)
-        return cls(
-            active=active,
-            pending=pending,
-            others=tuple(others),
-            serving_cluster=serving_cluster,
-            deletion_deadlines=dict(deletion_deadlines or {}),
-        )
-
-    def existing(self) -> dict[str, ObservedServiceCluster]:
-        """Every cluster that exists, by name."""
-        found: dict[str, ObservedServiceCluster] = {}
-        for cluster in (self.active, self.pending, *self.others):
-            if cluster is not None and cluster.exists:
-                found[cluster.name] = cluster
-        return found
-
-
-@dataclass(frozen=True)
-class ServiceOptions:
-    """Operator-level settings that change the rules.
-
-    ``zero_downtime`` is KubeRay's ENABLE_ZERO_DOWNTIME environment variable (only consulted
-    when ``upgradeStrategy.type`` is unset); ``gates`` are the feature gates validation uses.
-    """
-
-    gates: FeatureGates = field(default_factory=FeatureGates)
-    zero_downtime: bool = True
-    kuberay_version: str = KUBERAY_VERSION
-
-
-# -- plan ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreateCluster:
-    """Create RayCluster *name* with *spec*, *labels* and *annotations* (hash bookkeeping).
-
-    On Kubernetes it is owned by the RayService (ownerReference). Creating a cluster that
-    already exists is not an error: skip it.
-    """
-
-    name: str
-    spec: RayClusterSpec
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class UpdateCluster:
-    """Replace RayCluster *name*'s spec, labels and annotations in place.
-
-    Used when only worker groups were appended (or the creating version changed). Keep the
-    cluster's own ``spec.suspend``: KubeRay hands it to Kueue after creation.
-    """
-
-    name: str
-    spec: RayClusterSpec
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class DeleteCluster:
-    """Delete RayCluster *name* (and with it its nodes); *reason* is a DELETE_* constant."""
-
-    name: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class ApplyServeConfig:
-    """``PUT /api/serve/applications/`` on *cluster*'s dashboard with *config* as JSON.
-
-    *config* is serveConfigV2 parsed from YAML. On success the runtime stores *config_yaml*
-    as the cluster's ``cached_serve_config``; on failure it stores nothing, so the next pass
-    tries again.
-    """
-
-    cluster: str
-    config: dict[str, Any]
-    config_yaml: str
-
-
-@dataclass(frozen=True)
-class SwitchTraffic:
-    """Point the serve endpoint at *to_cluster*.
-
-    Kubernetes: set the ``ray.io/cluster`` selector of ``<svc>-head-svc`` and
-    ``<svc>-serve-svc`` (creating them the first time). Locally: forward the service's stable
-    port to that cluster's Serve proxies.
-    """
-
-    to_cluster: str
-
-
-@dataclass(frozen=True)
-class RemoveServeEndpoint:
-    """Remove the serve endpoint altogether (suspend): the Services, or the local port."""
-
-
-@dataclass(frozen=True)
-class Promote:
-    """The pending cluster became active (already reflected in the plan's status)."""
-
-    from_cluster: str | None
-    to_cluster: str
-
-
-ServiceAction = (
-    CreateCluster
-    | UpdateCluster
-    | DeleteCluster
-    | ApplyServeConfig
-    | SwitchTraffic
-    | RemoveServeEndpoint
-    | Promote
+from rayplane.reconcile.service.options import ServiceOptions
+from rayplane.reconcile.service.status import (
+    app_statuses,
+    comparable,
+    copy_cluster_status,
+    why_submit,
+    with_cluster,
 )
-
-
-@dataclass(frozen=True)
-class ServicePlan:
-    """The outcome of one pass.
-
-    Carry out ``actions`` in order; SwitchTraffic precedes the Promote that depends on it,
-    so if an action fails, stop and do not write this status (the next pass recomputes).
-    ``deletion_deadlines`` replaces the stored map of "delete this cluster after" times and
-    comes back as ``ObservedService.deletion_deadlines``. ``finalized`` is True once a service
-    being deleted has no cluster left (drop the finalizer / the record). ``error`` is why the
-    pass did not converge (a failed serve query or config parse).
-    """
-
-    actions: list[ServiceAction]
-    status: RayServiceStatus
-    deletion_deadlines: dict[str, datetime]
-    requeue_after: float
-    events: list[str]
-    changed: bool = False
-    error: str | None = None
-    finalized: bool = False
-
-
-def head_serve_label(svc: RayService, proxy_healthy: bool) -> str:
-    """The head pod's ``ray.io/serve`` label value (KubeRay's updateHeadPodServeLabel).
-
-    Workers always carry "true" and rely on their readiness probe; the head's readiness does
-    not include the proxy, so its label follows the proxy's health, or is "false" when the
-    spec keeps the head out of the serve Service.
-    """
-    if svc.spec.exclude_head_pod_from_serve_svc:
-        return "false"
-    return "true" if proxy_healthy else "false"
-
 
 # -- the reconciler -------------------------------------------------------------------------
 
@@ -489,15 +194,15 @@ class _Pass:
         self.previous = svc.status or RayServiceStatus()
         self.clusters = observed.existing()
         self.actions: list[ServiceAction] = []
-        self.events: list[str] = []
+        self.events: list[Event] = []
         self.error: str | None = None
         self.requeue = REQUEUE_SECONDS
         # The status under construction.
         prev = self.previous
         self.conditions: list[Condition] = list(prev.conditions or [])
         self.generation = prev.observed_generation
-        self.active = _copy_cluster_status(prev.active_service_status)
-        self.pending = _copy_cluster_status(prev.pending_service_status)
+        self.active = copy_cluster_status(prev.active_service_status)
+        self.pending = copy_cluster_status(prev.pending_service_status)
         self.endpoints = prev.num_serve_endpoints
         self.service_status = prev.service_status
 
@@ -505,8 +210,10 @@ class _Pass:
 
     def run(self) -> ServicePlan:
         managed_by = self.spec.managed_by
-        if managed_by is not None and managed_by != KUBERAY_OPERATOR:
-            self.events.append(f"Skipping: the RayService is managed by {managed_by}")
+        if managed_by is not None and managed_by != KUBERAY_MANAGER:
+            self.note(
+                reasons.MANAGED_ELSEWHERE, f"Skipping: the RayService is managed by {managed_by}"
+            )
             return self.plan(REQUEUE_IDLE_SECONDS, deadlines=dict(self.observed.deletion_deadlines))
         if self.svc.metadata.deletion_timestamp:
             return self.deleting()
@@ -515,7 +222,7 @@ class _Pass:
         if report.errors:
             message = "The RayService spec is invalid: " + "; ".join(map(str, report.errors))
             self.set(READY, FALSE, VALIDATION_FAILED, message)
-            self.events.append(f"Warning: {message}")
+            self.events.append(Event.warning(reasons.INVALID_RAY_SERVICE_SPEC, message))
             self.requeue = REQUEUE_IDLE_SECONDS
             return self.finish()
 
@@ -563,19 +270,21 @@ class _Pass:
         serving = self.observed.serving_cluster
         if target is not None and serving != target.name:
             self.actions.append(SwitchTraffic(target.name))
-            self.events.append(f"Switching traffic to RayCluster {target.name}")
+            self.note(reasons.SWITCHED_TRAFFIC, f"Switching traffic to RayCluster {target.name}")
             serving = target.name
 
         # Status of both clusters, then promotion.
         self.generation = self.svc.metadata.generation
-        self.active = _with_cluster(self.active, active, active_apps)
-        self.pending = _with_cluster(self.pending, pending, pending_apps)
+        self.active = with_cluster(self.active, active, active_apps)
+        self.pending = with_cluster(self.pending, pending, pending_apps)
         serving_pending = False
         if target is not None:
             serving_pending = bool(pending_name) and target.name == pending_name
             if target.name != active_name:
                 self.actions.append(Promote(active_name or None, target.name))
-                self.events.append(f"Promoted RayCluster {target.name} to active")
+                self.note(
+                    reasons.PROMOTED_RAY_CLUSTER, f"Promoted RayCluster {target.name} to active"
+                )
                 self.active = self.pending
                 self.pending = ServiceClusterStatus()
 
@@ -583,7 +292,9 @@ class _Pass:
         if self.should_prepare(active, pending, serving_pending=serving_pending):
             prepared = f"{self.svc.name}-{self.rand()}"
             self.pending = ServiceClusterStatus(ray_cluster_name=prepared)
-            self.events.append(f"Preparing a new pending RayCluster {prepared}")
+            self.note(
+                reasons.PREPARING_RAY_CLUSTER, f"Preparing a new pending RayCluster {prepared}"
+            )
 
         serving_cluster = self.clusters.get(serving) if serving else None
         self.endpoints = self.serve_endpoints(serving_cluster) if serving_cluster else 0
@@ -611,14 +322,16 @@ class _Pass:
         labels, annotations = self.goal_metadata()
         spec = self.spec.ray_cluster_config.model_copy(deep=True)
         self.actions.append(CreateCluster(name, spec, labels, annotations))
-        self.events.append(f"Creating RayCluster {name}")
+        self.note(reasons.CREATED_RAY_CLUSTER, f"Creating RayCluster {name}")
         return annotations
 
     def update_cluster(self, cluster: ObservedServiceCluster, role: str) -> ObservedServiceCluster:
         labels, annotations = self.goal_metadata()
         spec = self.spec.ray_cluster_config.model_copy(deep=True)
         self.actions.append(UpdateCluster(cluster.name, spec, labels, annotations))
-        self.events.append(f"Updating the {role} RayCluster {cluster.name} in place")
+        self.note(
+            reasons.UPDATED_RAY_CLUSTER, f"Updating the {role} RayCluster {cluster.name} in place"
+        )
         # The rest of the pass sees the updated cluster, as KubeRay's mutated object does.
         return replace(cluster, annotations=annotations)
 
@@ -672,7 +385,7 @@ class _Pass:
     def observed_apps(self, cluster: ObservedServiceCluster) -> dict[str, AppStatus] | None:
         if cluster.serve_apps is None or cluster.serve_error:
             return self.previous_apps(cluster.name)
-        return _app_statuses(cluster.serve_apps)
+        return app_statuses(cluster.serve_apps)
 
     def previous_apps(self, name: str) -> dict[str, AppStatus] | None:
         for status in (self.previous.active_service_status, self.previous.pending_service_status):
@@ -697,20 +410,22 @@ class _Pass:
         apps = cluster.serve_apps
         ready = bool(apps) and all(app.status == APP_RUNNING for app in apps.values())
         wanted = self.spec.serve_config_v2 or ""
-        reason = _why_submit(cluster.cached_serve_config or "", wanted, apps)
+        reason = why_submit(cluster.cached_serve_config or "", wanted, apps)
         if reason is not None:
             if not wanted:
-                self.events.append(
-                    f"Not applying Serve config to {cluster.name}: serveConfigV2 is empty"
+                self.note(
+                    reasons.SERVE_CONFIG_EMPTY,
+                    f"Not applying Serve config to {cluster.name}: serveConfigV2 is empty",
                 )
             else:
                 config = self.parse_serve_config(wanted)
                 if config is not None:
                     self.actions.append(ApplyServeConfig(cluster.name, config, wanted))
-                    self.events.append(
-                        f"Applying Serve config to RayCluster {cluster.name}: {reason}"
+                    self.note(
+                        reasons.UPDATED_SERVE_APPLICATIONS,
+                        f"Applying Serve config to RayCluster {cluster.name}: {reason}",
                     )
-        return ready, _app_statuses(apps)
+        return ready, app_statuses(apps)
 
     def parse_serve_config(self, text: str) -> dict[str, Any] | None:
         try:
@@ -768,10 +483,10 @@ class _Pass:
         ready = find_condition(self.conditions, READY)
         if ready is None or ready.status != FALSE or ready.reason != INITIALIZING:
             return
-        since = _parse_time(ready.last_transition_time)
+        since = parse_time(ready.last_transition_time)
         if since is None:
             return
-        spent = _aware(self.now) - since
+        spent = utc(self.now) - since
         if spent < timeout:
             return
         self.active = self.active.model_copy(update={"ray_cluster_name": None})
@@ -782,9 +497,12 @@ class _Pass:
         )
         self.set(READY, FALSE, INITIALIZING_TIMEOUT, message)
         self.events.append(
-            f"Warning: RayService initializing timeout exceeded after "
-            f"{format_go_duration(spent)} (configured timeout: "
-            f"{format_go_duration(timeout)})"
+            Event.warning(
+                reasons.RAY_SERVICE_INITIALIZING_TIMEOUT,
+                f"RayService initializing timeout exceeded after "
+                f"{format_go_duration(spent)} (configured timeout: "
+                f"{format_go_duration(timeout)})",
+            )
         )
 
     def initializing_timed_out(self) -> bool:
@@ -808,7 +526,7 @@ class _Pass:
             self.set(READY, FALSE, INITIALIZING, MSG_RESUME_INITIALIZING)
             self.conditions = remove_condition(self.conditions, UPGRADE_IN_PROGRESS)
             self.set(UPGRADE_IN_PROGRESS, FALSE, INITIALIZING, MSG_RESUME_INITIALIZING)
-            self.events.append("Resuming from suspend")
+            self.note(reasons.RESUMED, "Resuming from suspend")
             return False
         if not is_true(self.conditions, SUSPENDING):
             if not suspend:
@@ -823,7 +541,9 @@ class _Pass:
             self.pending = ServiceClusterStatus()
             self.endpoints = 0
             self.service_status = None
-            self.events.append("Suspending: every RayCluster of the service will be deleted")
+            self.note(
+                reasons.SUSPENDING, "Suspending: every RayCluster of the service will be deleted"
+            )
             return True
         # Suspending is stored: delete everything, whatever spec.suspend says now.
         remaining = self.delete_everything(DELETE_SUSPEND)
@@ -835,7 +555,7 @@ class _Pass:
         self.set(READY, FALSE, SUSPEND_COMPLETE, MSG_SUSPENDED_READY)
         self.set(UPGRADE_IN_PROGRESS, FALSE, SUSPEND_COMPLETE, MSG_NO_UPGRADE)
         self.set(ROLLBACK_IN_PROGRESS, FALSE, SUSPEND_COMPLETE, MSG_NO_ROLLBACK)
-        self.events.append("Suspended: every RayCluster of the service is gone")
+        self.note(reasons.SUSPENDED, "Suspended: every RayCluster of the service is gone")
         return True
 
     def delete_everything(self, reason: str) -> bool:
@@ -843,10 +563,10 @@ class _Pass:
         for name, cluster in sorted(self.clusters.items()):
             if not cluster.deleting:
                 self.actions.append(DeleteCluster(name, reason))
-                self.events.append(f"Deleting RayCluster {name} ({reason})")
+                self.note(reasons.DELETED_RAY_CLUSTER, f"Deleting RayCluster {name} ({reason})")
         if self.observed.serving_cluster is not None:
             self.actions.append(RemoveServeEndpoint())
-            self.events.append("Removing the serve endpoint")
+            self.note(reasons.REMOVED_SERVE_ENDPOINT, "Removing the serve endpoint")
         return bool(self.clusters) or self.observed.serving_cluster is not None
 
     def deleting(self) -> ServicePlan:
@@ -865,8 +585,11 @@ class _Pass:
 
     # -- outcome ------------------------------------------------------------------------------
 
+    def note(self, reason: str, message: str) -> None:
+        self.events.append(Event.normal(reason, message))
+
     def fail(self, message: str) -> None:
-        self.events.append(f"Warning: {message}")
+        self.events.append(Event.warning(reasons.RECONCILE_ERROR, message))
         if self.error is None:
             self.error = message
 
@@ -885,14 +608,18 @@ class _Pass:
                 continue
             deadline = known.get(name)
             if deadline is None:
-                deadline = _aware(self.now) + delay
-                self.events.append(
-                    f"Scheduled RayCluster {name} for deletion at {format_time(deadline)}"
+                deadline = utc(self.now) + delay
+                self.note(
+                    reasons.SCHEDULED_RAY_CLUSTER_DELETION,
+                    f"Scheduled RayCluster {name} for deletion at {format_time(deadline)}",
                 )
             deadlines[name] = deadline
-            if _aware(self.now) >= _aware(deadline):
+            if utc(self.now) >= utc(deadline):
                 self.actions.append(DeleteCluster(name, DELETE_OUTDATED))
-                self.events.append(f"Deleting RayCluster {name}: neither active nor pending")
+                self.note(
+                    reasons.DELETED_RAY_CLUSTER,
+                    f"Deleting RayCluster {name}: neither active nor pending",
+                )
         return deadlines
 
     def status(self) -> RayServiceStatus:
@@ -916,7 +643,7 @@ class _Pass:
 
     def plan(self, requeue: float, *, deadlines: dict[str, datetime]) -> ServicePlan:
         status = self.status()
-        changed = _comparable(status) != _comparable(self.previous)
+        changed = comparable(status) != comparable(self.previous)
         if changed:
             status = status.model_copy(update={"last_update_time": format_time(self.now)})
         return ServicePlan(
@@ -928,154 +655,3 @@ class _Pass:
             changed=changed,
             error=self.error,
         )
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _why_submit(cached: str, wanted: str, apps: Mapping[str, AppView]) -> str | None:
-    """KubeRay's checkIfNeedSubmitServeApplications: why to PUT the config, or None."""
-    if not cached:
-        return "Nothing has been cached for the cluster."
-    if not apps:
-        return (
-            "No Serve application found in the RayCluster. A possible reason is that the head "
-            "Pod crashed and GCS FT was not enabled."
-        )
-    if cached != wanted:
-        return "Current V2 Serve config doesn't match cached Serve config."
-    return None
-
-
-def _app_statuses(apps: Mapping[str, AppView]) -> dict[str, AppStatus]:
-    """Serve's applications in KubeRay's status shape; the unnamed app is "default"."""
-    result: dict[str, AppStatus] = {}
-    for name, app in apps.items():
-        deployments = {
-            dep: ServeDeploymentStatus(status=d.status or None, message=d.message or None)
-            for dep, d in app.deployments.items()
-        }
-        result[name or DEFAULT_APP_NAME] = AppStatus(
-            status=app.status or None,
-            message=app.message or None,
-            serve_deployment_statuses=deployments or None,
-        )
-    return result
-
-
-def _cluster_name(status: ServiceClusterStatus | None) -> str:
-    return (status.ray_cluster_name or "") if status is not None else ""
-
-
-def _copy_cluster_status(status: ServiceClusterStatus | None) -> ServiceClusterStatus:
-    return status.model_copy(deep=True) if status is not None else ServiceClusterStatus()
-
-
-def _with_cluster(
-    status: ServiceClusterStatus,
-    cluster: ObservedServiceCluster | None,
-    apps: dict[str, AppStatus] | None,
-) -> ServiceClusterStatus:
-    """The cluster's status and this pass's application statuses (KubeRay's calculateStatus)."""
-    return status.model_copy(
-        update={
-            "ray_cluster_status": cluster.status if cluster is not None else None,
-            "application_statuses": apps or None,
-        }
-    )
-
-
-# Counts KubeRay's RayServiceStatus declares `omitempty` (see cluster.OMITTED_WHEN_ZERO).
-OMITTED_WHEN_ZERO = ("numServeEndpoints", "observedGeneration")
-
-
-def status_wire(status: RayServiceStatus) -> dict[str, Any]:
-    """The status as KubeRay's operator writes it: JSON names, zero counts left out."""
-    return go_wire(status, OMITTED_WHEN_ZERO)
-
-
-def _comparable(status: RayServiceStatus) -> dict[str, Any]:
-    dumped = status_wire(status)
-    dumped.pop("lastUpdateTime", None)
-    for key in ("activeServiceStatus", "pendingServiceStatus"):
-        if not dumped.get(key):
-            dumped.pop(key, None)
-    return dumped
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return _aware(datetime.fromisoformat(text.replace("Z", "+00:00")))
-    except ValueError:
-        return None
-
-
-# -- Go durations (the initializing-timeout annotation and its message) -------------------------
-
-_GO_DURATION = re.compile(
-    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+"
-)
-_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_UNIT_SECONDS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-
-def parse_go_duration(text: str) -> timedelta | None:
-    """A positive timeout as KubeRay reads the annotation: a Go duration, else whole seconds.
-
-    None for anything else (validation reports it; KubeRay then ignores the annotation).
-    """
-    text = text.strip()
-    if _GO_DURATION.fullmatch(text):
-        if text.startswith("-"):
-            return None
-        total = sum(
-            float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text)
-        )
-        return timedelta(seconds=total) if total > 0 else None
-    if re.fullmatch(r"[+-]?[0-9]+", text) and int(text) > 0:
-        return timedelta(seconds=int(text))
-    return None
-
-
-def format_go_duration(span: timedelta) -> str:
-    """Go's time.Duration.String() (e.g. "5m0s", "1h0m0s", "2.5s", "300ms"), to microseconds."""
-    nanos = (span.days * 86400 + span.seconds) * 10**9 + span.microseconds * 1000
-    sign = "-" if nanos < 0 else ""
-    nanos = abs(nanos)
-    if nanos == 0:
-        return "0s"
-    if nanos < 10**9:
-        for unit, scale in (("ms", 10**6), ("\u00b5s", 10**3), ("ns", 1)):
-            if nanos >= scale:
-                return sign + _fraction(nanos, scale) + unit
-    seconds, rest = divmod(nanos, 10**9)
-    text = _fraction(seconds % 60 * 10**9 + rest, 10**9) + "s"
-    minutes = seconds // 60
-    if minutes:
-        text = f"{minutes % 60}m{text}"
-        if minutes // 60:
-            text = f"{minutes // 60}h{text}"
-    return sign + text
-
-
-def _fraction(value: int, scale: int) -> str:
-    whole, frac = divmod(value, scale)
-    if not frac:
-        return str(whole)
-    digits = len(str(scale)) - 1
-    return f"{whole}.{frac:0{digits}d}".rstrip("0")

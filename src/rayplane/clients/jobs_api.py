@@ -11,7 +11,8 @@ It is what KubeRay's dashboard client does, over httpx so that a transport can b
 * A local ``working_dir`` (and local ``py_modules``) in the runtime env is zipped and
   uploaded the way ``ray job submit`` does it (``gcs://_ray_pkg_<hash>.zip``: GET
   ``/api/packages/gcs/<name>`` to check, PUT to upload), then replaced by its URI, because
-  the job's driver runs on the head and cannot read the submitter's files.
+  the job's driver runs on the head and cannot read the submitter's files
+  (:mod:`rayplane.clients.ray_packages` does the packaging).
 * With a token, every request carries ``x-ray-authorization: Bearer <token>`` (Ray's token
   auth, and the header KubeRay sends).
 
@@ -21,17 +22,16 @@ did not answer) and the response text, so a caller can report it verbatim.
 
 from __future__ import annotations
 
-import copy
-import importlib
-import os
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from rayplane.clients.ray_packages import upload_local_paths
+from rayplane.errors import RayplaneError
 
 JOBS_PATH = "/api/jobs/"
 PACKAGES_PATH = "/api/packages"
@@ -41,7 +41,7 @@ DEFAULT_UPLOAD_TIMEOUT_SECONDS = 300.0
 _DUPLICATE_MARKERS = ("already exists", "Please use a different submission_id")
 
 
-class JobsClientError(Exception):
+class JobsClientError(RayplaneError):
     """A job API call that failed; ``status`` is None when no HTTP answer came back."""
 
     def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
@@ -254,41 +254,10 @@ class JobsClient:
         self, runtime_env: Mapping[str, Any], *, base_dir: str | Path | None = None
     ) -> dict[str, Any]:
         """A copy of *runtime_env* whose local ``working_dir``/``py_modules`` are uploaded
-        and replaced by their ``gcs://_ray_pkg_<hash>.zip`` URIs; URIs pass unchanged.
-
-        Ray's own packaging code computes the content hash and builds the zip (its excludes,
-        .gitignore/.rayignore handling and default excludes included), so a package made here
-        is the same one ``ray job submit`` would upload and the dashboard deduplicates it.
-        """
-        env = copy.deepcopy(dict(runtime_env))
-        base = Path(base_dir) if base_dir is not None else Path.cwd()
-        working_dir = env.get("working_dir")
-        if isinstance(working_dir, str) and _is_local(working_dir):
-            env["working_dir"] = str(base / working_dir)
-        modules = env.get("py_modules")
-        if isinstance(modules, list):
-            env["py_modules"] = [
-                str(base / m) if isinstance(m, str) and _is_local(m) else m for m in modules
-            ]
-        if "working_dir" not in env and "py_modules" not in env:
-            return env
-
-        working = importlib.import_module("ray._private.runtime_env.working_dir")
-        py_modules = importlib.import_module("ray._private.runtime_env.py_modules")
-        constants = importlib.import_module("ray._private.ray_constants")
-        include_gitignore = os.environ.get(constants.RAY_RUNTIME_ENV_IGNORE_GITIGNORE, "0") != "1"
+        and replaced by their ``gcs://_ray_pkg_<hash>.zip`` URIs; URIs pass unchanged
+        (see :mod:`rayplane.clients.ray_packages`)."""
         with _as_client_error("runtime_env"):
-            working.upload_working_dir_if_needed(
-                env,
-                include_gitignore=include_gitignore,
-                upload_fn=self._upload_fn(include_gitignore, lambda _: False),
-            )
-            py_modules.upload_py_modules_if_needed(
-                env,
-                include_gitignore=include_gitignore,
-                upload_fn=self._upload_fn(include_gitignore, lambda p: Path(p).is_dir()),
-            )
-        return env
+            return upload_local_paths(runtime_env, self, base_dir=base_dir)
 
     def package_exists(self, uri: str) -> bool:
         """Whether the dashboard already holds package *uri* (``gcs://<name>``)."""
@@ -302,44 +271,6 @@ class JobsClient:
         """PUT the zip *data* as package *uri*."""
         response = self._request("PUT", _package_path(uri), content=data, upload=True)
         self._check(response, f"upload package {uri}")
-
-    def _upload_fn(
-        self, include_gitignore: bool, include_parent_dir: Callable[[str], bool]
-    ) -> Callable[..., None]:
-        """The ``upload_fn`` Ray's runtime-env helpers call for each local path; it must
-        produce the URI they computed themselves, which is why it recomputes it the same
-        way (directory hash, file hash, or archive hash)."""
-        packaging = importlib.import_module("ray._private.runtime_env.packaging")
-
-        def upload(path: str, excludes: list[str] | None = None, is_file: bool = False) -> None:
-            local = Path(path)
-            if is_file:
-                uri = str(packaging.get_uri_for_package(local))
-            elif local.is_dir():
-                uri = str(
-                    packaging.get_uri_for_directory(
-                        path, include_gitignore=include_gitignore, excludes=excludes
-                    )
-                )
-            else:
-                uri = str(packaging.get_uri_for_file(path))
-            if self.package_exists(uri):
-                return
-            if is_file:
-                self.upload_package(uri, local.read_bytes())
-                return
-            with tempfile.TemporaryDirectory(prefix="rayplane-pkg-") as tmp:
-                target = Path(tmp) / _split_uri(uri)[1]
-                packaging.create_package(
-                    path,
-                    target,
-                    include_gitignore=include_gitignore,
-                    include_parent_dir=include_parent_dir(path),
-                    excludes=excludes,
-                )
-                self.upload_package(uri, target.read_bytes())
-
-        return upload
 
     # plumbing -----------------------------------------------------------------------------
 
@@ -405,11 +336,6 @@ def _split_uri(uri: str) -> tuple[str, str]:
 def _package_path(uri: str) -> str:
     protocol, name = _split_uri(uri)
     return f"{PACKAGES_PATH}/{protocol}/{name}"
-
-
-def _is_local(path: str) -> bool:
-    """A relative local path (no scheme, not absolute) that needs a base directory."""
-    return "://" not in path and not Path(path).is_absolute()
 
 
 @contextmanager

@@ -45,395 +45,86 @@ Where this differs from KubeRay, on purpose:
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Literal, Protocol
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
 
-from rayplane.api.k8s import Container, EnvVar, ObjectMeta, PodTemplateSpec
-from rayplane.api.loading import LoadError, parse_text
+from rayplane.api.k8s import ObjectMeta, PodTemplateSpec
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayjob import DeletionPolicyType, RayJob, RayJobInfo, RayJobStatus
-from rayplane.api.validation.gates import FeatureGates
-from rayplane.reconcile.conditions import format_time
-from rayplane.reconcile.gostrings import go_json, go_quote
-
-# -- KubeRay constants (controllers/ray/utils/constant.go, rayjob_controller.go) -------------
+from rayplane.reconcile import events as reasons
+from rayplane.reconcile.events import Event
+from rayplane.reconcile.gotime import format_time, from_ms, go_datetime, go_time, parse_time, utc
+from rayplane.reconcile.job.model import (
+    APP_FAILED,
+    COMPLETE,
+    DEADLINE_EXCEEDED,
+    FAILED,
+    GRACE_PERIOD_EXCEEDED,
+    INITIALIZING,
+    JOB_FAILED,
+    JOB_SUCCEEDED,
+    NEW,
+    NOT_FOUND,
+    PRE_RUNNING_DEADLINE_EXCEEDED,
+    RETRYING,
+    RUNNING,
+    STATUS_CHECK_TIMEOUT_EXCEEDED,
+    SUBMISSION_FAILED,
+    SUSPENDED,
+    SUSPENDING,
+    TERMINAL_JOB_STATUSES,
+    VALIDATION_FAILED,
+    VALIDATION_FAILED_REASON,
+    WAITING,
+    CreateCluster,
+    CreateSubmitter,
+    DeleteCluster,
+    DeleteSelf,
+    DeleteSubmitter,
+    EnsureHeadService,
+    JobAction,
+    JobPlan,
+    ObservedJob,
+    ObservedJobCluster,
+    ObservedSubmitter,
+    StopJob,
+    SuspendWorkers,
+    is_job_terminal,
+)
+from rayplane.reconcile.job.options import JobOptions
+from rayplane.reconcile.job.submitter import (
+    DEFAULT_SUBMITTER_BACKOFF_LIMIT,
+    SUBMITTER_CONTAINER_NAME,
+    configure_submitter,
+    dashboard_port,
+    default_submitter_container,
+    http_submission,
+    submitter_command,
+)
+from rayplane.reconcile.kuberay import (
+    CLUSTER_LABEL,
+    CREATED_BY,
+    CREATED_BY_KUBERAY,
+    DISABLE_PROVISIONED_HEAD_RESTART,
+    JOB_SUBMISSION_MODE,
+    KUBERAY_MANAGER,
+    ORIGINATED_FROM_CR_NAME,
+    ORIGINATED_FROM_CRD,
+    random_suffix,
+)
 
 REQUEUE_SECONDS: Final = 3.0  # RayJobDefaultRequeueDuration
 DELETION_REQUEUE_BUFFER_SECONDS: Final = 2.0  # requeueDelayFor adds 2 s to a TTL
 SUBMITTER_FINISHED_TIMEOUT_SECONDS: Final = 30  # DefaultSubmitterFinishedTimeout
-DEFAULT_TRANSITION_GRACE_PERIOD_SECONDS: Final = 300
-DEFAULT_STATUS_CHECK_TIMEOUT_SECONDS: Final = 300
-DEFAULT_SUBMITTER_BACKOFF_LIMIT: Final = 2
-DEFAULT_DASHBOARD_PORT: Final = 8265
-GCS_HEALTH_CHECK_TIMEOUT_SECONDS: Final = 10  # RayDashboardGCSHealthCheckTimeoutSeconds
-
-FINALIZER: Final = "ray.io/rayjob-finalizer"
-KUBERAY_MANAGER: Final = "ray.io/kuberay-operator"
-CLUSTER_SELECTOR_KEY: Final = "ray.io/cluster"
-LABEL_ORIGINATED_FROM_CR_NAME: Final = "ray.io/originated-from-cr-name"
-LABEL_ORIGINATED_FROM_CRD: Final = "ray.io/originated-from-crd"
-LABEL_SUBMISSION_MODE: Final = "ray.io/job-submission-mode"
-LABEL_CREATED_BY: Final = "app.kubernetes.io/created-by"
-CREATED_BY_KUBERAY: Final = "kuberay-operator"
 CRD_RAYJOB: Final = "RayJob"
-ANNOTATION_DISABLE_HEAD_RESTART: Final = "ray.io/disable-provisioned-head-restart"
-SUBMITTER_CONTAINER_NAME: Final = "ray-job-submitter"
-DASHBOARD_PORT_NAME: Final = "dashboard"
-ENV_DASHBOARD_ADDRESS: Final = "RAY_DASHBOARD_ADDRESS"
-ENV_SUBMISSION_ID: Final = "RAY_JOB_SUBMISSION_ID"
-ENV_PYTHONUNBUFFERED: Final = "PYTHONUNBUFFERED"
-ENV_AUTH_MODE: Final = "RAY_AUTH_MODE"
-ENV_AUTH_TOKEN: Final = "RAY_AUTH_TOKEN"
-AUTH_TOKEN_SECRET_KEY: Final = "auth_token"
-
-# KubeRay's operator environment variables read by :meth:`JobOptions.from_env`.
-ENV_GRACE_PERIOD: Final = "RAYJOB_DEPLOYMENT_STATUS_TRANSITION_GRACE_PERIOD_SECONDS"
-ENV_STATUS_CHECK_TIMEOUT: Final = "RAYJOB_STATUS_CHECK_TIMEOUT_SECONDS"
-ENV_DELETE_RAYJOB: Final = "DELETE_RAYJOB_CR_AFTER_JOB_FINISHES"
-
-# jobDeploymentStatus values ("" is New).
-NEW: Final = ""
-INITIALIZING: Final = "Initializing"
-WAITING: Final = "Waiting"
-RUNNING: Final = "Running"
-COMPLETE: Final = "Complete"
-FAILED: Final = "Failed"
-VALIDATION_FAILED: Final = "ValidationFailed"
-SUSPENDING: Final = "Suspending"
-SUSPENDED: Final = "Suspended"
-RETRYING: Final = "Retrying"
-
-# jobStatus values, mirrored from Ray ("" is New).
-JOB_PENDING: Final = "PENDING"
-JOB_RUNNING: Final = "RUNNING"
-JOB_STOPPED: Final = "STOPPED"
-JOB_SUCCEEDED: Final = "SUCCEEDED"
-JOB_FAILED: Final = "FAILED"
-TERMINAL_JOB_STATUSES: Final = frozenset({JOB_STOPPED, JOB_SUCCEEDED, JOB_FAILED})
-
-# status.reason values (JobFailedReason).
-SUBMISSION_FAILED: Final = "SubmissionFailed"
-DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
-PRE_RUNNING_DEADLINE_EXCEEDED: Final = "PreRunningDeadlineExceeded"
-APP_FAILED: Final = "AppFailed"
-GRACE_PERIOD_EXCEEDED: Final = "JobDeploymentStatusTransitionGracePeriodExceeded"
-STATUS_CHECK_TIMEOUT_EXCEEDED: Final = "JobStatusCheckTimeoutExceeded"
-VALIDATION_FAILED_REASON: Final = "ValidationFailed"
-
-# k8s.io/apimachinery/pkg/util/rand: consonants and digits only, so that no generated name
-# spells a word.
-_RAND_ALPHABET: Final = "bcdfghjklmnpqrstvwxz2456789"
 _DELETION_IMPACT: Final[dict[str, int]] = {
     "DeleteSelf": 4,
     "DeleteCluster": 3,
     "DeleteWorkers": 2,
     "DeleteNone": 1,
 }
-
-
-def random_suffix() -> str:
-    """Five characters the way KubeRay's ``rand.String(5)`` makes them (cluster names, ids)."""
-    return "".join(secrets.choice(_RAND_ALPHABET) for _ in range(5))
-
-
-# -- options ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JobOptions:
-    """Operator-wide settings KubeRay takes from its environment and feature gates.
-
-    Defaults are KubeRay's. ``deletion_policy`` is the RayJobDeletionPolicy gate (beta, on):
-    off, ``deletionStrategy`` is ignored. ``delete_rayjob_after_job_finishes`` makes
-    shutdownAfterJobFinishes delete the RayJob itself instead of its cluster.
-    ``sidecar_submitter_restart`` is the SidecarSubmitterRestart gate (alpha, off).
-    """
-
-    transition_grace_period_seconds: int = DEFAULT_TRANSITION_GRACE_PERIOD_SECONDS
-    status_check_timeout_seconds: int = DEFAULT_STATUS_CHECK_TIMEOUT_SECONDS
-    delete_rayjob_after_job_finishes: bool = False
-    deletion_policy: bool = True
-    sidecar_submitter_restart: bool = False
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **gates: bool) -> JobOptions:
-        """Read KubeRay's environment variables from *env* (the caller passes os.environ).
-
-        Parsing follows KubeRay: an unparsable grace period falls back to the default; a
-        status-check timeout that is unparsable or not positive does too.
-        """
-        grace = _int_or(env.get(ENV_GRACE_PERIOD), DEFAULT_TRANSITION_GRACE_PERIOD_SECONDS)
-        timeout = _int_or(env.get(ENV_STATUS_CHECK_TIMEOUT), DEFAULT_STATUS_CHECK_TIMEOUT_SECONDS)
-        if timeout <= 0:
-            timeout = DEFAULT_STATUS_CHECK_TIMEOUT_SECONDS
-        delete_self = env.get(ENV_DELETE_RAYJOB, "").lower() == "true"
-        return cls(grace, timeout, delete_self, **gates)
-
-    def with_gates(self, gates: FeatureGates) -> JobOptions:
-        """These options under the runtime's parsed feature gates (the two this reconciler
-        reads); each runtime calls it where it parses its gates, so validation and the
-        reconciler never disagree."""
-        return replace(
-            self,
-            deletion_policy=gates.RayJobDeletionPolicy,
-            sidecar_submitter_restart=gates.SidecarSubmitterRestart,
-        )
-
-
-def _int_or(text: str | None, default: int) -> int:
-    try:
-        return int(text) if text is not None else default
-    except ValueError:
-        return default
-
-
-# -- observed state -----------------------------------------------------------------------------
-
-NOT_FOUND: Final = "not found"
-"""``ObservedJob.ray_job`` when the dashboard answered 404 for the job id."""
-
-
-class RayJobLike(Protocol):
-    """A Ray job as ``GET /api/jobs/<id>`` reports it (times in ms since the epoch).
-
-    ``rayplane.clients.jobs.JobInfo`` satisfies it, so a runtime passes the client's answer
-    straight through; tests use :class:`RayJobState`.
-    """
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-    @property
-    def start_time(self) -> int | None: ...
-
-    @property
-    def end_time(self) -> int | None: ...
-
-
-@dataclass(frozen=True)
-class RayJobState:
-    """A plain :class:`RayJobLike`."""
-
-    status: str
-    message: str = ""
-    start_time: int | None = None
-    end_time: int | None = None
-
-
-@dataclass(frozen=True)
-class ObservedJobCluster:
-    """The job's RayCluster (the one named by status.rayClusterName), as the runtime sees it.
-
-    ``status`` is the RayCluster's status; ``state == "ready"`` is what KubeRay waits for.
-    ``dashboard_url`` is ``host:port`` of the dashboard once the head is reachable (on
-    Kubernetes the head Service FQDN, ``<svc>.<ns>.svc.cluster.local:8265``; locally the
-    loopback port). ``spec`` is the cluster's spec, needed for a clusterSelector job's
-    submitter (image, auth). ``head_present`` is False when there is no head node (SidecarMode
-    fails then). ``workers_suspended`` is True when every worker group has suspend: true.
-    """
-
-    name: str
-    status: RayClusterStatus = field(default_factory=RayClusterStatus)
-    dashboard_url: str | None = None
-    spec: RayClusterSpec | None = None
-    deleting: bool = False
-    head_present: bool = True
-    workers_suspended: bool = False
-
-    @property
-    def ready(self) -> bool:
-        return self.status.state == "ready"
-
-
-SubmitterPhase = Literal["running", "succeeded", "failed"]
-
-
-@dataclass(frozen=True)
-class ObservedSubmitter:
-    """The submitter: a Kubernetes Job or local process (K8sJobMode), or the head's
-    ``ray-job-submitter`` container (SidecarMode).
-
-    ``phase`` is "failed" when KubeRay would call it failed: the Job's Failed condition
-    (after its backoffLimit retries; a local runtime retries the process as often), or the
-    sidecar terminated with a non-zero exit code (with SidecarSubmitterRestart: exceeded its
-    restart count). ``finished_at`` is when it finished (the Job's Complete/Failed condition
-    time, the container's finishedAt); ``reason``/``message``/``exit_code`` say why it
-    failed. ``deleting`` marks a submitter already being removed.
-    """
-
-    phase: SubmitterPhase = "running"
-    finished_at: datetime | None = None
-    reason: str = ""
-    message: str = ""
-    exit_code: int | None = None
-    deleting: bool = False
-
-
-@dataclass(frozen=True)
-class ObservedJob:
-    """What the runtime sees of one RayJob's world.
-
-    ``cluster`` is None when no RayCluster named status.rayClusterName exists. ``submitter``
-    is None when there is none (or, in SidecarMode, the container has not terminated and
-    reports nothing). ``ray_job`` is the dashboard's answer for status.jobId: a
-    :class:`RayJobLike`, :data:`NOT_FOUND` on 404, or None when it was not asked or the
-    query failed; ``dashboard_error`` says why it failed (KubeRay starts the status-check
-    timeout then). ``submit_error`` is the error of the previous pass's :class:`SubmitJob`
-    (HTTPMode), which counts as a failed status check too. A runtime only needs to query
-    the dashboard while :func:`wants_ray_job` is True.
-    """
-
-    cluster: ObservedJobCluster | None = None
-    submitter: ObservedSubmitter | None = None
-    ray_job: RayJobLike | Literal["not found"] | None = None
-    dashboard_error: str | None = None
-    submit_error: str | None = None
-
-
-# -- actions ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CreateCluster:
-    """Create the RayCluster *name* from *spec* with these labels and annotations.
-
-    In SidecarMode the spec already carries the ``ray-job-submitter`` container in the head
-    template (restartPolicy Never), as KubeRay builds it.
-    """
-
-    name: str
-    spec: RayClusterSpec
-    labels: dict[str, str]
-    annotations: dict[str, str]
-
-
-@dataclass(frozen=True)
-class DeleteCluster:
-    """Delete the RayCluster *name* (and with it all its nodes)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class SuspendWorkers:
-    """Set ``suspend: true`` on every worker group of RayCluster *cluster_name*.
-
-    The DeleteWorkers deletion policy: the head stays (logs, dashboard), workers go.
-    """
-
-    cluster_name: str
-
-
-@dataclass(frozen=True)
-class EnsureHeadService:
-    """Kubernetes only: the Service *name* (``<rayjob>-head-svc``) selects *cluster_name*'s
-    head; create it, or re-point its selector when the cluster changed. A local runtime
-    ignores it."""
-
-    name: str
-    cluster_name: str
-
-
-@dataclass(frozen=True)
-class CreateSubmitter:
-    """Start the K8sJobMode submitter *name* (the RayJob's name).
-
-    On Kubernetes: a batch/v1 Job with ``labels``, ``backoff_limit`` and ``template`` used
-    verbatim (command, env and labels already filled in as KubeRay does). Locally: run
-    ``command`` with ``env`` as a process, retrying a failure up to ``backoff_limit`` times.
-    """
-
-    name: str
-    command: list[str]
-    env: list[EnvVar]
-    backoff_limit: int
-    labels: dict[str, str]
-    template: PodTemplateSpec
-
-
-@dataclass(frozen=True)
-class DeleteSubmitter:
-    """Delete the submitter *name* (Kubernetes: background propagation, pods go too)."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class SubmitJob:
-    """HTTPMode: submit the Ray job, unless the dashboard already knows *job_id*.
-
-    The runtime GETs before it POSTs (``JobsClient.submit`` does), so a retried action never
-    submits twice. Its error, if any, goes into the next pass's ``ObservedJob.submit_error``.
-    """
-
-    job_id: str
-    dashboard_url: str
-    entrypoint: str
-    runtime_env: dict[str, Any] | None = None
-    metadata: dict[str, str] | None = None
-    entrypoint_num_cpus: float | None = None
-    entrypoint_num_gpus: float | None = None
-    entrypoint_resources: dict[str, float] | None = None
-
-
-@dataclass(frozen=True)
-class StopJob:
-    """``POST /api/jobs/<job_id>/stop`` on *dashboard_url*; errors are only logged."""
-
-    job_id: str
-    dashboard_url: str
-
-
-@dataclass(frozen=True)
-class DeleteSelf:
-    """Delete the RayJob itself (DeleteSelf policy, DELETE_RAYJOB_CR_AFTER_JOB_FINISHES)."""
-
-
-JobAction = (
-    CreateCluster
-    | DeleteCluster
-    | SuspendWorkers
-    | EnsureHeadService
-    | CreateSubmitter
-    | DeleteSubmitter
-    | SubmitJob
-    | StopJob
-    | DeleteSelf
-)
-
-
-@dataclass(frozen=True)
-class JobPlan:
-    """The outcome of one pass.
-
-    ``status`` is the complete status to write; ``changed`` says whether KubeRay would write
-    it (when False, ``status`` is the current one). ``requeue_after`` is seconds until the
-    next pass, or None for "only when something changes" (a finished or suspended job).
-    ``error`` is why the pass could not progress; ``events`` are lines for the event log.
-    """
-
-    status: RayJobStatus
-    actions: list[JobAction]
-    requeue_after: float | None
-    events: list[str]
-    changed: bool = False
-    error: str | None = None
-
-
-# -- public helpers -----------------------------------------------------------------------------
-
-
-def is_job_terminal(job_status: str | None) -> bool:
-    """STOPPED, SUCCEEDED or FAILED: a Ray job that can no longer change."""
-    return (job_status or "") in TERMINAL_JOB_STATUSES
 
 
 def wants_ray_job(job: RayJob) -> bool:
@@ -470,128 +161,6 @@ def finalize_job(job: RayJob, observed: ObservedJob | None = None) -> list[JobAc
     return [StopJob(status.job_id, status.dashboard_url)]
 
 
-def submitter_command(
-    job: RayJob,
-    dashboard_url: str,
-    *,
-    job_id: str | None = None,
-    sidecar_restart: bool = False,
-) -> list[str]:
-    """KubeRay's submitter: ``["/bin/bash", "-ce", "--", script]`` (common/job.go).
-
-    The script waits for ``/api/gcs_healthz``, then in K8sJobMode submits only if
-    ``ray job status`` does not know the id (the Job may retry) and follows the logs::
-
-        until python -c "...urlopen('http://D/api/gcs_healthz', timeout=10)..." >/dev/null 2>&1 ;
-        do echo "Waiting for Ray Dashboard GCS to become healthy at http://D ..." ; sleep 2 ;
-        done ; if ! ray job status --address http://D ID >/dev/null 2>&1 ; then ray job submit
-        --address http://D --no-wait [--runtime-env-json ..] [--metadata-json ..]
-        --submission-id ID [--entrypoint-num-cpus ..] -- ENTRYPOINT ; fi ;
-        ray job logs --address http://D --follow ID
-
-    In SidecarMode *dashboard_url* is the dashboard as the head sees it (``127.0.0.1:PORT``);
-    the script submits once and waits, unless SidecarSubmitterRestart is on. *job_id*
-    defaults to status.jobId. The entrypoint is shell text, as in KubeRay. The command needs
-    ``python`` and ``ray`` on PATH.
-    """
-    mode = job.spec.submission_mode
-    url = dashboard_url if "://" in dashboard_url else f"http://{dashboard_url}"
-    if mode == "SidecarMode":
-        port = urlsplit(url).port or DEFAULT_DASHBOARD_PORT
-        address = f"http://127.0.0.1:{port}"
-        health_url = f"http://localhost:{port}/api/gcs_healthz"
-    elif mode == "K8sJobMode":
-        address = url
-        health_url = f"{address}/api/gcs_healthz"
-    else:
-        raise ValueError(f"unsupported submission mode for job submit command: {mode}")
-    submission_id = job_id if job_id is not None else (job.status or RayJobStatus()).job_id or ""
-    spec = job.spec
-
-    health = (
-        'python -c "import urllib.request; '
-        f"r=urllib.request.urlopen('{health_url}', timeout={GCS_HEALTH_CHECK_TIMEOUT_SECONDS}); "
-        "exit(0 if b'success' in r.read() else 1)\""
-    )
-    waiting = go_quote(f"Waiting for Ray Dashboard GCS to become healthy at {address} ...")
-    cmd: list[str] = [
-        "until", health, ">/dev/null", "2>&1", ";",
-        "do", "echo", waiting, ";", "sleep", "2", ";", "done", ";",
-    ]  # fmt: skip
-    check_first = mode == "K8sJobMode" or sidecar_restart
-    if check_first:
-        cmd += ["if", "!", "ray", "job", "status", "--address", address, submission_id]
-        cmd += [">/dev/null", "2>&1", ";", "then"]
-    cmd += ["ray", "job", "submit", "--address", address]
-    if check_first:
-        cmd.append("--no-wait")
-    runtime_env = runtime_env_of(job)
-    if runtime_env is not None:
-        cmd += ["--runtime-env-json", go_quote(go_json(runtime_env))]
-    if spec.metadata:
-        cmd += ["--metadata-json", go_quote(go_json(spec.metadata))]
-    if submission_id:
-        cmd += ["--submission-id", submission_id]
-    if spec.entrypoint_num_cpus and spec.entrypoint_num_cpus > 0:
-        cmd += ["--entrypoint-num-cpus", f"{float(spec.entrypoint_num_cpus):f}"]
-    if spec.entrypoint_num_gpus and spec.entrypoint_num_gpus > 0:
-        cmd += ["--entrypoint-num-gpus", f"{float(spec.entrypoint_num_gpus):f}"]
-    if spec.entrypoint_resources:
-        cmd += ["--entrypoint-resources", go_quote(spec.entrypoint_resources)]
-    cmd += ["--", (spec.entrypoint or "").strip(), ";"]
-    if check_first:
-        cmd += ["fi", ";", "ray", "job", "logs", "--address", address, "--follow", submission_id]
-    return ["/bin/bash", "-ce", "--", " ".join(cmd)]
-
-
-def runtime_env_of(job: RayJob) -> dict[str, Any] | None:
-    """spec.runtimeEnvYAML parsed (None when unset or empty); ValueError if it is not a map.
-
-    Keys are made strings, as YAML-to-JSON conversion does.
-    """
-    text = job.spec.runtime_env_yaml
-    if not text or not text.strip():
-        return None
-    try:
-        docs = parse_text(text, "spec.runtimeEnvYAML")
-    except LoadError as exc:
-        raise ValueError(str(exc)) from exc
-    if not docs:
-        return None
-    raw = docs[0].raw
-    if not isinstance(raw, dict):
-        raise ValueError("spec.runtimeEnvYAML must be a YAML mapping")
-    result = _string_keys(raw)
-    assert isinstance(result, dict)
-    return result
-
-
-def entrypoint_resources_of(job: RayJob) -> dict[str, float] | None:
-    """spec.entrypointResources (a JSON object string) parsed; ValueError if it is not one."""
-    text = job.spec.entrypoint_resources
-    if not text:
-        return None
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"spec.entrypointResources is not valid JSON: {exc}") from exc
-    if not isinstance(parsed, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in parsed.values()
-    ):
-        raise ValueError('spec.entrypointResources must be a JSON object like {"GPU_TYPE": 1}')
-    return {str(k): float(v) for k, v in parsed.items()}
-
-
-def check_name(name: str) -> str:
-    """KubeRay's CheckName: at most 50 characters (from the end), no leading digit or
-    punctuation. Used for the auth Secret's default name."""
-    if len(name) > 50:
-        name = name[len(name) - 50 :]
-    if name and (name[0].isdigit() or not name[0].isalnum()):
-        name = "r" + name[1:]
-    return name
-
-
 # -- the reconciler -----------------------------------------------------------------------------
 
 
@@ -612,10 +181,11 @@ def reconcile_job(
     current = job.status or RayJobStatus()
     managed_by = job.spec.managed_by
     if managed_by and managed_by != KUBERAY_MANAGER:
-        return JobPlan(current, [], None, [f"Skipped: the RayJob is managed by {managed_by}"])
+        skipped = f"Skipped: the RayJob is managed by {managed_by}"
+        return JobPlan(current, [], None, [Event.normal(reasons.MANAGED_ELSEWHERE, skipped)])
     if job.metadata.deletion_timestamp:
         return JobPlan(current, list(finalize_job(job, observed)), None, [])
-    return _Pass(job, observed, _utc(now), rand, options or JobOptions()).run()
+    return _Pass(job, observed, utc(now), rand, options or JobOptions()).run()
 
 
 @dataclass(frozen=True)
@@ -653,7 +223,7 @@ class _Pass:
         self.previous = job.status or RayJobStatus()
         self.fields = _fields(self.previous)
         self.actions: list[JobAction] = []
-        self.events: list[str] = []
+        self.events: list[Event] = []
         self.error: str | None = None
 
     # status fields --------------------------------------------------------------------------
@@ -673,8 +243,8 @@ class _Pass:
         self.set("reason", reason)
         self.set("message", message)
 
-    def warn(self, message: str) -> None:
-        self.events.append(f"Warning: {message}")
+    def warn(self, reason: str, message: str) -> None:
+        self.events.append(Event.warning(reason, message))
         if self.error is None:
             self.error = message
 
@@ -688,7 +258,7 @@ class _Pass:
 
     @property
     def selector_name(self) -> str:
-        return (self.spec.cluster_selector or {}).get(CLUSTER_SELECTOR_KEY, "")
+        return (self.spec.cluster_selector or {}).get(CLUSTER_LABEL, "")
 
     @property
     def uses_selector(self) -> bool:
@@ -732,7 +302,12 @@ class _Pass:
         if old != new:
             why = self.get("reason")
             detail = f" ({why}: {self.get('message')})" if why else ""
-            self.events.append(f"JobDeploymentStatus {old or 'New'} -> {new or 'New'}{detail}")
+            self.events.append(
+                Event.normal(
+                    reasons.JOB_DEPLOYMENT_STATUS,
+                    f"JobDeploymentStatus {old or 'New'} -> {new or 'New'}{detail}",
+                )
+            )
         return JobPlan(
             _build(self.fields), self.actions, outcome.requeue, self.events, True, self.error
         )
@@ -777,7 +352,10 @@ class _Pass:
                 self.set("ray_cluster_status", cluster.status)
                 return _BREAK
             if not cluster.dashboard_url:
-                self.warn(f"RayCluster {cluster.name} is ready but its dashboard URL is unknown")
+                self.warn(
+                    reasons.RECONCILE_ERROR,
+                    f"RayCluster {cluster.name} is ready but its dashboard URL is unknown",
+                )
                 return _WAIT
             self.set("dashboard_url", cluster.dashboard_url)
         if self.mode == "InteractiveMode":
@@ -787,7 +365,9 @@ class _Pass:
             try:
                 self.create_submitter(cluster)
             except ValueError as exc:
-                self.warn(f"cannot build the submitter: {exc}")
+                self.warn(
+                    reasons.FAILED_TO_CREATE_RAY_JOB_SUBMITTER, f"cannot build the submitter: {exc}"
+                )
                 return _WAIT
         self.set("job_deployment_status", RUNNING)
         return _BREAK
@@ -835,11 +415,16 @@ class _Pass:
         if ray_job == NOT_FOUND:
             if self.mode == "HTTPMode":
                 try:
-                    self.actions.append(self.submit_job())
+                    self.actions.append(
+                        http_submission(self.job, self.get("job_id"), self.get("dashboard_url"))
+                    )
                 except ValueError as exc:
-                    self.warn(f"cannot submit the Ray job: {exc}")
+                    self.warn(reasons.INVALID_RAY_JOB_SPEC, f"cannot submit the Ray job: {exc}")
                 if self.observed.submit_error is not None:
-                    self.warn(f"submitting the Ray job failed: {self.observed.submit_error}")
+                    self.warn(
+                        reasons.FAILED_TO_SUBMIT_RAY_JOB,
+                        f"submitting the Ray job failed: {self.observed.submit_error}",
+                    )
                     return _BREAK if self.record_status_check_failure() else _WAIT
                 return _WAIT
             if finished_at is not None:
@@ -848,7 +433,10 @@ class _Pass:
             return _WAIT
         if ray_job is None or isinstance(ray_job, str):
             if self.observed.dashboard_error is not None:
-                self.warn(f"cannot get the Ray job's status: {self.observed.dashboard_error}")
+                self.warn(
+                    reasons.FAILED_TO_GET_RAY_JOB_STATUS,
+                    f"cannot get the Ray job's status: {self.observed.dashboard_error}",
+                )
                 return _BREAK if self.record_status_check_failure() else _WAIT
             return _WAIT
 
@@ -872,9 +460,9 @@ class _Pass:
         if isinstance(info, RayJobInfo):
             times = {k: v for k, v in info if v is not None}
         if ray_job.start_time:
-            times["start_time"] = format_time(_from_ms(ray_job.start_time))
+            times["start_time"] = format_time(from_ms(ray_job.start_time))
         if ray_job.end_time:
-            times["end_time"] = format_time(_from_ms(ray_job.end_time))
+            times["end_time"] = format_time(from_ms(ray_job.end_time))
         self.set("ray_job_info", RayJobInfo.model_validate(times) if times else None)
         return _BREAK
 
@@ -905,11 +493,16 @@ class _Pass:
             return failed, _finished_at(submitter)
 
         if submitter is None:
-            self.warn(f"the submitter {self.job.name} is missing; creating it again")
+            self.warn(
+                reasons.RAY_JOB_SUBMITTER_NOT_FOUND,
+                f"the submitter {self.job.name} is missing; creating it again",
+            )
             try:
                 self.create_submitter(cluster)
             except ValueError as exc:
-                self.warn(f"cannot build the submitter: {exc}")
+                self.warn(
+                    reasons.FAILED_TO_CREATE_RAY_JOB_SUBMITTER, f"cannot build the submitter: {exc}"
+                )
             return None
         if submitter.phase == "failed":
             if job_failed:
@@ -935,7 +528,7 @@ class _Pass:
         self.set("job_status", JOB_FAILED)
         self.fail(
             GRACE_PERIOD_EXCEEDED,
-            f"The RayJob submitter finished at {_go_datetime(finished_at)} but the ray job did "
+            f"The RayJob submitter finished at {go_datetime(finished_at)} but the ray job did "
             f"not reach terminal state within {SUBMITTER_FINISHED_TIMEOUT_SECONDS}s",
         )
         return True
@@ -967,7 +560,12 @@ class _Pass:
             submitter_gone = False
             if not submitter.deleting:
                 self.actions.append(DeleteSubmitter(self.job.name))
-                self.events.append(f"Deleting submitter {self.where}/{self.job.name}")
+                self.events.append(
+                    Event.normal(
+                        reasons.DELETED_RAY_JOB_SUBMITTER,
+                        f"Deleting submitter {self.where}/{self.job.name}",
+                    )
+                )
         if not (cluster_gone and submitter_gone):
             return _WAIT
         for name in (
@@ -1010,7 +608,7 @@ class _Pass:
         return _DONE
 
     def end_time(self) -> datetime:
-        return _parse_time(self.get("end_time")) or self.now
+        return parse_time(self.get("end_time")) or self.now
 
     def deletion_rules(self) -> _Outcome:
         """handleDeletionRules: of the overdue rules not yet done, the most destructive runs
@@ -1094,12 +692,19 @@ class _Pass:
             if cluster is not None and not cluster.deleting:
                 self.actions.append(SuspendWorkers(cluster.name))
                 self.events.append(
-                    "Setting suspend: true on all worker groups of cluster "
-                    f"{self.where}/{cluster.name}"
+                    Event.normal(
+                        reasons.SUSPENDED_WORKERS,
+                        "Setting suspend: true on all worker groups of cluster "
+                        f"{self.where}/{cluster.name}",
+                    )
                 )
         elif policy == "DeleteSelf":
             self.actions.append(DeleteSelf())
-            self.events.append(f"Deleting RayJob {self.where}/{self.job.name}")
+            self.events.append(
+                Event.normal(
+                    reasons.DELETING_RAY_JOB, f"Deleting RayJob {self.where}/{self.job.name}"
+                )
+            )
 
     def requeue_until(self, moment: datetime) -> float:
         return (moment - self.now).total_seconds() + DELETION_REQUEUE_BUFFER_SECONDS
@@ -1114,24 +719,24 @@ class _Pass:
 
     def active_deadline(self) -> bool:
         seconds = self.spec.active_deadline_seconds
-        start = _parse_time(self.get("start_time"))
+        start = parse_time(self.get("start_time"))
         if seconds is None or start is None or self.now < start + timedelta(seconds=seconds):
             return False
         self.fail(
             DEADLINE_EXCEEDED,
-            f"The RayJob has passed the activeDeadlineSeconds. StartTime: {_go_time(start)}. "
+            f"The RayJob has passed the activeDeadlineSeconds. StartTime: {go_time(start)}. "
             f"ActiveDeadlineSeconds: {seconds}",
         )
         return True
 
     def pre_running_deadline(self) -> bool:
         seconds = self.spec.pre_running_deadline_seconds
-        start = _parse_time(self.get("start_time"))
+        start = parse_time(self.get("start_time"))
         if seconds is None or start is None or self.now < start + timedelta(seconds=seconds):
             return False
         self.fail(
             PRE_RUNNING_DEADLINE_EXCEEDED,
-            f"The RayJob has passed the preRunningDeadlineSeconds. StartTime: {_go_time(start)}. "
+            f"The RayJob has passed the preRunningDeadlineSeconds. StartTime: {go_time(start)}. "
             f"PreRunningDeadlineSeconds: {seconds}",
         )
         return True
@@ -1142,7 +747,7 @@ class _Pass:
         if not is_job_terminal(job_status) or self.state != RUNNING:
             return False
         info = self.fields.get("ray_job_info")
-        end = _parse_time(info.end_time) if isinstance(info, RayJobInfo) else None
+        end = parse_time(info.end_time) if isinstance(info, RayJobInfo) else None
         grace = timedelta(seconds=self.options.transition_grace_period_seconds)
         if end is None or self.now < end + grace:
             return False
@@ -1156,13 +761,13 @@ class _Pass:
         return True
 
     def status_check_timed_out(self) -> bool:
-        start = _parse_time(self.get("job_status_check_failure_start_time"))
+        start = parse_time(self.get("job_status_check_failure_start_time"))
         timeout = self.options.status_check_timeout_seconds
         if start is None or self.now < start + timedelta(seconds=timeout):
             return False
         self.fail(
             STATUS_CHECK_TIMEOUT_EXCEEDED,
-            f"Job status checks have been failing since {_go_datetime(start)}; "
+            f"Job status checks have been failing since {go_datetime(start)}; "
             f"exceeded timeout of {timeout}s",
         )
         return True
@@ -1193,30 +798,36 @@ class _Pass:
         name = self.get("ray_cluster_name")
         if self.uses_selector:
             self.warn(
+                reasons.RAY_CLUSTER_NOT_FOUND,
                 f"RayCluster {self.where}/{name} set in the clusterSelector is not found. It "
-                "must be created manually"
+                "must be created manually",
             )
             return None
         if self.spec.ray_cluster_spec is None:
-            self.warn("the RayJob has neither rayClusterSpec nor clusterSelector")
+            self.warn(
+                reasons.INVALID_RAY_JOB_SPEC,
+                "the RayJob has neither rayClusterSpec nor clusterSelector",
+            )
             return None
         self.actions.append(self.cluster_action(name, self.spec.ray_cluster_spec))
-        self.events.append(f"Creating RayCluster {self.where}/{name}")
+        self.events.append(
+            Event.normal(reasons.CREATED_RAY_CLUSTER, f"Creating RayCluster {self.where}/{name}")
+        )
         return ObservedJobCluster(name=name, head_present=False)
 
     def cluster_action(self, name: str, template: RayClusterSpec) -> CreateCluster:
         """constructRayClusterForRayJob: the job's spec, labels and annotations, plus the
         origin labels; SidecarMode adds the submitter container to the head."""
         labels = dict(self.job.metadata.labels or {})
-        labels[LABEL_ORIGINATED_FROM_CR_NAME] = self.job.name
-        labels[LABEL_ORIGINATED_FROM_CRD] = CRD_RAYJOB
-        labels[LABEL_SUBMISSION_MODE] = self.mode
+        labels[ORIGINATED_FROM_CR_NAME] = self.job.name
+        labels[ORIGINATED_FROM_CRD] = CRD_RAYJOB
+        labels[JOB_SUBMISSION_MODE] = self.mode
         annotations = dict(self.job.metadata.annotations or {})
         spec = template.model_copy(deep=True)
         if self.mode == "SidecarMode":
-            annotations[ANNOTATION_DISABLE_HEAD_RESTART] = "true"
+            annotations[DISABLE_PROVISIONED_HEAD_RESTART] = "true"
             head = spec.head_group_spec.template.spec
-            port = _dashboard_port(head.containers[0] if head.containers else None)
+            port = dashboard_port(head.containers[0] if head.containers else None)
             command = submitter_command(
                 self.job,
                 f"127.0.0.1:{port}",
@@ -1226,8 +837,16 @@ class _Pass:
             # With SidecarSubmitterRestart only the submitter restarts on a non-zero exit (a
             # dropped log stream); the status check in its script avoids a second submit.
             restart = "OnFailure" if self.options.sidecar_submitter_restart else None
-            sidecar = _default_submitter_container(spec, restart)
-            self.configure_submitter(sidecar, command, spec, name, force=True)
+            sidecar = default_submitter_container(spec, restart)
+            configure_submitter(
+                sidecar,
+                command,
+                spec,
+                name,
+                self.get("dashboard_url"),
+                self.get("job_id"),
+                force=True,
+            )
             head.containers = [*head.containers, sidecar]
             head.restart_policy = "Never"
         return CreateCluster(name, spec, labels, annotations)
@@ -1241,7 +860,7 @@ class _Pass:
             template = PodTemplateSpec.model_validate(
                 {
                     "spec": {
-                        "containers": [_default_submitter_container(cluster_spec)],
+                        "containers": [default_submitter_container(cluster_spec)],
                         "restartPolicy": "Never",
                     }
                 }
@@ -1250,11 +869,19 @@ class _Pass:
             raise ValueError("submitterPodTemplate has no containers")
         container = template.spec.containers[0]
         command = submitter_command(self.job, self.get("dashboard_url"), job_id=self.get("job_id"))
-        self.configure_submitter(container, command, cluster_spec, cluster.name, force=False)
+        configure_submitter(
+            container,
+            command,
+            cluster_spec,
+            cluster.name,
+            self.get("dashboard_url"),
+            self.get("job_id"),
+            force=False,
+        )
         labels = {
-            LABEL_ORIGINATED_FROM_CR_NAME: self.job.name,
-            LABEL_ORIGINATED_FROM_CRD: CRD_RAYJOB,
-            LABEL_CREATED_BY: CREATED_BY_KUBERAY,
+            ORIGINATED_FROM_CR_NAME: self.job.name,
+            ORIGINATED_FROM_CRD: CRD_RAYJOB,
+            CREATED_BY: CREATED_BY_KUBERAY,
         }
         meta = template.metadata or ObjectMeta()
         template.metadata = meta.model_copy(update={"labels": {**(meta.labels or {}), **labels}})
@@ -1267,101 +894,24 @@ class _Pass:
                 self.job.name, run, list(container.env or []), backoff, labels, template
             )
         )
-        self.events.append(f"Creating submitter {self.where}/{self.job.name}")
-
-    def configure_submitter(
-        self,
-        container: Container,
-        command: list[str],
-        cluster_spec: RayClusterSpec,
-        cluster_name: str,
-        *,
-        force: bool,
-    ) -> None:
-        """configureSubmitterContainer: the default command unless the user set one (always
-        in SidecarMode), PYTHONUNBUFFERED, the dashboard address and submission id, and the
-        auth token when the cluster requires one."""
-        if force or not container.command:
-            container.command = command[:3]
-            container.args = command[3:]
-        env = list(container.env or [])
-        env.append(EnvVar(name=ENV_PYTHONUNBUFFERED, value="1"))
-        env.append(EnvVar(name=ENV_DASHBOARD_ADDRESS, value=self.get("dashboard_url")))
-        env.append(EnvVar(name=ENV_SUBMISSION_ID, value=self.get("job_id")))
-        auth = cluster_spec.auth_options
-        if auth is not None and auth.mode == "token":
-            names = {var.name for var in env}
-            if ENV_AUTH_MODE not in names:
-                env.append(EnvVar(name=ENV_AUTH_MODE, value="token"))
-            if ENV_AUTH_TOKEN not in names:
-                secret = auth.secret_name or check_name(cluster_name)
-                env.append(
-                    EnvVar.model_validate(
-                        {
-                            "name": ENV_AUTH_TOKEN,
-                            "valueFrom": {
-                                "secretKeyRef": {"name": secret, "key": AUTH_TOKEN_SECRET_KEY}
-                            },
-                        }
-                    )
-                )
-        container.env = env
+        self.events.append(
+            Event.normal(
+                reasons.CREATED_RAY_JOB_SUBMITTER,
+                f"Creating submitter {self.where}/{self.job.name}",
+            )
+        )
 
     def delete_cluster(self, name: str) -> None:
         self.actions.append(DeleteCluster(name))
-        self.events.append(f"Deleting RayCluster {self.where}/{name}")
-
-    def submit_job(self) -> SubmitJob:
-        """ConvertRayJobToReq: the POST /api/jobs/ body of an HTTPMode job."""
-        spec = self.spec
-        cpus = float(spec.entrypoint_num_cpus) if spec.entrypoint_num_cpus else None
-        gpus = float(spec.entrypoint_num_gpus) if spec.entrypoint_num_gpus else None
-        return SubmitJob(
-            job_id=self.get("job_id"),
-            dashboard_url=self.get("dashboard_url"),
-            entrypoint=spec.entrypoint or "",
-            runtime_env=runtime_env_of(self.job),
-            metadata=dict(spec.metadata) if spec.metadata else None,
-            entrypoint_num_cpus=cpus,
-            entrypoint_num_gpus=gpus,
-            entrypoint_resources=entrypoint_resources_of(self.job),
+        self.events.append(
+            Event.normal(reasons.DELETED_RAY_CLUSTER, f"Deleting RayCluster {self.where}/{name}")
         )
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        return _utc(datetime.fromisoformat(text))
-    except ValueError:
-        return None
-
-
-def _from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def _go_time(moment: datetime) -> str:
-    """A time as Go's ``%v`` prints a metav1.Time in UTC."""
-    return _utc(moment).strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
-
-
-def _go_datetime(moment: datetime) -> str:
-    """Go's ``time.DateTime`` layout."""
-    return _utc(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _finished_at(submitter: ObservedSubmitter | None) -> datetime | None:
     if submitter is None or submitter.phase == "running" or submitter.finished_at is None:
         return None
-    return _utc(submitter.finished_at)
+    return utc(submitter.finished_at)
 
 
 def _fields(status: RayJobStatus) -> dict[str, Any]:
@@ -1392,67 +942,3 @@ def _cluster_status_differs(old: Any, new: Any) -> bool:
         "conditions",
     )
     return any(getattr(a, key) != getattr(b, key) for key in keys)
-
-
-def _dashboard_port(container: Container | None) -> int:
-    """FindContainerPort(head, "dashboard", 8265)."""
-    for port in (container.ports or []) if container is not None else []:
-        if port.name == DASHBOARD_PORT_NAME:
-            return port.container_port
-    return DEFAULT_DASHBOARD_PORT
-
-
-def _default_submitter_container(
-    cluster_spec: RayClusterSpec, restart_policy: str | None = None
-) -> Container:
-    """GetDefaultSubmitterContainer: the head's image (no version skew), small resources."""
-    containers = cluster_spec.head_group_spec.template.spec.containers
-    doc: dict[str, Any] = {
-        "name": SUBMITTER_CONTAINER_NAME,
-        "resources": {
-            "limits": {"cpu": "1", "memory": "1Gi"},
-            "requests": {"cpu": "500m", "memory": "200Mi"},
-        },
-    }
-    if containers and containers[0].image:
-        doc["image"] = containers[0].image
-    if restart_policy is not None:
-        doc["restartPolicy"] = restart_policy
-    return Container.model_validate(doc)
-
-
-def _string_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _string_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_string_keys(v) for v in value]
-    return value
-
-
-__all__ = [
-    "NOT_FOUND",
-    "CreateCluster",
-    "CreateSubmitter",
-    "DeleteCluster",
-    "DeleteSelf",
-    "DeleteSubmitter",
-    "EnsureHeadService",
-    "JobAction",
-    "JobOptions",
-    "JobPlan",
-    "ObservedJob",
-    "ObservedJobCluster",
-    "ObservedSubmitter",
-    "RayJobLike",
-    "RayJobState",
-    "StopJob",
-    "SubmitJob",
-    "SuspendWorkers",
-    "finalize_job",
-    "is_job_terminal",
-    "random_suffix",
-    "reconcile_job",
-    "submitter_command",
-    "validation_failed",
-    "wants_ray_job",
-]

@@ -25,13 +25,15 @@ from typing import Any
 
 import httpx
 
+from rayplane.errors import RayplaneError
+
 APPLICATIONS_PATH = "/api/serve/applications/"
 PROXY_HEALTH_PATH = "/-/healthz"
 # KubeRay's dashboard and proxy clients time out after 2 s; a pass must not hang on one node.
 DEFAULT_TIMEOUT_S = 2.0
 
 
-class ServeClientError(Exception):
+class ServeClientError(RayplaneError):
     """A Serve call failed: no answer, a non-2xx status, or a body that is not the schema.
 
     ``status_code`` is None when there was no HTTP answer; ``body`` is the answer's text
