@@ -54,7 +54,7 @@ NOT_FOUND: Final = "not found"
 class RayJobLike(Protocol):
     """A Ray job as ``GET /api/jobs/<id>`` reports it (times in ms since the epoch).
 
-    ``rayplane.clients.jobs.JobInfo`` satisfies it, so a runtime passes the client's answer
+    ``rayplane.clients.jobs_api.JobInfo`` satisfies it, so a runtime passes the client's answer
     straight through; tests use :class:`RayJobState`.
     """
 

@@ -36,7 +36,7 @@ class JobOptions:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **gates: bool) -> JobOptions:
-        """Read KubeRay's environment variables from *env* (the caller passes os.environ).
+        """Read KubeRay's environment variables from *env* (the settings root's KubeRay values).
 
         Parsing follows KubeRay: an unparsable grace period falls back to the default; a
         status-check timeout that is unparsable or not positive does too.

@@ -83,7 +83,7 @@ DELETE_SERVICE_DELETED = "ServiceDeleted"
 
 
 class DeploymentView(Protocol):
-    """What the reconciler reads of a Serve deployment (clients.serve.DeploymentInfo fits)."""
+    """What the reconciler reads of a Serve deployment (clients.serve_api.DeploymentInfo fits)."""
 
     @property
     def status(self) -> str: ...
@@ -93,7 +93,7 @@ class DeploymentView(Protocol):
 
 
 class AppView(Protocol):
-    """What the reconciler reads of a Serve application (clients.serve.ApplicationInfo fits)."""
+    """What the reconciler reads of a Serve application (clients.serve_api.ApplicationInfo fits)."""
 
     @property
     def status(self) -> str: ...
@@ -137,7 +137,7 @@ class ObservedServiceCluster:
     * ``annotations``: the cluster's annotations, for the spec hash, ``ray.io/num-worker-
       groups`` and ``ray.io/kuberay-version``.
     * ``serve_apps``: the applications from ``GET /api/serve/applications/?api_type=
-      declarative`` (``ServeState.applications`` from clients.serve as is, or
+      declarative`` (``ServeState.applications`` from clients.serve_api as is, or
       :class:`ServeApp` values), None when not queried (the runtime queries once the head is ready);
       ``serve_error`` says why the query failed, if it did.
     * ``worker_serve_endpoints``: ready worker nodes whose Serve proxy answers
