@@ -183,6 +183,33 @@ def test_submit_gets_before_it_posts(dashboard: Dashboard, client: JobsClient) -
     }
 
 
+def test_a_reconcilers_submit_action_is_sent_with_every_field(
+    dashboard: Dashboard, client: JobsClient
+) -> None:
+    from rayplane.reconcile.job import SubmitJob
+
+    action = SubmitJob(
+        job_id="demo-abcde",
+        dashboard_url="unused",
+        entrypoint="python main.py",
+        runtime_env={"pip": ["requests"]},
+        metadata={"owner": "me"},
+        entrypoint_num_cpus=1.0,
+        entrypoint_num_gpus=0.5,
+        entrypoint_resources={"Custom": 2.0},
+    )
+    assert client.submit_request(action) == Submission("demo-abcde", True)
+    assert json.loads(dashboard.requests[1].content) == {
+        "entrypoint": "python main.py",
+        "submission_id": "demo-abcde",
+        "runtime_env": {"pip": ["requests"]},
+        "metadata": {"owner": "me"},
+        "entrypoint_num_cpus": 1.0,
+        "entrypoint_num_gpus": 0.5,
+        "entrypoint_resources": {"Custom": 2.0},
+    }
+
+
 def test_submit_never_submits_twice(dashboard: Dashboard, client: JobsClient) -> None:
     client.submit("python main.py", submission_id="demo-abcde")
     again = client.submit("python main.py", submission_id="demo-abcde")

@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -115,6 +115,29 @@ def dashboard_base_url(address: str) -> str:
     return address if "://" in address else f"http://{address}"
 
 
+class JobRequest(Protocol):
+    """A submission as a runtime holds it; the RayJob reconciler's SubmitJob action is one.
+
+    Both runtimes submit the reconciler's action, so the mapping of its fields onto the
+    Jobs API lives here once, not in each runtime.
+    """
+
+    @property
+    def job_id(self) -> str: ...
+    @property
+    def entrypoint(self) -> str: ...
+    @property
+    def runtime_env(self) -> Mapping[str, Any] | None: ...
+    @property
+    def metadata(self) -> Mapping[str, str] | None: ...
+    @property
+    def entrypoint_num_cpus(self) -> float | None: ...
+    @property
+    def entrypoint_num_gpus(self) -> float | None: ...
+    @property
+    def entrypoint_resources(self) -> Mapping[str, float] | None: ...
+
+
 class JobsClient:
     """Ray's job API on one dashboard.
 
@@ -172,6 +195,21 @@ class JobsClient:
         if not isinstance(data, list):
             raise JobsClientError("list jobs: expected a JSON list", response.status_code)
         return [JobInfo.from_json(item) for item in data if isinstance(item, dict)]
+
+    def submit_request(
+        self, request: JobRequest, *, base_dir: str | Path | None = None
+    ) -> Submission:
+        """:meth:`submit` of a runtime's *request*, its id as the submission id."""
+        return self.submit(
+            request.entrypoint,
+            submission_id=request.job_id,
+            runtime_env=request.runtime_env,
+            metadata=request.metadata,
+            entrypoint_num_cpus=request.entrypoint_num_cpus,
+            entrypoint_num_gpus=request.entrypoint_num_gpus,
+            entrypoint_resources=request.entrypoint_resources,
+            base_dir=base_dir,
+        )
 
     def submit(
         self,

@@ -343,15 +343,7 @@ class RayJobController(KindController[RayJob, None]):
     async def _submit(self, job: RayJob, action: SubmitJob) -> None:
         def call() -> None:
             with self._jobs_client(action.dashboard_url) as client:
-                client.submit(
-                    action.entrypoint,
-                    submission_id=action.job_id,
-                    runtime_env=action.runtime_env,
-                    metadata=action.metadata,
-                    entrypoint_num_cpus=action.entrypoint_num_cpus,
-                    entrypoint_num_gpus=action.entrypoint_num_gpus,
-                    entrypoint_resources=action.entrypoint_resources,
-                )
+                client.submit_request(action)
 
         try:
             await self.ctx.in_thread(call)

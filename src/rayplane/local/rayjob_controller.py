@@ -212,16 +212,7 @@ class RayJobController:
         elif isinstance(action, SubmitJob):
             try:
                 with JobsClient(action.dashboard_url) as client:
-                    client.submit(
-                        action.entrypoint,
-                        submission_id=action.job_id,
-                        runtime_env=action.runtime_env,
-                        metadata=action.metadata,
-                        entrypoint_num_cpus=action.entrypoint_num_cpus,
-                        entrypoint_num_gpus=action.entrypoint_num_gpus,
-                        entrypoint_resources=action.entrypoint_resources,
-                        base_dir=_source_dir(job),
-                    )
+                    client.submit_request(action, base_dir=_source_dir(job))
             except JobsClientError as exc:
                 state["submit_error"] = str(exc)
         elif isinstance(action, StopJob):
