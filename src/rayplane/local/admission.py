@@ -9,17 +9,13 @@ client checked.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rayplane.api.configdata import sizes
-from rayplane.api.validation.names import dns1123_label_problem
+from rayplane.api.validation.names import dns1123_label_problem, dns1123_subdomain_problem
 
 #: The API server's cap on a Secret's or ConfigMap's data (etcd's value limit is near).
 MAX_DATA_BYTES = 1024 * 1024
-
-# Kubernetes' rule for object names (DNS-1123 subdomain): no '/', no '..', no leading '.'.
-_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def identity_problem(kind: str, namespace: str, name: str, body: Any) -> tuple[int, Any] | None:
@@ -51,23 +47,12 @@ def identity_problem(kind: str, namespace: str, name: str, body: Any) -> tuple[i
         {"path": path, "message": f"{value!r} {problem}.", "value": value, "severity": "error"}
         for path, value, problem in (
             ("metadata.namespace", namespace, dns1123_label_problem(namespace)),
-            ("metadata.name", name, _name_problem(name)),
+            ("metadata.name", name, dns1123_subdomain_problem(name)),
         )
         if problem
     ]
     if findings:
         return 422, {"message": "invalid", "findings": findings}
-    return None
-
-
-def _name_problem(name: str) -> str | None:
-    if not name:
-        return "is empty; a name is required"
-    if len(name) > 253 or not _SUBDOMAIN.match(name):
-        return (
-            "must be at most 253 lowercase letters, digits, '-' or '.', starting and ending "
-            "with an alphanumeric (a DNS-1123 subdomain, e.g. 'my-cluster')"
-        )
     return None
 
 

@@ -37,6 +37,18 @@ def dns1123_label_problem(name: str) -> str | None:
     return None
 
 
+def dns1123_subdomain_problem(name: str) -> str | None:
+    """Why *name* cannot be an object name (most kinds: a DNS-1123 subdomain), or None."""
+    if not name:
+        return "is empty; a name is required"
+    if len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        return (
+            "must be at most 253 lowercase letters, digits, '-' or '.', starting and ending "
+            "with an alphanumeric (a DNS-1123 subdomain, e.g. 'my-cluster')"
+        )
+    return None
+
+
 def label_key_problem(key: str) -> str | None:
     """Why *key* is not a qualified name (an optional DNS-1123 subdomain prefix and '/')."""
     if key.count("/") > 1:
