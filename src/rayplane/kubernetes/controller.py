@@ -17,9 +17,9 @@ from rayplane.api.common import Resource
 from rayplane.api.raycluster import RayCluster
 from rayplane.kubernetes.kube import Obj
 from rayplane.kubernetes.operator_context import OperatorContext
+from rayplane.reconcile.kuberay import KUBERAY_MANAGER
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
-KUBERAY_MANAGER = "ray.io/kuberay-operator"
 RAY_KINDS = ("RayCluster", "RayJob", "RayService")
 
 ModelT = TypeVar("ModelT", bound=Resource)

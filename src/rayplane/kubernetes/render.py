@@ -65,8 +65,8 @@ from rayplane.kubernetes.builders.names import (
 )
 from rayplane.kubernetes.builders.objects import tidy_metadata
 from rayplane.reconcile.cluster import CreateNode, ObservedCluster, reconcile_cluster
+from rayplane.reconcile.kuberay import KUBERAY_MANAGER
 
-KUBERAY_OPERATOR = "ray.io/kuberay-operator"
 CLUSTER_SELECTOR_KEY = "ray.io/cluster"
 DEFAULT_DASHBOARD_PORT = 8265
 
@@ -107,7 +107,7 @@ def managed_elsewhere(resource: Resource) -> str | None:
     """The external controller named in ``spec.managedBy`` (then KubeRay does nothing)."""
     if isinstance(resource, RayCluster | RayJob | RayService):
         managed_by = resource.spec.managed_by
-        if managed_by and managed_by != KUBERAY_OPERATOR:
+        if managed_by and managed_by != KUBERAY_MANAGER:
             return managed_by
     return None
 
