@@ -37,7 +37,7 @@ from rayplane.kubernetes.builders import (
 from rayplane.kubernetes.builders import labels as L
 from rayplane.kubernetes.builders.names import head_service_name, redis_cleanup_job_name
 from rayplane.kubernetes.controller import KindController
-from rayplane.kubernetes.kube import KubeError, Obj, parse_time
+from rayplane.kubernetes.kube import KubeError, Obj
 from rayplane.kubernetes.operator_context import OperatorContext
 from rayplane.kubernetes.pod_index import PodIndex
 from rayplane.kubernetes.pod_nodes import observed_node, service_info
@@ -53,6 +53,7 @@ from rayplane.reconcile.cluster import (
     status_wire,
 )
 from rayplane.reconcile.conditions import is_true
+from rayplane.reconcile.gotime import parse_time
 
 REDIS_CLEANUP_FINALIZER = "ray.io/gcs-ft-redis-cleanup-finalizer"
 DELETION_TIMEOUT_ANNOTATION = "ray.io/gcs-ft-deletion-timeout"

@@ -37,8 +37,9 @@ from rayplane.kubernetes.builders import (
 )
 from rayplane.kubernetes.builders import labels as L
 from rayplane.kubernetes.controller import KindController, parse_cluster
-from rayplane.kubernetes.kube import KubeError, Obj, parse_time
+from rayplane.kubernetes.kube import KubeError, Obj
 from rayplane.kubernetes.operator_context import OperatorContext
+from rayplane.reconcile.gotime import parse_time
 from rayplane.reconcile.job import (
     COMPLETE,
     FAILED,

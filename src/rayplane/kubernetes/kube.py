@@ -123,16 +123,6 @@ def micro_time(moment: dt.datetime | None = None) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_time(text: str | None) -> dt.datetime | None:
-    """An RFC 3339 time from the API server (seconds or microseconds), as aware UTC."""
-    if not text:
-        return None
-    try:
-        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(dt.UTC)
-    except ValueError:
-        return None
-
-
 class Kube:
     """Dict-in, dict-out calls to the API server on one lightkube AsyncClient.
 

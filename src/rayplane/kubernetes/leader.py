@@ -27,7 +27,8 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from rayplane.kubernetes.kube import Kube, KubeError, micro_time, parse_time
+from rayplane.kubernetes.kube import Kube, KubeError, micro_time
+from rayplane.reconcile.gotime import parse_time
 
 log = logging.getLogger(__name__)
 

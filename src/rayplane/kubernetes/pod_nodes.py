@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 
 from rayplane.kubernetes.builders import labels as L
-from rayplane.kubernetes.kube import Obj, parse_time
+from rayplane.kubernetes.kube import Obj
 from rayplane.reconcile.cluster import ObservedNode, Phase, ServiceInfo
+from rayplane.reconcile.gotime import parse_time
 
 _PHASES = ("Pending", "Running", "Failed", "Succeeded", "Unknown")
 
