@@ -9,8 +9,6 @@ The memory those checks need (crash-loop history, config errors) lives here too.
 from __future__ import annotations
 
 import os
-import secrets
-import string
 import tempfile
 import time
 from pathlib import Path
@@ -31,17 +29,13 @@ from rayplane.local.ports import (
 )
 from rayplane.local.raycluster_describe import REGISTERED
 from rayplane.local.store import Store, StoredNode, StoredResource
+from rayplane.reconcile.kuberay import random_suffix
 from rayplane.settings import LocalSettings
 
 # A node that dies this many times in a row without ever becoming ready is a crash loop:
 # apply stops waiting and shows the node's last log lines instead of retrying forever.
 CRASH_LOOP_AFTER = 3
 CRASH_LOOP = "CrashLoop"
-_ALPHABET = string.ascii_lowercase + string.digits
-
-
-def _suffix() -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(5))
 
 
 class NodeStarts:
@@ -87,9 +81,9 @@ class NodeStarts:
         """
         head = group_name == HEAD_GROUP
         name = (
-            f"{stored.name}-head-{_suffix()}"
+            f"{stored.name}-head-{random_suffix()}"
             if head
-            else f"{stored.name}-{group_name}-worker-{_suffix()}"
+            else f"{stored.name}-{group_name}-worker-{random_suffix()}"
         )[:63].lower()
         ports, serve_port = self._ports_for(stored, head, machine.taken())
         self.settings.temp_root.mkdir(parents=True, exist_ok=True)
