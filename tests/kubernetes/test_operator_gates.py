@@ -88,3 +88,12 @@ def test_security_settings_the_operator_does_not_provide_get_warning_events() ->
             assert "spec.tlsOptions.enabled" in found["TLSNotConfigured"]
 
     run(scenario)
+
+
+def test_a_bad_feature_gate_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    from rayplane.kubernetes.cli import main
+
+    assert main(["--feature-gates", "RayJobDeletionPolicy=maybe"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rayplane operator: --feature-gates") and err.count("\n") == 1
+    assert "Traceback" not in err

@@ -6,11 +6,12 @@ environment, read once by the settings builder, then the operator runs.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 
 from rayplane.kubernetes.operator import run_operator
 from rayplane.kubernetes.operator_config import OperatorConfig
-from rayplane.settings import Settings, load_operator
+from rayplane.settings import Settings, SettingsError, load_operator
 
 
 def config_from_argv(
@@ -31,4 +32,11 @@ def run(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run(load_operator(argv))
+    """Run the operator; a bad flag or variable is one line on stderr and exit code 2,
+    as argparse answers an unknown flag, not a traceback."""
+    try:
+        settings = load_operator(argv)
+    except SettingsError as exc:
+        print(f"rayplane operator: {exc}", file=sys.stderr)
+        return 2
+    return run(settings)
