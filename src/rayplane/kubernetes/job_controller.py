@@ -161,7 +161,7 @@ class RayJobController(KindController[RayJob, None]):
         plan = reconcile_job(job, observed, now, options=self.ctx.config.job_options)
         for action in plan.actions:
             try:
-                await self._carry_out(raw, job, plan.status, observed, action)
+                await self._carry_out(job, plan.status, observed, action)
             except (KubeError, BuildError) as exc:
                 await self.ctx.event(
                     raw, "FailedAction", f"{type(action).__name__}: {exc}", warning=True
@@ -282,7 +282,6 @@ class RayJobController(KindController[RayJob, None]):
 
     async def _carry_out(
         self,
-        raw: Obj,
         job: RayJob,
         status: RayJobStatus,
         observed: ObservedJob,

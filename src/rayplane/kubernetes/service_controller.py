@@ -284,14 +284,14 @@ class RayServiceController(KindController[RayService, None]):
                 return
             self.serve_cache[(ns, action.cluster)] = action.config_yaml
         elif isinstance(action, SwitchTraffic):
-            await self._switch(raw, svc, action.to_cluster)
+            await self._switch(svc, action.to_cluster)
         elif isinstance(action, RemoveServeEndpoint):
             await self.ctx.kube.delete("Service", ns, serve_service_name(svc.name))
             await self.ctx.kube.delete("Service", ns, owner_head_service_name(svc.name))
         elif isinstance(action, Promote):
             pass  # bookkeeping only; the reconciler's PromotedRayCluster event says it
 
-    async def _switch(self, raw: Obj, svc: RayService, to_cluster: str) -> None:
+    async def _switch(self, svc: RayService, to_cluster: str) -> None:
         """Point ``<svc>-head-svc`` and ``<svc>-serve-svc`` at *to_cluster* (create them once)."""
         model = await self._cluster_model(svc.namespace, to_cluster)
         if model is None:
