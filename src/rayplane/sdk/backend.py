@@ -63,7 +63,10 @@ class NodeInfo:
 class Backend(Protocol):
     """A runtime that stores ray.io objects and runs them."""
 
-    name: Literal["local", "kubernetes"]
+    @property
+    def name(self) -> Literal["local", "kubernetes"]:
+        """Which runtime this is (read-only, so a backend may declare its own literal)."""
+        ...
 
     def apply(self, obj: Obj) -> Applied:
         """Create or update *obj* (it has metadata.name); raise BackendError if refused."""
