@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from rayplane.api.configdata import CONFIG_KINDS, check, is_config_kind
 from rayplane.api.loading import Document, LoadError, load
-from rayplane.api.validation import KINDS, validate
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import qualified
 from rayplane.cli.output import err, out, print_findings, safe
-from rayplane.cli.progress import wait_for
-from rayplane.cli.readiness import cluster_outcome, service_outcome
-from rayplane.cli.resources import client, dashboard_url, gcs_address
-from rayplane.local.client import ControllerError
-from rayplane.local.notes import apply_notes
-from rayplane.local.rayjob_controller import SOURCE_DIR
-from rayplane.reconcile.kuberay import random_suffix
-from rayplane.settings import SettingsError, load_gates
+from rayplane.cli.resources import dashboard_url, gcs_address
+from rayplane.sdk.backend import BackendError
+from rayplane.sdk.documents import (
+    apply_order,
+    check_document,
+    is_supported,
+    needs_generated_name,
+    say_what_is_not_honoured,
+    with_generated_name,
+    with_source_dir,
+)
+from rayplane.sdk.local_backend import LocalBackend
+from rayplane.sdk.waiting import cluster_outcome, service_outcome, wait_for
+from rayplane.settings import SettingsError, load_gates, load_local
 
 Fetch = Callable[[], dict[str, Any] | None]
+
+__all__ = ["apply_cmd", "apply_order", "read_resources", "with_generated_name", "with_source_dir"]
 
 
 def read_resources(files: list[str]) -> list[Document]:
@@ -47,18 +49,13 @@ def read_resources(files: list[str]) -> list[Document]:
     keep: list[Document] = []
     bad = 0
     for doc in docs:
-        if doc.kind not in KINDS and not is_config_kind(doc.raw):
+        if not is_supported(doc):
             err.print(
                 f"note: {doc.kind or 'a document'} {doc.name} ({doc.where}) is not a "
                 "ray.io kind, Secret or ConfigMap; skipped."
             )
             continue
-        if is_config_kind(doc.raw):
-            checked = check(doc.raw)
-            findings, ok = checked.items, not checked.errors
-        else:
-            report = validate(doc.raw, gates)
-            findings, ok = report.findings, report.ok
+        findings, ok = check_document(doc, gates)
         if not ok:
             bad += 1
             err.print(f"[red]invalid[/red] {doc.kind}/{doc.name or '?'} ({doc.where}):")
@@ -70,62 +67,16 @@ def read_resources(files: list[str]) -> list[Document]:
     return keep
 
 
-def say_what_is_not_honoured(docs: list[Document]) -> None:
-    """Before anything is applied: security settings the local runtime does not give
-    (loudly, first), then rayStartParams it leaves out. Nothing claims a protection it
-    does not provide, and nothing is dropped without a word."""
-    said = [(doc, *apply_notes(doc.raw)) for doc in docs]
-    for doc, warnings, _ in said:
-        for warning in warnings:
-            err.print(f"[bold red]WARNING[/bold red] {doc.kind}/{doc.name}: {escape(warning)}")
-    for doc, _, dropped in said:
-        for note in dropped:
-            err.print(f"note: {doc.kind}/{doc.name}: {note}", markup=False)
-
-
-def apply_order(docs: list[Document]) -> list[Document]:
-    """Secrets and ConfigMaps first, then the rest in file order.
-
-    A RayCluster's node reads its Secret when it starts; stored first, the Secret is there
-    before the cluster's first pass, wherever the file puts it.
-    """
-    return [d for d in docs if d.kind in CONFIG_KINDS] + [
-        d for d in docs if d.kind not in CONFIG_KINDS
-    ]
-
-
-def with_generated_name(doc: Document, taken: Callable[[str], bool]) -> Document:
-    """A document that has only ``metadata.generateName``, given a name as the API server's
-    create gives one: the prefix and five random characters, not yet *taken*.
-
-    KubeRay's own RayJob samples are written for ``kubectl create`` this way. ``kubectl
-    apply`` refuses them; here each apply creates a new object instead, and says its name.
-    """
-    meta = dict(doc.raw.get("metadata") or {})
-    prefix = str(meta["generateName"])
-    while True:
-        name = prefix + random_suffix()
-        if not taken(name):
-            break
-    meta["name"] = name
-    return dataclasses.replace(doc, raw={**doc.raw, "metadata": meta})
-
-
-def with_source_dir(doc: Document) -> dict[str, Any]:
-    """The document, annotated with the directory relative paths in it are relative to.
-
-    A RayJob's `working_dir: ./src` means "next to this YAML" to the user who wrote it;
-    the controller runs elsewhere, so it needs the directory to upload the right files.
-    The annotation is additive and ignored by KubeRay.
-    """
-    raw = dict(doc.raw)
-    if doc.kind in ("RayCluster", *CONFIG_KINDS):
-        return raw
-    base = Path.cwd() if doc.source == "<stdin>" else Path(doc.source).resolve().parent
-    meta = dict(raw.get("metadata") or {})
-    meta["annotations"] = {**(meta.get("annotations") or {}), SOURCE_DIR: str(base)}
-    raw["metadata"] = meta
-    return raw
+def _backend() -> LocalBackend:
+    """The local runtime's backend, its controller started (and said so) if none runs."""
+    backend = LocalBackend(load_local())
+    try:
+        if backend.ensure_running():
+            err.print(f"started the local controller ({backend.settings.home})")
+    except BackendError as exc:
+        err.print(safe(exc))
+        raise typer.Exit(1) from exc
+    return backend
 
 
 def apply_cmd(
@@ -135,43 +86,32 @@ def apply_cmd(
 ) -> None:
     """Create or update resources on the local runtime and wait until they are ready."""
     docs = apply_order(read_resources(filename))
-    say_what_is_not_honoured(docs)
-    ctl = client(start=True)
+    say_what_is_not_honoured(docs, err)
+    backend = _backend()
     applied: list[tuple[str, str, str]] = []
     for doc in docs:
         ns = (doc.raw.get("metadata") or {}).get("namespace") or "default"
-        generated = not doc.name and bool((doc.raw.get("metadata") or {}).get("generateName"))
+        generated = needs_generated_name(doc)
         if generated:
             kind = doc.kind
 
             def taken(name: str, k: str = kind, n: str = ns) -> bool:
-                return ctl.get(k, n, name) is not None
+                return backend.get(k, n, name) is not None
 
             doc = with_generated_name(doc, taken)
-        before = ctl.get(doc.kind, ns, doc.name)
         try:
-            after = ctl.apply(with_source_dir(doc))
-        except ControllerError as exc:
+            verb = backend.apply(with_source_dir(doc)).verb
+        except BackendError as exc:
             err.print(f"{safe(doc.kind)}/{safe(doc.name)}: {safe(exc)}")
-            if isinstance(exc.payload, dict) and exc.payload.get("findings"):
-                for finding in exc.payload["findings"]:
-                    err.print(f"  {safe(finding['path'])}: {safe(finding['message'])}")
+            for finding in exc.findings:
+                err.print(f"  {safe(finding['path'])}: {safe(finding['message'])}")
             raise typer.Exit(1) from exc
-        verb = (
-            "created"
-            if before is None
-            else (
-                "configured"
-                if after["metadata"]["generation"] != before["metadata"]["generation"]
-                else "unchanged"
-            )
-        )
         how = " (named from metadata.generateName)" if generated else ""
         out.print(f"{qualified(doc.kind)}/{doc.name} {verb}{how}")
         applied.append((doc.kind, ns, doc.name))
     if no_wait:
         return
-    limit = timeout if timeout is not None else ctl.settings.apply_timeout_s
+    limit = timeout if timeout is not None else backend.settings.apply_timeout_s
     waits: tuple[tuple[str, Callable[[Fetch, str, str], bool]], ...] = (
         ("RayCluster", lambda fetch, ns, name: _cluster_ready(fetch, ns, name, limit)),
         ("RayService", lambda fetch, ns, name: _service_ready(fetch, ns, name, limit)),
@@ -180,7 +120,13 @@ def apply_cmd(
     failed = False
     for wanted, wait in waits:  # clusters, then services, then jobs
         for kind, ns, name in applied:
-            if kind == wanted and not wait(functools.partial(ctl.get, kind, ns, name), ns, name):
+            if kind != wanted:
+                continue
+
+            def fetch(k: str = kind, n: str = ns, m: str = name) -> dict[str, Any] | None:
+                return backend.get(k, n, m)
+
+            if not wait(fetch, ns, name):
                 failed = True
     if failed:
         raise typer.Exit(1)
@@ -188,7 +134,7 @@ def apply_cmd(
 
 def _cluster_ready(fetch: Fetch, ns: str, name: str, limit: float) -> bool:
     """Wait for a RayCluster; when ready, say how to reach it."""
-    outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit)
+    outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit, console=err)
     if outcome.failed:
         err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
         return False
@@ -203,7 +149,7 @@ def _cluster_ready(fetch: Fetch, ns: str, name: str, limit: float) -> bool:
 
 def _service_ready(fetch: Fetch, ns: str, name: str, limit: float) -> bool:
     """Wait for a RayService; when it serves, say its endpoint."""
-    outcome = wait_for(f"RayService {ns}/{name}", fetch, service_outcome, limit)
+    outcome = wait_for(f"RayService {ns}/{name}", fetch, service_outcome, limit, console=err)
     if outcome.failed:
         err.print(f"[red]RayService {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
         return False

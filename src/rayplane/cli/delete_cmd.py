@@ -11,9 +11,11 @@ from rayplane.api.loading import LoadError, load
 from rayplane.api.validation import KINDS
 from rayplane.cli.kinds import qualified, resolve
 from rayplane.cli.output import err, out, safe
-from rayplane.cli.progress import Outcome, wait_for
-from rayplane.cli.resources import Namespace, client, fail
-from rayplane.local.client import ControllerError
+from rayplane.cli.resources import Namespace
+from rayplane.sdk.backend import BackendError
+from rayplane.sdk.local_backend import LocalBackend
+from rayplane.sdk.waiting import gone_outcome, wait_for
+from rayplane.settings import load_local
 
 
 def delete_order(targets: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -56,37 +58,39 @@ def delete_cmd(
     if not targets:
         err.print("say what to delete: delete raycluster NAME, or delete -f FILE")
         raise typer.Exit(2)
-    ctl = client()
+    backend = LocalBackend(load_local(), start=False)
     missing = False
     for kind, ns, name in targets:
         try:
-            found = ctl.delete(kind, ns, name)
-        except ControllerError as exc:
-            raise fail(exc) from exc
-        if found is None:
+            found = backend.get(kind, ns, name)
+            deleted = found is not None and backend.delete(kind, ns, name)
+        except BackendError as exc:
+            err.print(safe(exc))
+            raise typer.Exit(1) from exc
+        if found is None or not deleted:
             err.print(f'{kind} "{name}" not found in namespace {ns}')
             missing = True
             continue
         if wait and kind not in CONFIG_KINDS:  # removed at once: nothing to stop
 
-            def gone(detail: dict[str, Any] | None) -> Outcome:
-                if detail is None:
-                    return Outcome(True, False, "deleted")
-                nodes = (detail.get("local") or {}).get("nodes", [])
-                return Outcome(False, False, f"{len(nodes)} node(s) still stopping")
-
             def fetch(k: str = kind, n: str = ns, m: str = name) -> dict[str, Any] | None:
-                return ctl.get(k, n, m)
+                return backend.get(k, n, m)
 
-            outcome = wait_for(f"deleting {kind} {ns}/{name}", fetch, gone, timeout)
+            what = f"{kind} {ns}/{name}"
+            outcome = wait_for(f"deleting {what}", fetch, gone_outcome, timeout, console=err)
             if outcome.failed:
-                err.print(f"{kind} {ns}/{name}: {safe(outcome.message)}")
+                err.print(f"{what}: {safe(outcome.message)}")
                 raise typer.Exit(1)
         out.print(f'{qualified(kind)} "{name}" deleted')
         if wait and kind not in CONFIG_KINDS:
-            for event in ctl.request("GET", f"/events/{found['metadata']['uid']}"):
-                if event["reason"].startswith("GCSStorage"):
-                    style = "yellow" if event["type"] == "Warning" else "green"
-                    err.print(f"  [{style}]{safe(event['message'])}[/{style}]")
+            _say_gcs_cleanup(backend, found["metadata"]["uid"])
     if missing:
         raise typer.Exit(1)
+
+
+def _say_gcs_cleanup(backend: LocalBackend, uid: str) -> None:
+    """What the delete did to the cluster's GCS storage in Redis (its events say)."""
+    for event in backend.client.request("GET", f"/events/{uid}"):
+        if event["reason"].startswith("GCSStorage"):
+            style = "yellow" if event["type"] == "Warning" else "green"
+            err.print(f"  [{style}]{safe(event['message'])}[/{style}]")
