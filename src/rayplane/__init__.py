@@ -14,6 +14,8 @@ Ray (a driver must set Ray's loopback switch before Ray is imported).
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +46,6 @@ _LAZY = {
     "Status": "rayplane.sdk.status",
     "WaitError": "rayplane.sdk.errors",
     "kubernetes": "rayplane.sdk.runtime",
-    "local": "rayplane.sdk.runtime",
 }
 
 __all__ = [
@@ -67,7 +68,34 @@ __all__ = [
 ]
 
 
+class _LocalPackage(types.ModuleType):
+    """The local runtime's package, callable as the SDK's ``rayplane.local(home=None)``.
+
+    Python binds an imported subpackage as an attribute of its parent, so ``rayplane.local``
+    is the package :mod:`rayplane.local` as soon as anything imports it (the SDK itself
+    does). Calling that package is calling :func:`rayplane.sdk.runtime.local`, so the public
+    name works however it was reached, and ``rayplane.local.client`` still imports.
+    """
+
+    def __call__(self, home: Any = None) -> Any:
+        return importlib.import_module("rayplane.sdk.runtime").local(home)
+
+
+class _Package(types.ModuleType):
+    """This package: makes the ``local`` subpackage callable when the import binds it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "local" and type(value) is types.ModuleType:
+            value.__class__ = _LocalPackage
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 def __getattr__(name: str) -> Any:
+    if name == "local":  # the callable package (see _LocalPackage); importing it binds it
+        return importlib.import_module("rayplane.local")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rayplane' has no attribute {name!r}")
@@ -77,4 +105,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"local"})
