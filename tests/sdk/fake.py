@@ -35,6 +35,8 @@ class FakeBackend:
         self.gets: dict[Key, int] = {}
         self.refuse: dict[Key, BackendError] = {}
         self.deleted: list[Key] = []
+        self.lingering: set[Key] = set()
+        """Objects a delete leaves in place (their script then says when they go)."""
         self.closed = False
         self._uids = itertools.count(1)
 
@@ -85,7 +87,7 @@ class FakeBackend:
         if k not in self.objects:
             return False
         self.deleted.append(k)
-        if k not in self.scripts:  # nothing to stop: gone at once
+        if k not in self.lingering:  # nothing to stop: gone at once
             del self.objects[k]
         return True
 
