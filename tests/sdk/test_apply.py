@@ -135,3 +135,14 @@ def test_local_home_reaches_the_settings_and_starts_nothing(tmp_path: Path) -> N
     assert runtime.name == "local"
     assert runtime.backend.settings.home == tmp_path / "home"  # type: ignore[attr-defined]
     assert not (tmp_path / "home").exists()  # nothing runs until something is applied
+
+
+def test_a_handle_read_back_applies_again_without_what_the_runtime_added(
+    fake: FakeBackend, runtime: Runtime
+) -> None:
+    rayplane.Cluster.from_dict(raycluster(), runtime).apply(wait=False)
+    stored = fake.objects[("RayCluster", "default", "c1")]
+    stored["status"] = {"state": "ready"}
+    stored["local"] = {"nodes": []}  # the local runtime's detail, not a ray.io field
+    got = rayplane.Cluster.get("c1", runtime=runtime)
+    assert got.apply(wait=False).verb == "unchanged"

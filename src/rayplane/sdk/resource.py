@@ -144,7 +144,12 @@ class Resource:
     # verbs --------------------------------------------------------------------------------
 
     def _document(self) -> Document:
-        return Document(self.object, self._source, 0)
+        """The object as a user's document: what the runtime added (``status``, its
+        ``local`` detail) left out, so a handle read back with ``get`` applies again."""
+        return Document(self._intent(), self._source, 0)
+
+    def _intent(self) -> Obj:
+        return {k: v for k, v in self.object.items() if k not in ("status", "local")}
 
     def validate(self) -> list[Finding]:
         """Every finding (errors and warnings) of this object and its companions."""
@@ -154,12 +159,12 @@ class Resource:
     def _documents(self) -> list[Document]:
         return [*self._companions, self._document()]
 
-    def _check(self) -> None:
-        """Refuse before storing anything when any document is invalid."""
+    def _check(self, docs: list[Document]) -> None:
+        """Refuse before storing anything when any of *docs* is invalid."""
         gates = load_gates()
         bad: list[str] = []
         errors: list[Finding] = []
-        for doc in self._documents():
+        for doc in docs:
             findings, ok = check_document(doc, gates)
             if not ok:
                 bad.append(f"{doc.kind}/{doc.name or '?'}")
@@ -175,12 +180,13 @@ class Resource:
         with the reason when it fails or *timeout* seconds (the runtime's apply timeout
         when None) pass first.
         """
-        self._check()
-        docs = apply_order(self._documents())
+        own = self._document()
+        self._check([*self._companions, own])
+        docs = apply_order([*self._companions, own])
         if progress and self.backend.name == "local":
             say_what_is_not_honoured(docs, progress_console())
         for doc in docs:
-            mine = doc.raw is self.object
+            mine = doc is own
             if needs_generated_name(doc):
                 doc = with_generated_name(doc, self._taken(doc))
             try:
