@@ -10,11 +10,13 @@ table in a notebook is as safe as one on a terminal.
 
 from __future__ import annotations
 
+import importlib
+import io
 import re
 from typing import Any
 
 import rich
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
 from rich.text import Text
 
@@ -71,8 +73,40 @@ def console(stderr: bool) -> Console:
 
 
 def progress_console() -> Console:
-    """Where the SDK shows progress: the notebook's output cell under Jupyter (Rich renders
-    a Live table there too), stderr otherwise."""
-    if rich.get_console().is_jupyter:
-        return SafeConsole(force_jupyter=True, highlight=False)
+    """Where the SDK shows progress outside a notebook: stderr, as the CLI does."""
     return console(stderr=True)
+
+
+def in_notebook() -> bool:
+    """True in a Jupyter kernel (where progress goes to the cell, as a table kept current)."""
+    return bool(rich.get_console().is_jupyter)
+
+
+_PRE = "<pre style=\"white-space:pre;font-family:Menlo,'DejaVu Sans Mono',monospace\">{code}</pre>"
+
+
+class NotebookView:
+    """One display in the notebook cell, replaced in place as the table changes.
+
+    Rich's Live needs ipywidgets in a notebook; IPython's display handle does not, and
+    nbclient (and a saved notebook) keep its last state, so the cell ends showing the
+    final table. The table is rendered by a :class:`SafeConsole`, so its text is escaped.
+    """
+
+    def __init__(self) -> None:
+        self._display: Any = importlib.import_module("IPython.display")
+        self._handle: Any = None
+
+    def update(self, renderable: RenderableType) -> None:
+        recorder = SafeConsole(
+            record=True, file=io.StringIO(), width=160, force_jupyter=False, highlight=False
+        )
+        recorder.print(renderable)
+        data = {
+            "text/plain": recorder.export_text(clear=False),
+            "text/html": recorder.export_html(inline_styles=True, code_format=_PRE),
+        }
+        if self._handle is None:
+            self._handle = self._display.display(data, raw=True, display_id=True)
+        else:
+            self._handle.update(data, raw=True)

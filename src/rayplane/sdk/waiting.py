@@ -19,7 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from rayplane.local.raycluster_controller import blocking_failure
-from rayplane.sdk.display import progress_console, safe
+from rayplane.sdk.display import NotebookView, in_notebook, progress_console, safe
 
 Detail = dict[str, Any]
 Fetch = Callable[[], Detail | None]
@@ -67,8 +67,9 @@ def _table(title: str, rows: list[Row], elapsed: float, message: str) -> Table:
     for row in rows:
         style = "green" if row[2] == "ready" else ("red" if row[2] == "failed" else "yellow")
         table.add_row(row[0], row[1], f"[{style}]{row[2]}[/{style}]", row[3], row[4])
-    if not rows and message:
+    if message:  # what it waits for, or why it failed
         table.caption = safe(message)
+        table.caption_justify = "left"
     return table
 
 
@@ -83,17 +84,20 @@ def wait_for(
     progress: bool = True,
 ) -> Outcome:
     """Poll *fetch* until *judge* says done or *timeout_s* passes, showing node progress
-    on *console* (the SDK's progress console when None) unless *progress* is false.
+    unless *progress* is false: on *console* when given (the CLI's), else in the notebook
+    cell under Jupyter, else on stderr. A terminal gets a live table, anything else the
+    lines that changed.
 
     A timeout is a failed outcome whose message starts with "timed out after" and goes on
     with what the judge last said was missing.
     """
     start = time.monotonic()
     shown: set[str] = set()
-    where = console if console is not None else (progress_console() if progress else None)
+    notebook = NotebookView() if progress and console is None and in_notebook() else None
+    where = console if console is not None else progress_console()
     live = None
-    if progress and where is not None and (where.is_terminal or where.is_jupyter):
-        live = Live(console=where, refresh_per_second=4, transient=not where.is_jupyter)
+    if progress and notebook is None and where.is_terminal:
+        live = Live(console=where, refresh_per_second=4, transient=True)
         live.start()
     try:
         while True:
@@ -101,9 +105,13 @@ def wait_for(
             outcome = judge(detail)
             elapsed = time.monotonic() - start
             rows = node_rows(detail or {})
-            if live:
-                live.update(_table(title, rows, elapsed, "" if outcome.done else outcome.message))
-            elif progress and where is not None:
+            said = outcome.message if outcome.failed or not outcome.done else ""
+            table = _table(title, rows, elapsed, said)
+            if notebook is not None:
+                notebook.update(table)
+            elif live is not None:
+                live.update(table)
+            elif progress:
                 for row in rows:
                     line = f"  {row[0]} ({row[1]}): {row[2]}" + (f" - {row[4]}" if row[4] else "")
                     if line not in shown:
@@ -117,7 +125,7 @@ def wait_for(
                 )
             time.sleep(poll_s)
     finally:
-        if live:
+        if live is not None:
             live.stop()
 
 
