@@ -45,7 +45,6 @@ _LAZY = {
     "Secret": "rayplane.sdk.resources",
     "Status": "rayplane.sdk.status",
     "WaitError": "rayplane.sdk.errors",
-    "kubernetes": "rayplane.sdk.runtime",
 }
 
 __all__ = [
@@ -68,34 +67,44 @@ __all__ = [
 ]
 
 
-class _LocalPackage(types.ModuleType):
-    """The local runtime's package, callable as the SDK's ``rayplane.local(home=None)``.
+class _RuntimePackage(types.ModuleType):
+    """A runtime's package (:mod:`rayplane.local`, :mod:`rayplane.kubernetes`), callable as
+    the SDK function of the same name (``rayplane.local(home=None)``,
+    ``rayplane.kubernetes(kubeconfig=None, context=None, namespace=None)``).
 
     Python binds an imported subpackage as an attribute of its parent, so ``rayplane.local``
     is the package :mod:`rayplane.local` as soon as anything imports it (the SDK itself
-    does). Calling that package is calling :func:`rayplane.sdk.runtime.local`, so the public
-    name works however it was reached, and ``rayplane.local.client`` still imports.
+    does). Calling the package calls :mod:`rayplane.sdk.runtime`'s function, so the public
+    names work however they were reached, and ``rayplane.local.client`` still imports.
     """
 
-    def __call__(self, home: Any = None) -> Any:
-        return importlib.import_module("rayplane.sdk.runtime").local(home)
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        function = getattr(importlib.import_module("rayplane.sdk.runtime"), self.__name__[9:])
+        return function(*args, **kwargs)
+
+
+_RUNTIMES = ("local", "kubernetes")
 
 
 class _Package(types.ModuleType):
-    """This package: makes the ``local`` subpackage callable when the import binds it."""
+    """This package: makes a runtime's subpackage callable when the import binds it."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "local" and type(value) is types.ModuleType:
-            value.__class__ = _LocalPackage
+        if name in _RUNTIMES and type(value) is types.ModuleType:
+            value.__class__ = _RuntimePackage
         super().__setattr__(name, value)
 
 
 sys.modules[__name__].__class__ = _Package
+for _name in _RUNTIMES:  # a runtime package imported before this line (none, normally)
+    _bound = sys.modules.get(f"{__name__}.{_name}")
+    if _bound is not None:
+        setattr(sys.modules[__name__], _name, _bound)
 
 
 def __getattr__(name: str) -> Any:
-    if name == "local":  # the callable package (see _LocalPackage); importing it binds it
-        return importlib.import_module("rayplane.local")
+    if name in _RUNTIMES:  # the callable package (see _RuntimePackage); importing binds it
+        return importlib.import_module(f"rayplane.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rayplane' has no attribute {name!r}")
@@ -105,4 +114,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | {"local"})
+    return sorted(set(globals()) | set(_LAZY) | set(_RUNTIMES))

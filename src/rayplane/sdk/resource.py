@@ -151,13 +151,23 @@ class Resource:
     def _intent(self) -> Obj:
         return {k: v for k, v in self.object.items() if k not in ("status", "local")}
 
+    def _placed(self, doc: Document) -> Document:
+        """*doc* in the runtime's namespace when it names none (``rayplane.kubernetes(
+        namespace=...)`` then means that namespace, as ``kubectl -n`` does)."""
+        meta = doc.raw.get("metadata") or {}
+        if meta.get("namespace") or self._runtime is None:
+            return doc
+        raw = {**doc.raw, "metadata": {**meta, "namespace": self._runtime.namespace}}
+        return Document(raw, doc.source, doc.index)
+
     def validate(self) -> list[Finding]:
         """Every finding (errors and warnings) of this object and its companions."""
         gates = load_gates()
         return [f for doc in self._documents() for f in check_document(doc, gates)[0]]
 
     def _documents(self) -> list[Document]:
-        return [*self._companions, self._document()]
+        """The companions and the object, each in the namespace it will be stored in."""
+        return [self._placed(d) for d in (*self._companions, self._document())]
 
     def _check(self, docs: list[Document]) -> None:
         """Refuse before storing anything when any of *docs* is invalid."""
@@ -180,9 +190,10 @@ class Resource:
         with the reason when it fails or *timeout* seconds (the runtime's apply timeout
         when None) pass first.
         """
-        own = self._document()
-        self._check([*self._companions, own])
-        docs = apply_order([*self._companions, own])
+        documents = self._documents()
+        own = documents[-1]
+        self._check(documents)
+        docs = apply_order(documents)
         if progress and self.backend.name == "local":
             say_what_is_not_honoured(docs, progress_console())
         for doc in docs:
