@@ -133,3 +133,24 @@ def test_status_reads_kuberays_conditions_as_typed_values(
     assert st.state == "pending"
     assert st.conditions == [rayplane.Condition("RayClusterProvisioned", "False", "Waiting", "")]
     assert st.raw["conditions"][0]["type"] == "RayClusterProvisioned"
+
+
+def test_describe_gives_a_failed_app_its_last_line_and_the_failure_log(
+    fake: FakeBackend, runtime: Runtime
+) -> None:
+    traceback = "Traceback (most recent call last):\n  File x\nValueError: bad port 70000"
+    apps = {"app": {"status": "DEPLOY_FAILED", "message": traceback}}
+    fake.play(
+        "RayService",
+        "s1",
+        both(
+            status(pendingServiceStatus={"applicationStatuses": apps}),
+            local(serveFailure="ValueError: bad port 70000", serveFailureLog="/h/serve.log"),
+        ),
+    )
+    service = rayplane.RayService.from_dict(rayservice(), runtime).apply(wait=False)
+    text = service.describe()
+    assert "RayService default/s1: Failed (ValueError: bad port 70000)" in text
+    assert "  pending app app: DEPLOY_FAILED - ValueError: bad port 70000" in text
+    assert "Traceback" not in text
+    assert "failure log: /h/serve.log (rayplane logs rayservice/s1)" in text

@@ -56,8 +56,7 @@ class RayService(Resource):
         for node in self.backend.nodes(obj):
             why = f" - {node.reason}" if node.reason else ""
             lines.append(f"  node {node.name} ({node.group}): {node.state}{why}")
-        local = obj.get("local") or {}
-        for key in ("serveLog", "serveFailureLog"):
-            if local.get(key):
-                lines.append(f"  full text: {local[key]}")
+        failure_log = (obj.get("local") or {}).get("serveFailureLog")
+        if failure_log:  # the full text of the failures whose one line is shown above
+            lines.append(f"  failure log: {failure_log} (rayplane logs rayservice/{self.name})")
         return "\n".join(lines)
