@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 import rayplane
 from rayplane.sdk.runtime import Runtime
 from tests.sdk.conftest import raycluster
-from tests.sdk.fake import FakeBackend
+from tests.sdk.fake import FakeBackend, status
 
 
 class KubeBackendStandIn(FakeBackend):
@@ -48,3 +50,29 @@ def test_runtime_as_a_context_closes_its_backend(fake: FakeBackend) -> None:
     with Runtime(fake) as runtime:
         assert runtime.name == "local"
     assert fake.closed
+
+
+def test_on_kubernetes_the_dashboard_forward_is_held_until_the_runtime_closes() -> None:
+    opened: list[str] = []
+    closed: list[str] = []
+
+    class Forwarding(FakeBackend):
+        name = "kubernetes"  # type: ignore[assignment]
+
+        @contextmanager
+        def _reach(self, obj: dict[str, Any], port: Any) -> Iterator[str]:
+            opened.append(port)
+            try:
+                yield "127.0.0.1:40001"
+            finally:
+                closed.append(port)
+
+    backend = Forwarding()
+    backend.play("RayCluster", "c1", status(state="ready"))
+    runtime = Runtime(backend)
+    cluster = rayplane.Cluster.from_dict(raycluster(), runtime).apply(wait=False)
+    assert cluster.dashboard_url == "http://127.0.0.1:40001"
+    assert cluster.dashboard_url == "http://127.0.0.1:40001"
+    assert opened == ["dashboard"] and closed == []  # one forward, still open
+    runtime.close()
+    assert closed == ["dashboard"] and backend.closed

@@ -30,8 +30,7 @@ class Cluster(Resource):
         if fresh is None or (fresh.get("status") or {}).get("state") != "ready":
             return None
         try:
-            with self.backend.reach(fresh, port) as where:
-                return where
+            return self.runtime.reach(fresh, port)
         except BackendError:
             return None
 
@@ -39,8 +38,8 @@ class Cluster(Resource):
     def dashboard_url(self) -> str | None:
         """The Ray dashboard (``http://host:port``), None until the cluster is ready.
 
-        Locally it stays valid while the cluster runs; on Kubernetes use
-        ``runtime.backend.reach(obj, "dashboard")`` to hold a port-forward open.
+        Locally it stays valid while the cluster runs; on Kubernetes it is a port-forward
+        the runtime holds open until ``runtime.close()``.
         """
         where = self._reach("dashboard")
         return f"http://{where}" if where else None

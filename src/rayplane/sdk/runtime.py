@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from rayplane.sdk.backend import Backend
+from rayplane.sdk.backend import Backend, Obj, PortName
 from rayplane.settings import load_local
 
 DEFAULT_APPLY_TIMEOUT_S = 600.0
@@ -34,15 +35,40 @@ class Runtime:
         self.namespace = namespace
         self.apply_timeout_s = apply_timeout_s
         self.delete_timeout_s = delete_timeout_s
+        self._held: dict[tuple[str, str], str] = {}
+        self._holds = ExitStack()
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
         """Which runtime: "local" or "kubernetes"."""
         return self.backend.name
 
+    def reach(self, obj: Obj, port: PortName) -> str:
+        """``host:port`` of *obj*'s head *port*, valid until :meth:`close`.
+
+        Locally that is the loopback port, read fresh each time (a restarted head may get
+        another one). On Kubernetes the backend's port-forward is opened once per object
+        and port and held open until the runtime is closed, so a ``dashboard_url`` stays
+        usable; ``runtime.backend.reach`` gives a scoped one instead.
+        """
+        if self.backend.name == "local":
+            with self.backend.reach(obj, port) as where:
+                return where
+        key = (str(obj["metadata"].get("uid") or obj["metadata"]["name"]), port)
+        with self._lock:
+            if key not in self._held:
+                self._held[key] = self._holds.enter_context(self.backend.reach(obj, port))
+            return self._held[key]
+
     def close(self) -> None:
-        """Release the backend's connections and port-forwards."""
-        self.backend.close()
+        """Close the port-forwards :meth:`reach` holds, then the backend's connections."""
+        with self._lock:
+            self._held.clear()
+            try:
+                self._holds.close()
+            finally:
+                self.backend.close()
 
     def __enter__(self) -> Runtime:
         return self
