@@ -114,4 +114,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_RUNTIMES))
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})

@@ -65,7 +65,8 @@ class Resource:
         self.object: Obj = copy.deepcopy(obj)
         self.object.setdefault("apiVersion", self.api_version)
         self.object["kind"] = self.kind
-        self.object.setdefault("metadata", {})
+        if not isinstance(self.object.get("metadata"), dict):
+            self.object["metadata"] = {}  # `metadata:` left empty; validation asks for a name
         self._runtime = runtime
         self._source = source
         self._companions = list(companions or [])
@@ -84,7 +85,8 @@ class Resource:
     def from_yaml(cls, path: str | Path, runtime: Runtime | None = None) -> Self:
         """The one object of this kind in the YAML file *path*; the file's Secrets and
         ConfigMaps come along and are applied first. Relative paths in it (a RayJob's
-        ``working_dir``) stay relative to the file."""
+        ``working_dir``) stay relative to the file. A file that cannot be read raises
+        LoadError (with the file and line); one without exactly one such object ApplyError."""
         docs = load([str(path)])
         mine = [d for d in docs if d.kind == cls.kind]
         if len(mine) != 1:
