@@ -131,8 +131,7 @@ def _replica_bounds(workers: int, low: int | None, high: int | None) -> tuple[in
     high = max(workers, DEFAULT_MAX_WORKERS, low) if high is None else _count("max_workers", high)
     if low > high:
         raise ValueError(
-            f"min_workers={low} is more than max_workers={high}; "
-            f"make min_workers <= max_workers."
+            f"min_workers={low} is more than max_workers={high}; make min_workers <= max_workers."
         )
     if not low <= workers <= high:
         raise ValueError(

@@ -76,12 +76,14 @@ def scaled(
     if want < low:
         raise ScaleError(
             f"replicas {want} is below minReplicas {low} of worker group {group!r} in "
-            f"{where} (allowed {low}..{high}); lower minReplicas to {want} (--min-replicas {want}) or scale within the range."
+            f"{where} (allowed {low}..{high}); lower minReplicas to {want} "
+            f"(--min-replicas {want}) or scale within the range."
         )
     if want > high:
         raise ScaleError(
             f"replicas {want} is above maxReplicas {high} of worker group {group!r} in "
-            f"{where} (allowed {low}..{high}); raise maxReplicas to {want} (--max-replicas {want}) or scale within the range."
+            f"{where} (allowed {low}..{high}); raise maxReplicas to {want} "
+            f"(--max-replicas {want}) or scale within the range."
         )
     if replicas is not None:
         target["replicas"] = replicas
