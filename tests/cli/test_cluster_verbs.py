@@ -186,9 +186,7 @@ def test_get_nodes_of_a_missing_cluster_or_with_no_controller(
     assert fake.started == 0  # reading never starts a controller
 
 
-def test_get_nodes_of_a_rayjob_reaches_its_cluster(
-    cli: CliRunner, fake: type[FakeBackend]
-) -> None:
+def test_get_nodes_of_a_rayjob_reaches_its_cluster(cli: CliRunner, fake: type[FakeBackend]) -> None:
     backend = FakeBackend()
     backend.apply(build_cluster("job-cluster-x1", workers=0))
     backend.store[("RayJob", "default", "job")] = {
