@@ -18,6 +18,13 @@ def test_scaled_sets_replicas_of_that_group_only_and_leaves_the_input_alone() ->
     assert validate(result).ok
 
 
+def test_an_object_read_back_from_the_local_runtime_scales_to_an_applicable_one() -> None:
+    read_back = build_cluster("demo") | {"status": {"state": "ready"}, "local": {"nodes": []}}
+    result = scaled(read_back, "workergroup", 2)
+    assert "local" not in result
+    assert validate(result).ok
+
+
 def test_bounds_change_in_the_same_step_as_kubectl_ray_allows() -> None:
     obj = build_cluster("demo", workers=1, max_workers=2)
     result = scaled(obj, "workergroup", 4, max_replicas=4)

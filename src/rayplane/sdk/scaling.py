@@ -36,7 +36,8 @@ def scaled(
     ``min_replicas`` / ``max_replicas`` (kubectl-ray's ``--min-replicas`` /
     ``--max-replicas``) change the group's bounds in the same step. Raises ScaleError for
     an unknown group (listing the groups), a negative number, or replicas outside the
-    bounds (naming both, and how to widen them).
+    bounds (naming both, and how to widen them). The result has no ``local`` block, so an
+    object read back from the local runtime can be scaled and applied as it is.
     """
     kind = obj.get("kind")
     if kind != "RayCluster":
@@ -56,7 +57,9 @@ def scaled(
             raise ScaleError(f"--{flag} {value} is out of range; give 0 to {MAX_REPLICAS}.")
     if replicas is None and min_replicas is None and max_replicas is None:
         raise ScaleError("give --replicas, --min-replicas or --max-replicas (or several).")
-    result = copy.deepcopy(obj)
+    # The local runtime's read-only ``local`` block (nodes, events) is not part of the
+    # object: leaving it in would make the result one the API refuses to apply.
+    result = copy.deepcopy({k: v for k, v in obj.items() if k != "local"})
     groups = (result.get("spec") or {}).get("workerGroupSpecs") or []
     target = next((g for g in groups if g.get("groupName") == group), None)
     if target is None:
