@@ -232,3 +232,30 @@ def test_get_workergroups_unknown_group_with_the_cluster_flag(
     result = cli.invoke(app, ["get", "workergroups", "gpu", "-c", "demo"])
     assert result.exit_code == 1
     assert "Ray worker group gpu not found in RayCluster demo" in result.stderr
+
+
+def test_get_workergroups_of_a_rayservice_reaches_its_active_cluster(
+    cli: CliRunner, fake: type[FakeBackend]
+) -> None:
+    backend = FakeBackend()
+    backend.apply(build_cluster("svc-raycluster-ab12c", workers=1))
+    backend.store[("RayService", "default", "svc")] = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": "svc", "namespace": "default"},
+        "spec": {},
+        "status": {"activeServiceStatus": {"rayClusterName": "svc-raycluster-ab12c"}},
+    }
+    result = cli.invoke(app, ["get", "workergroups", "svc", "-o", "json"])
+    assert result.exit_code == 0, result.output
+    assert [g["cluster"] for g in json.loads(result.stdout)] == ["svc-raycluster-ab12c"]
+
+
+def test_scale_with_no_controller_says_so_and_starts_none(
+    cli: CliRunner, fake: type[FakeBackend]
+) -> None:
+    fake.running = False
+    result = cli.invoke(app, ["scale", "cluster", "demo", "-g", "workergroup", "-r", "1"])
+    assert result.exit_code == 1
+    assert "the local controller is not running" in result.stderr
+    assert fake.started == 0
