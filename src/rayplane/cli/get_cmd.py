@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 
 from rayplane.api.configdata import CONFIG_KINDS
+from rayplane.cli.completion import complete_cluster, complete_get_name, complete_resource
 from rayplane.cli.kinds import plural, resolve
+from rayplane.cli.nodes_cmd import GROUP_WORDS, NODE_WORDS, get_nodes, get_workergroups
 from rayplane.cli.output import dump, err, out, safe
 from rayplane.cli.resources import Namespace, client, fail
 from rayplane.local.client import ControllerClient, ControllerError
@@ -71,16 +73,40 @@ def _row(doc: dict[str, Any], kind: str) -> list[str]:
 
 def get_cmd(
     resource: Annotated[
-        str, typer.Argument(help="rayclusters | rayjobs | rayservices | secrets | configmaps")
+        str,
+        typer.Argument(
+            help="rayclusters | rayjobs | rayservices | secrets | configmaps"
+            " | nodes | workergroups",
+            autocompletion=complete_resource,
+        ),
     ],
-    name: Annotated[str | None, typer.Argument()] = None,
+    name: Annotated[str | None, typer.Argument(autocompletion=complete_get_name)] = None,
     namespace: Namespace = "default",
     all_namespaces: Annotated[bool, typer.Option("-A", "--all-namespaces")] = False,
     output: Annotated[
         str, typer.Option("-o", "--output", help="table, wide, yaml or json")
     ] = "table",
+    ray_cluster: Annotated[
+        str | None,
+        typer.Option(
+            "-c",
+            "--ray-cluster",
+            help="nodes/workergroups: the cluster (NAME then filters).",
+            autocompletion=complete_cluster,
+        ),
+    ] = None,
 ) -> None:
-    """List resources, or show one (-o wide: desired/ready workers per group)."""
+    """List resources, or show one (-o wide: desired/ready workers per group).
+
+    `get nodes CLUSTER` and `get workergroups CLUSTER` show a cluster's Ray nodes and
+    worker groups (kubectl-ray's columns, with each node's state and why)."""
+    if resource.lower() in NODE_WORDS + GROUP_WORDS:
+        if output not in ("table", "wide", "yaml", "json"):
+            err.print(f"-o {safe(output)}: unsupported output format; use wide, yaml or json.")
+            raise typer.Exit(2)
+        show = get_nodes if resource.lower() in NODE_WORDS else get_workergroups
+        show(name, ray_cluster, namespace, all_namespaces, output)
+        return
     kind = resolve(resource)
     ctl = client()
     try:

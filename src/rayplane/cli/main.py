@@ -27,7 +27,7 @@ app = typer.Typer(
     name="rayplane",
     help="Run KubeRay's RayCluster, RayJob and RayService on this machine or on Kubernetes.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
@@ -194,6 +194,9 @@ def run() -> None:
 
 def _register() -> None:
     from rayplane.cli import apply_cmd, delete_cmd, describe, get_cmd, operator_cmd, ops, render_cmd
+    from rayplane.cli.completion import completion_cmd
+    from rayplane.cli.create_cmd import create_app
+    from rayplane.cli.scale_cmd import scale_app
 
     app.command("apply")(apply_cmd.apply_cmd)
     app.command("get")(get_cmd.get_cmd)
@@ -206,6 +209,9 @@ def _register() -> None:
         operator_cmd.operator_cmd
     )
     app.add_typer(ops.controller_app, name="controller")
+    app.add_typer(create_app, name="create")
+    app.add_typer(scale_app, name="scale")
+    app.command("completion")(completion_cmd)
 
 
 _register()
