@@ -208,4 +208,13 @@ def _register() -> None:
     app.add_typer(ops.controller_app, name="controller")
 
 
+def _register_driver_verbs() -> None:
+    from rayplane.cli import connect_cmd, job_cmd
+
+    app.add_typer(job_cmd.job_app, name="job")
+    app.command("connect")(connect_cmd.connect_cmd)
+    app.command("run")(connect_cmd.run_cmd)
+
+
 _register()
+_register_driver_verbs()

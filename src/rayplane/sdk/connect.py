@@ -79,8 +79,10 @@ _atexit_registered = False
 
 def _meta(obj: Obj) -> tuple[str, str, str]:
     meta = obj.get("metadata") or {}
-    return str(obj.get("kind") or "RayCluster"), str(meta.get("namespace") or "default"), str(
-        meta.get("name") or ""
+    return (
+        str(obj.get("kind") or "RayCluster"),
+        str(meta.get("namespace") or "default"),
+        str(meta.get("name") or ""),
     )
 
 
