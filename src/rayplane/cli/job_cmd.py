@@ -163,7 +163,10 @@ def _start_rayjob(backend: Backend, raw: dict[str, Any], limit: float) -> str:
 
 def _ready_cluster(backend: Backend, ns: str, name: str, limit: float) -> Obj:
     """The RayCluster once ready (at once if it is), or exit 1 with why it is not."""
-    find_cluster(backend, ns, name)
+    found = find_cluster(backend, ns, name)
+    now = cluster_outcome(found)
+    if now.done and not now.failed:
+        return found  # ready already: no progress to show
     fetch = functools.partial(backend.get, "RayCluster", ns, name)
     outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit)
     obj = fetch()
@@ -202,7 +205,8 @@ def follow_to_end(handle: JobHandle) -> int:
         err.print(f"[green]job {safe(handle.id)} succeeded[/green]")
         return 0
     lines = [line for line in info.message.splitlines() if line.strip()]
-    why = lines[0] if lines else "no message from Ray"
+    # Ray appends the log tail to a failed entrypoint's message; the log was streamed.
+    why = lines[0].split(", last available logs")[0] if lines else "no message from Ray"
     if info.driver_exit_code is not None and "exit code" not in why:
         why += f" (driver exit code {info.driver_exit_code})"
     err.print(f"[red]job {safe(handle.id)} {safe(info.status)}[/red]: {safe(why)}")
