@@ -167,6 +167,18 @@ def test_bad_input_exits_2_and_says_why(runtime: Runtime, args: list[str], says:
     assert says in result.stderr
 
 
+def test_a_rayjob_that_exists_is_not_given_a_second_job(
+    runtime: Runtime, api: JobsAPI, tmp_path: Path
+) -> None:
+    path = tmp_path / "rayjob.yaml"
+    path.write_text(RAYJOB % "InteractiveMode")
+    runtime.objects["RayJob"] = {"status": {"jobDeploymentStatus": "Complete"}}
+    result = submit("-f", str(path), "--", "true")
+    assert result.exit_code == 1
+    assert "RayJob default/interactive exists already (Complete)" in result.stderr
+    assert runtime.applied == [] and api.jobs == {}
+
+
 def test_a_rayjob_that_is_not_interactive_exits_2(runtime: Runtime, tmp_path: Path) -> None:
     path = tmp_path / "rayjob.yaml"
     path.write_text(RAYJOB % "HTTPMode\n  entrypoint: python x.py")  # valid, not interactive

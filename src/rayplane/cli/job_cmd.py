@@ -144,9 +144,21 @@ def _limit(timeout: float | None) -> float:
 
 
 def _start_rayjob(backend: Backend, raw: dict[str, Any], limit: float) -> str:
-    """Apply the RayJob, wait until it waits for its job; the name of its cluster."""
+    """Create the RayJob, wait until it waits for its job; the name of its cluster.
+
+    Create, not update, as kubectl-ray does: an InteractiveMode RayJob takes one job, so
+    one that exists already (perhaps done) is not silently given a second.
+    """
     meta = raw["metadata"]
     ns, name = meta["namespace"], meta["name"]
+    existing = backend.get("RayJob", ns, name)
+    if existing is not None:
+        phase = (existing.get("status") or {}).get("jobDeploymentStatus") or "New"
+        err.print(
+            f"RayJob {safe(ns)}/{safe(name)} exists already ({safe(phase)}); delete it "
+            f"(rayplane delete rayjob {safe(name)} -n {safe(ns)}) or change metadata.name"
+        )
+        raise typer.Exit(1)
     applied = backend.apply(raw)
     err.print(f"rayjob.ray.io/{safe(name)} {applied.verb}")
     fetch = functools.partial(backend.get, "RayJob", ns, name)
