@@ -23,6 +23,7 @@ from rayplane.sdk.jobs import Jobs
 from rayplane.sdk.local_backend import LocalBackend
 from rayplane.settings import load_local
 from tests.e2e.conftest import Local
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
@@ -154,3 +155,24 @@ def test_jobs_follow_yields_the_printed_line(backend: LocalBackend, ready: Obj) 
     assert "streamed line" in text
     assert handle.status == "SUCCEEDED"
     assert handle.wait(timeout=60) == "SUCCEEDED"
+
+
+def test_job_submit_with_an_interactive_rayjob_the_rayjob_follows_the_job(
+    local: Local, ready: Obj, tmp_path: Path
+) -> None:
+    path = tmp_path / "rayjob.yaml"
+    path.write_text(
+        "apiVersion: ray.io/v1\nkind: RayJob\nmetadata: {name: interactive}\n"
+        f"spec:\n  submissionMode: InteractiveMode\n  clusterSelector: {{ray.io/cluster: {NAME}}}\n"
+    )
+    done = local.run("job", "submit", "-f", str(path), "--", "python", "-c", "print('via rayjob')")
+    assert "via rayjob" in done.stdout
+
+    def followed() -> dict[str, Any] | None:
+        status = local.get("interactive", "rayjob").get("status") or {}
+        return status if status.get("jobDeploymentStatus") == "Complete" else None
+
+    status = wait_for(followed, 60, "the RayJob to follow its job to Complete")
+    assert status["jobStatus"] == "SUCCEEDED"
+    assert status["rayClusterName"] == NAME
+    local.run("delete", "rayjob", "interactive")
