@@ -214,4 +214,13 @@ def _register() -> None:
     app.command("completion")(completion_cmd)
 
 
+def _register_driver_verbs() -> None:
+    from rayplane.cli import connect_cmd, job_cmd
+
+    app.add_typer(job_cmd.job_app, name="job")
+    app.command("connect")(connect_cmd.connect_cmd)
+    app.command("run")(connect_cmd.run_cmd)
+
+
 _register()
+_register_driver_verbs()
