@@ -93,6 +93,7 @@ from rayplane.reconcile.kuberay import (
     ORIGINATED_FROM_CR_NAME,
     ORIGINATED_FROM_CRD,
 )
+from rayplane.reconcile.service.failures import ServeFailure, serve_failures
 from rayplane.reconcile.service.model import (
     APP_RUNNING,
     BOTH_ACTIVE_PENDING_CLUSTERS_EXIST,
@@ -196,6 +197,7 @@ class _Pass:
         self.actions: list[ServiceAction] = []
         self.events: list[Event] = []
         self.error: str | None = None
+        self.serve_failures: tuple[ServeFailure, ...] = ()
         self.requeue = REQUEUE_SECONDS
         # The status under construction.
         prev = self.previous
@@ -409,6 +411,7 @@ class _Pass:
             return False, None
         apps = cluster.serve_apps
         ready = bool(apps) and all(app.status == APP_RUNNING for app in apps.values())
+        self.serve_failures = serve_failures(cluster.name, apps)
         wanted = self.spec.serve_config_v2 or ""
         reason = why_submit(cluster.cached_serve_config or "", wanted, apps)
         if reason is not None:
@@ -654,4 +657,5 @@ class _Pass:
             events=self.events,
             changed=changed,
             error=self.error,
+            serve_failures=self.serve_failures,
         )
