@@ -198,3 +198,12 @@ def test_plan_has_no_failures_while_apps_deploy() -> None:
     assert plan.serve_failures == ()
     ready = run(svc, ObservedService.of(svc, [observed_cluster(svc, name)]))
     assert ready.serve_failures == ()
+
+
+def test_failures_of_a_config_being_replaced_are_not_reported() -> None:
+    svc, name = _first_pass()
+    bad = parse_serve_state(captured("kuberay-different-port.json")).applications
+    old = observed_cluster(svc, name, serve_apps=bad, cached="the config before the fix")  # type: ignore[arg-type]
+    plan = run(svc, ObservedService.of(svc, [old]))
+    assert [type(a).__name__ for a in plan.actions] == ["ApplyServeConfig"]
+    assert plan.serve_failures == ()

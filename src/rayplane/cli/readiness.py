@@ -13,6 +13,9 @@ def service_outcome(detail: dict[str, Any] | None) -> Outcome:
     """Ready (serving), failed for good, or what it is waiting for, for a RayService."""
     if detail is None:
         return Outcome(True, True, "the RayService disappeared while waiting")
+    failed = (detail.get("local") or {}).get("serveFailure")
+    if failed:  # a Serve app or deployment failed: its cause, on one line
+        return Outcome(True, True, failed)
     status = detail.get("status") or {}
     ready = next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
     if ready and ready["status"] == "True" and (detail.get("local") or {}).get("endpoint"):

@@ -411,9 +411,12 @@ class _Pass:
             return False, None
         apps = cluster.serve_apps
         ready = bool(apps) and all(app.status == APP_RUNNING for app in apps.values())
-        self.serve_failures = serve_failures(cluster.name, apps)
         wanted = self.spec.serve_config_v2 or ""
         reason = why_submit(cluster.cached_serve_config or "", wanted, apps)
+        if reason is None:
+            # Only the apps of the config the spec wants can have failed it; apps about to be
+            # replaced by a PUT this pass say nothing about the new config.
+            self.serve_failures = serve_failures(cluster.name, apps)
         if reason is not None:
             if not wanted:
                 self.note(
