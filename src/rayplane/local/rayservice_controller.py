@@ -310,7 +310,10 @@ class RayServiceController:
 def serve_snapshot(apps: Mapping[str, ApplicationInfo], cluster: str = "") -> dict[str, Any]:
     """Per app and deployment: status, target replicas and replicas by state (JSON-ready);
     a failed app also has ``failure``, its cause on one line (the message is a traceback)."""
-    failed = {f.app: f.line for f in serve_failures(cluster, apps)}
+    failed = {
+        f.app: (f"deployment {f.deployment}: " if f.deployment else "") + f.cause.line
+        for f in serve_failures(cluster, apps)
+    }
     out: dict[str, Any] = {}
     for app in apps.values():
         deployments: dict[str, Any] = {}
