@@ -150,3 +150,14 @@ def test_logs_of_a_service_without_failures_are_its_heads(
     assert captured.get().strip() == "ray start output"
     with pytest.raises(typer.Exit):
         _logs(monkeypatch, detail, tmp_path, node="nope")
+
+
+def test_logs_tail_shows_whole_failures_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    detail = _detail(tmp_path)
+    entry = "=== {0} RayCluster fruit-abcde, generation 1\nline {0}\n\nTraceback {0}\nError {0}\n\n"
+    Path(detail["local"]["serveFailureLog"]).write_text(entry.format(1) + entry.format(2))
+    with out.capture() as captured:
+        _logs(monkeypatch, detail, tmp_path, tail=7)
+    assert captured.get().startswith("=== 2 RayCluster fruit-abcde")

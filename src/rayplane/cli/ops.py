@@ -16,6 +16,7 @@ from rayplane.cli.output import err, out
 from rayplane.cli.resources import Namespace, client, dashboard_url
 from rayplane.local.client import ControllerError
 from rayplane.local.history import Attempt, History
+from rayplane.local.serve_failures import LOG_NAME as SERVE_FAILURE_LOG
 from rayplane.settings import SettingsError, load
 
 controller_app = typer.Typer(
@@ -89,6 +90,8 @@ def logs_cmd(
     else:
         path = _node_log(nodes, node, name)
     text = _tail(path, tail)
+    if path.name == SERVE_FAILURE_LOG and "\n=== " in f"\n{text}":
+        text = text[f"\n{text}".index("\n=== ") :]  # whole failures only, not half of one
     if text:
         out.print(text, markup=False, highlight=False)
     if not follow:

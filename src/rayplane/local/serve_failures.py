@@ -10,6 +10,7 @@ not be told the old config failed before the controller has even put the new one
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -89,9 +90,13 @@ def remove(home: Path, namespace: str, name: str) -> None:
     """Remove the log once the RayService is gone (only the file: the folder may also hold
     the logs of a RayCluster or RayJob of the same name)."""
     try:
-        log_path(home, namespace, name).unlink(missing_ok=True)
+        path = log_path(home, namespace, name)
+        path.unlink(missing_ok=True)
     except (OSError, UnsafePath) as exc:
         log.warning("RayService %s/%s: its failure log stays: %s", namespace, name, exc)
+        return
+    with contextlib.suppress(OSError):  # only if nothing else is in it
+        path.parent.rmdir()
 
 
 def _append(
