@@ -134,6 +134,10 @@ def test_failed_app_is_one_line_in_the_detail_and_whole_in_the_log(
         "'github.com' ([Errno -2] Name or service not known); "
         "full text: rayplane logs rayservice/fruit"
     )
+    warnings = [e for e in local["events"] if e["type"] == "Warning"]
+    assert [(e["reason"], e["message"]) for e in warnings] == [
+        ("ServeAppFailed", local["serveFailure"].split("; full text")[0])
+    ]
     log = Path(local["serveFailureLog"])
     assert log == controller.settings.home / "logs" / "default" / "fruit" / "serve-failures.log"
     text = log.read_text()

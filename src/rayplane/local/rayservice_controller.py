@@ -109,14 +109,15 @@ class RayServiceController:
                 break
         state["deletion_deadlines"] = {k: v.isoformat() for k, v in plan.deletion_deadlines.items()}
         if plan.error is None:  # a pass that could not read the apps keeps what it knew
-            failure_log.record(
+            for failure in failure_log.record(
                 self.settings.home,
                 stored.namespace,
                 stored.name,
                 stored.generation,
                 plan.serve_failures,
                 state,
-            )
+            ):
+                self.store.event(stored.uid, "ServeAppFailed", failure.line, "Warning")
         for name in list(caches):
             if name not in {c.name for c in owned}:
                 del caches[name]

@@ -52,8 +52,9 @@ def record(
     generation: int | None,
     failures: Sequence[ServeFailure],
     state: dict[str, Any],
-) -> None:
-    """Keep this pass's failures in *state* (the service's runtime state) and log new ones.
+) -> list[ServeFailure]:
+    """Keep this pass's failures in *state* (the service's runtime state), log new ones and
+    return them (for an event each).
 
     No failures clears the line: the apps recovered, or a new config or cluster is on its
     way. The log keeps what it has; it goes with the RayService.
@@ -62,7 +63,7 @@ def record(
     logged: list[str] = list(kept.get("logged") or [])
     if not failures:
         state[STATE_KEY] = {"logged": logged}
-        return
+        return []
     fresh = [f for f in failures if _key(f) not in logged]
     if fresh:
         try:
@@ -75,6 +76,7 @@ def record(
         "generation": generation,
         "logged": logged,
     }
+    return fresh
 
 
 def current(state: dict[str, Any], generation: int | None) -> str | None:
