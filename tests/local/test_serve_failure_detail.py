@@ -176,3 +176,47 @@ def test_a_new_generation_hides_the_old_failure_until_it_fails_again(
     assert _detail(controller)["local"]["serveFailure"] is None
     # The log keeps the first generation's failure.
     assert "generation 1" in Path(_detail(controller)["local"]["serveFailureLog"]).read_text()
+
+
+JOB = yaml.safe_load(
+    """
+apiVersion: ray.io/v1
+kind: RayJob
+metadata: {name: pipeline, namespace: default}
+spec:
+  entrypoint: python -c "print(1)"
+  rayClusterSpec:
+    headGroupSpec:
+      rayStartParams: {}
+      template:
+        spec:
+          containers: [{name: ray-head, image: rayproject/ray:2.60.0}]
+"""
+)
+
+
+def test_a_rayjobs_detail_shows_its_clusters_nodes_as_they_come_up(
+    controller: Controller, tmp_path: Path
+) -> None:
+    controller.store.put("RayJob", "default", "pipeline", JOB)
+    stored = controller.store.get("RayJob", "default", "pipeline")
+    assert stored is not None
+    cluster = None
+    for _ in range(3):  # New, then Initializing creates the cluster
+        controller.jobs.reconcile(stored)
+        stored = controller.store.get("RayJob", "default", "pipeline")
+        assert stored is not None and stored.status is not None
+        name = stored.status.get("rayClusterName")
+        cluster = controller.store.get("RayCluster", "default", name) if name else None
+        if cluster is not None:
+            break
+    assert cluster is not None
+    _bring_up_head(controller, cluster, tmp_path)
+    detail = controller._detail(stored.uid)
+    assert detail is not None
+    (row,) = detail["local"]["nodes"]
+    # The same row shape as a RayCluster's detail.
+    cluster_detail = controller._detail(cluster.uid)
+    assert cluster_detail is not None
+    assert row == cluster_detail["local"]["nodes"][0]
+    assert row["name"] == f"{cluster.name}-head-abcde" and row["kind"] == "head"
