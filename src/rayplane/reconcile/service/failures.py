@@ -150,19 +150,31 @@ def cause_of(text: str) -> Cause:
     if _TRACEBACK not in text:
         first = next((line.strip() for line in lines if line.strip()), "")
         return Cause("", _clip(first), "")
+    found = _exception_at(lines, strict=True) or _exception_at(lines, strict=False)
+    if found is None:  # a traceback cut short: its last line is the best there is
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+        return Cause("", _clip(last), context)
+    at, match = found
+    message = [match["message"] or ""]
+    for more in lines[at + 1 :]:
+        if not more.strip() or more.startswith(_CHAIN_BREAKS) or _is_node_prefixed(more):
+            break
+        message.append(more.strip())
+    return Cause(match["type"], _clip(_tell_url(" ".join(m for m in message if m))), context)
+
+
+def _exception_at(lines: list[str], *, strict: bool) -> tuple[int, re.Match[str]] | None:
+    """The last exception line, its index and match; *strict* wants a name that looks like one (an
+    exception defined in ``__main__`` prints without a module path, so a second look takes
+    any ``Name: message`` line). A wrapper whose message is itself a traceback is skipped."""
     for at in range(len(lines) - 1, -1, -1):
         match = _EXCEPTION_LINE.match(lines[at])
-        if match is None or not _looks_like_exception(match["type"]):
+        if match is None or (strict and not _looks_like_exception(match["type"])):
             continue
-        message = [match["message"] or ""]
-        for more in lines[at + 1 :]:
-            if not more.strip() or more.startswith(_CHAIN_BREAKS) or _is_node_prefixed(more):
-                break
-            message.append(more.strip())
-        kind = match["type"]
-        return Cause(kind, _clip(_tell_url(" ".join(m for m in message if m))), context)
-    first = next((line.strip() for line in lines if line.strip()), "")
-    return Cause("", _clip(first), context)
+        if (match["message"] or "").startswith(_TRACEBACK):
+            continue  # Serve's replica wraps the user's traceback in a RuntimeError's message
+        return at, match
+    return None
 
 
 def _context(lines: list[str]) -> str:
