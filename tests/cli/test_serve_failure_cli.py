@@ -161,3 +161,15 @@ def test_logs_tail_shows_whole_failures_only(
     with out.capture() as captured:
         _logs(monkeypatch, detail, tmp_path, tail=7)
     assert captured.get().startswith("=== 2 RayCluster fruit-abcde")
+
+
+def test_describe_says_why_a_replica_is_being_retried() -> None:
+    payload = json.loads((MESSAGES / "ctor-retrying.json").read_text())
+    apps = serve_snapshot(parse_serve_state(payload).applications, "c1")
+    ctor = apps["ctor"]
+    assert "failure" not in ctor  # still DEPLOYING: not a failure yet
+    cell = describe._message(ctor, ctor["deployments"]["Pricer"], False)
+    assert cell == (
+        "A replica failed to start with exception. Retrying 2 more time(s). Error: "
+        "ValueError: price must be positive, got -1"
+    )

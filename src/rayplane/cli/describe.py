@@ -239,6 +239,8 @@ def _message(app: dict[str, Any], dep: dict[str, Any], first: bool) -> str:
     if not lines:
         return ""
     shown = lines[0] if len(lines[0]) <= 200 else lines[0][:199] + "…"
+    if dep.get("cause"):
+        return f"{shown} {dep['cause']}"
     return shown + (" …" if len(lines) > 1 else "")
 
 

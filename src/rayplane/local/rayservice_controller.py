@@ -36,6 +36,7 @@ from rayplane.reconcile.service import (
     ServiceOptions,
     SwitchTraffic,
     UpdateCluster,
+    cause_of,
     reconcile_service,
     serve_failures,
 )
@@ -310,7 +311,8 @@ class RayServiceController:
 
 def serve_snapshot(apps: Mapping[str, ApplicationInfo], cluster: str = "") -> dict[str, Any]:
     """Per app and deployment: status, target replicas and replicas by state (JSON-ready);
-    a failed app also has ``failure``, its cause on one line (the message is a traceback)."""
+    a failed app also has ``failure``, its cause on one line (the message is a traceback),
+    and a deployment whose message holds a traceback (a replica being retried) ``cause``."""
     failed = {
         f.app: (f"deployment {f.deployment}: " if f.deployment else "") + f.cause.line
         for f in serve_failures(cluster, apps)
@@ -328,6 +330,9 @@ def serve_snapshot(apps: Mapping[str, ApplicationInfo], cluster: str = "") -> di
                 "targetReplicas": dep.target_num_replicas,
                 "replicas": states,
             }
+            cause = cause_of(dep.message)
+            if cause.kind:  # e.g. "Retrying 2 more time(s). Error:" and a traceback
+                deployments[dep.name]["cause"] = cause.line
         out[app.name] = {
             "status": app.status,
             "message": app.message,
