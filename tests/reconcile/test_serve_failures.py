@@ -114,11 +114,32 @@ def test_a_constructor_being_retried_is_not_a_failure_yet() -> None:
     assert "noimport" not in found  # DEPLOYING again after the new PUT
 
 
-def test_unhealthy_deployment_without_traceback_says_what_serve_said() -> None:
-    failure = failures("health-check-unhealthy.json")["flaky"]
+def test_failing_health_checks_are_not_a_failure_serve_retries_them() -> None:
+    # flaky's replica failed its health check: UNHEALTHY with no exception. Serve restarts
+    # it (the capture a second later has it HEALTHY again), so a wait must not stop here.
+    assert "flaky" not in failures("health-check-unhealthy.json")
+
+
+def test_unhealthy_deployment_whose_replicas_cannot_start_is_a_failure() -> None:
+    # Ray 2.60's message when replicas of a deployment that ran fail to start again
+    # (deployment_state.py, REPLICA_STARTUP_FAILED after the deployment was HEALTHY).
+    message = (
+        "The deployment failed to start 3 times in a row. This may be due to a problem with "
+        "its constructor or initial health check failing. See controller logs for details. "
+        'Error:\nTraceback (most recent call last):\n  File "app.py", line 9, in __init__\n'
+        "OSError: [Errno 28] No space left on device: '/models/cache'\n"
+    )
+    apps = {
+        "llm": ServeApp(
+            status="UNHEALTHY",
+            message="The deployments ['Model'] are UNHEALTHY.",
+            deployments={"Model": ServeDeployment(status="UNHEALTHY", message=message)},
+        )
+    }
+    (failure,) = serve_failures("c1", apps)
     assert failure.line == (
-        "app flaky, deployment Flaky: UNHEALTHY: A replica's health check failed. This "
-        "deployment will be UNHEALTHY until the replica recovers or a new deploy happens."
+        "app llm, deployment Model: UNHEALTHY: failed to start 3 times in a row: "
+        "OSError: [Errno 28] No space left on device: '/models/cache'"
     )
 
 

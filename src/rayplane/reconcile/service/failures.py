@@ -1,15 +1,15 @@
 """A failed Serve application, told in one line.
 
-Serve reports a failed deploy as a status (app DEPLOY_FAILED or UNHEALTHY, or a deployment
-DEPLOY_FAILED or UNHEALTHY) and a message that is usually a whole Python traceback, often
-several chained ones (a RuntimeEnvSetupError wrapping the download's ConnectionError,
-a RayTaskError wrapping the app's ImportError). Nobody can read 60 lines in a table cell,
-and a wait that ignores the status runs into its timeout with no reason at all. So the
-reconciler reduces each failure to a typed :class:`ServeFailure`: which app and
-deployment, the status, and the cause, which is the *innermost* exception's type and
-message as Python printed it last (that is the one that names the URL that could not be
-fetched, or the module that could not be imported). The full text stays on the value for
-a log.
+Serve reports a failed deploy as a status (an app or deployment DEPLOY_FAILED, or a
+deployment UNHEALTHY whose replicas cannot start again) and a message that is usually a
+whole Python traceback, often several chained ones (a RuntimeEnvSetupError wrapping the
+download's ConnectionError, a RayTaskError wrapping the app's ImportError). Nobody can
+read 60 lines in a table cell, and a wait that ignores the status runs into its timeout
+with no reason at all. So the reconciler reduces each failure to a typed
+:class:`ServeFailure`: which app and deployment, the status, and the cause, which is the
+*innermost* exception's type and message as Python printed it last (that is the one that
+names the URL that could not be fetched, or the module that could not be imported). The
+full text stays on the value for a log.
 
 The messages these functions read are Ray 2.60's (python/ray/serve/_private/
 application_state.py and deployment_state.py); tests/reconcile/serve_messages/ holds real
@@ -24,10 +24,13 @@ from dataclasses import dataclass
 
 from rayplane.reconcile.service.model import DEFAULT_APP_NAME, AppView
 
-# Serve's statuses of an application or a deployment that mean it failed, not "not yet":
-# DEPLOY_FAILED (the build or the replicas' start failed) and UNHEALTHY (it ran, then its
-# replicas stopped passing health checks or starting).
-FAILED_STATUSES = frozenset({"DEPLOY_FAILED", "UNHEALTHY"})
+# Serve's status of an application or a deployment that means it failed for good:
+# the build, the runtime env or the replicas' start failed.
+DEPLOY_FAILED = "DEPLOY_FAILED"
+# It ran, then its replicas stopped passing health checks (which Serve retries and may
+# recover from) or starting: a failure only when an exception says why.
+UNHEALTHY = "UNHEALTHY"
+FAILED_STATUSES = frozenset({DEPLOY_FAILED, UNHEALTHY})
 
 # The longest cause kept on the one line; the log has the rest.
 MAX_CAUSE = 400
@@ -104,10 +107,13 @@ class ServeFailure:
 def serve_failures(cluster: str, apps: Mapping[str, AppView]) -> tuple[ServeFailure, ...]:
     """Every failed application of *cluster*, by app name, with its most telling cause.
 
-    An app counts as failed when it or any of its deployments is in
-    :data:`FAILED_STATUSES`. The cause is the first message that holds an exception, a failed
-    deployment's before the app's; else a failed deployment's message, since the app's is
-    then only Serve's summary ("The deployments ['X'] are UNHEALTHY."); else the app's.
+    An app has failed when it or one of its deployments is DEPLOY_FAILED, or a deployment is
+    UNHEALTHY with an exception in its message (replicas that fail to start after it ran).
+    An UNHEALTHY app whose deployments only fail health checks has not: Serve restarts
+    those replicas and the app may recover. The cause is the first message that holds an
+    exception, a deployment's before the app's; else a failed deployment's message, since
+    the app's is then only Serve's summary ("Failed to update the deployments ['X']."); else
+    the app's.
     """
     found: list[ServeFailure] = []
     for name in sorted(apps):
@@ -115,12 +121,16 @@ def serve_failures(cluster: str, apps: Mapping[str, AppView]) -> tuple[ServeFail
         failed = [
             (dep_name, dep.status, dep.message)
             for dep_name, dep in sorted(app.deployments.items())
-            if dep.status in FAILED_STATUSES
+            if dep.status == DEPLOY_FAILED
+            or (dep.status == UNHEALTHY and cause_of(dep.message).kind)
         ]
-        if app.status not in FAILED_STATUSES and not failed:
+        if app.status != DEPLOY_FAILED and not failed:
             continue
-        own_status = app.status if app.status in FAILED_STATUSES else failed[0][1]
-        own: tuple[str | None, str, str] = (None, own_status, app.message)
+        own: tuple[str | None, str, str] = (
+            None,
+            app.status if app.status in FAILED_STATUSES else failed[0][1],
+            app.message,
+        )
         telling = [d for d in failed if cause_of(d[2]).kind]
         own_telling = [own] if cause_of(own[2]).kind else []
         with_text = [c for c in (*telling, *own_telling, *failed, own) if c[2].strip()]
