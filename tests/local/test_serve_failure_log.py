@@ -34,7 +34,12 @@ def test_no_failure_clears_the_line_but_keeps_the_log(tmp_path: Path) -> None:
     failure_log.record(tmp_path, "default", "svc", 1, [failure("a")], state)
     log = failure_log.log_path(tmp_path, "default", "svc")
     assert log.read_text().count("=== ") == 1, "the same failure again is not logged twice"
-    failure_log.record(tmp_path, "default", "svc", 1, [failure("a", "another traceback")], state)
+    failure_log.record(
+        tmp_path, "default", "svc", 1, [failure("a", "the same, other paths")], state
+    )
+    assert log.read_text().count("=== ") == 1, "the same cause in other words is the same"
+    other = ServeFailure("svc-abcde", "a", None, "DEPLOY_FAILED", Cause("OSError", "disk"), "")
+    failure_log.record(tmp_path, "default", "svc", 1, [other], state)
     assert log.read_text().count("=== ") == 2
 
 

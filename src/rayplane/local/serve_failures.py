@@ -26,7 +26,7 @@ log = logging.getLogger("rayplane.services")
 LOG_NAME = "serve-failures.log"
 STATE_KEY = "serve_failure"
 # How many failures' keys are remembered so that a failure seen pass after pass is logged
-# once; Serve's text changes with each retry's traceback, so a few suffice.
+# once.
 KEPT_KEYS = 32
 
 
@@ -120,5 +120,7 @@ def _append(
 
 
 def _key(failure: ServeFailure) -> str:
-    parts = (failure.cluster, failure.app, failure.deployment or "", failure.status, failure.text)
+    """The same failure is the same cause of the same app on the same cluster: Serve's
+    text around it (a retry count, a temp path) may change from one read to the next."""
+    parts = (failure.cluster, failure.app, failure.deployment or "", failure.line)
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
