@@ -83,7 +83,7 @@ def test_wait_timeout_leaves_the_job_running(backend: FakeBackend) -> None:
     handle = jobs_on(api, backend).submit("sleep 1000")
     with pytest.raises(WaitError) as caught:
         handle.wait(timeout=0)
-    assert caught.value.reason == "Timeout"
+    assert caught.value.timed_out
     assert "still RUNNING" in str(caught.value)
     assert not any(c.endswith("/stop") for c in api.calls())
 
@@ -95,7 +95,7 @@ def test_wait_ends_when_the_cluster_is_deleted(backend: FakeBackend) -> None:
     api.down, backend.obj = True, None
     with pytest.raises(WaitError) as caught:
         handle.wait()
-    assert caught.value.reason == "ClusterDeleted"
+    assert not caught.value.timed_out
     assert "RayCluster default/demo was deleted" in str(caught.value)
 
 
@@ -105,7 +105,7 @@ def test_wait_ends_when_the_dashboard_stops_answering(backend: FakeBackend) -> N
     api.down = True
     with pytest.raises(WaitError) as caught:
         handle.wait()
-    assert caught.value.reason == "DashboardUnreachable"
+    assert "has not answered" in caught.value.reason
     assert "ConnectError" in str(caught.value)
     assert backend.open == 0
 

@@ -91,8 +91,9 @@ def render(detail: dict[str, Any]) -> None:
         _worker_groups(detail.get("spec") or {}, nodes)
     if local.get("autoscaler"):
         _autoscaler(local["autoscaler"])
-    if local.get("serve"):
-        _serve(local["serve"], local.get("endpoint"))
+    if local.get("serve") or local.get("serveFailure") or local.get("serveFailureLog"):
+        _serve(local.get("serve") or {}, local.get("endpoint"))
+        _serve_failure(local, meta)
     if detail.get("kind") == "RayJob":
         _job_history(local.get("history") or [])
     notes = local.get("notes") or []
@@ -221,11 +222,38 @@ def _serve(serve: dict[str, Any], endpoint: str | None) -> None:
                     dep.get("status") or app.get("status") or "",
                     f"{running}/{target if target is not None else '?'}" if dep_name else "",
                     ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
-                    dep.get("message") or (app.get("message") if first else "") or "",
+                    _message(app, dep, first),
                 )
                 table.add_row(*(safe(c) for c in cells))
                 first = False
         out.print(Padding(table, (0, 0, 0, 4)))
+
+
+def _message(app: dict[str, Any], dep: dict[str, Any], first: bool) -> str:
+    """One line per cell: a failed app's cause, else the first line of Serve's message (a
+    message can be a 100-line traceback; the failure log keeps it whole)."""
+    if first and app.get("failure"):
+        return str(app["failure"])
+    text = str(dep.get("message") or (app.get("message") if first else "") or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    shown = lines[0] if len(lines[0]) <= 200 else lines[0][:199] + "…"
+    if dep.get("cause"):
+        return f"{shown} {dep['cause']}"
+    return shown + (" …" if len(lines) > 1 else "")
+
+
+def _serve_failure(local: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Why the service cannot serve, on one line, and where Serve's full text is."""
+    if local.get("serveFailure"):
+        out.print(f"  [red]failed:[/red] {safe(local['serveFailure'])}", highlight=False)
+    if local.get("serveFailureLog"):
+        ns = meta.get("namespace") or "default"
+        command = f"rayplane logs rayservice/{meta['name']}" + (
+            f" -n {ns}" if ns != "default" else ""
+        )
+        out.print(f"  failure log: {safe(local['serveFailureLog'])} ({safe(command)})")
 
 
 def _shape(item: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from rayplane.cli.output import err, out
 from rayplane.cli.resources import Namespace, client, dashboard_url
 from rayplane.local.client import ControllerError
 from rayplane.local.history import Attempt, History
+from rayplane.local.serve_failures import LOG_NAME as SERVE_FAILURE_LOG
 from rayplane.settings import SettingsError, load
 
 controller_app = typer.Typer(
@@ -33,7 +34,7 @@ def _tail(path: Path, lines: int) -> str:
 
 
 def logs_cmd(
-    ref: Annotated[str, typer.Argument(help="raycluster/NAME or rayjob/NAME")],
+    ref: Annotated[str, typer.Argument(help="raycluster/NAME, rayjob/NAME or rayservice/NAME")],
     node: Annotated[
         str | None,
         typer.Option("--node", help="A node, a group, or 'autoscaler' (default: the head)."),
@@ -48,7 +49,9 @@ def logs_cmd(
 ) -> None:
     """Print a node's log (its `ray start` output) or a RayJob's driver log; -f follows.
 
-    Once a RayJob's cluster is deleted, the logs its history kept are shown instead.
+    Once a RayJob's cluster is deleted, the logs its history kept are shown instead. For a
+    RayService whose Serve apps failed, Serve's full messages (tracebacks); else, and with
+    --node, the nodes of the cluster it brings up.
     """
     kind, name = split_ref(ref, "RayCluster")
     ctl = client()
@@ -76,17 +79,19 @@ def logs_cmd(
     autoscaler = (detail.get("local") or {}).get("autoscaler")
     if autoscaler:  # `--node autoscaler`: the local twin of the head pod's autoscaler container
         nodes = [*nodes, {"name": "autoscaler", "group": "", "kind": "", "log": autoscaler["log"]}]
-    chosen = (
-        [n for n in nodes if (n["name"] == node or n["group"] == node)]
-        if node
-        else [n for n in nodes if n["kind"] == "head"]
-    )
-    if not chosen:
-        names = ", ".join(n["name"] for n in nodes) or "none"
-        err.print(f"no node {node or '(head)'} in {name}; nodes: {names}")
-        raise typer.Exit(1)
-    path = Path(chosen[0]["log"])
+    failures = (detail.get("local") or {}).get("serveFailureLog")
+    if kind == "RayService" and node is None and failures:
+        # What Serve said when its apps failed, in full; the nodes' logs are one --node away.
+        shown = ", ".join(n["name"] for n in nodes) or "none"
+        err.print(
+            f"Serve failures of RayService {name} ({failures}); --node NODE for a node ({shown})"
+        )
+        path = Path(failures)
+    else:
+        path = _node_log(nodes, node, name)
     text = _tail(path, tail)
+    if path.name == SERVE_FAILURE_LOG and "\n=== " in f"\n{text}":
+        text = text[f"\n{text}".index("\n=== ") :]  # whole failures only, not half of one
     if text:
         out.print(text, markup=False, highlight=False)
     if not follow:
@@ -102,6 +107,20 @@ def logs_cmd(
                     time.sleep(0.3)
         except KeyboardInterrupt:
             return
+
+
+def _node_log(nodes: list[dict[str, Any]], node: str | None, name: str) -> Path:
+    """The log of the node (or group) asked for, by default the head's."""
+    chosen = (
+        [n for n in nodes if (n["name"] == node or n["group"] == node)]
+        if node
+        else [n for n in nodes if n["kind"] == "head"]
+    )
+    if not chosen:
+        names = ", ".join(n["name"] for n in nodes) or "none"
+        err.print(f"no node {node or '(head)'} in {name}; nodes: {names}")
+        raise typer.Exit(1)
+    return Path(chosen[0]["log"])
 
 
 def _kept_logs(history: History, kept: Attempt, node: str | None, tail: int, driver: bool) -> None:

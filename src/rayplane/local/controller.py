@@ -27,7 +27,7 @@ from rayplane.local.raycluster_controller import RayClusterController, blocking_
 from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.rayservice_controller import RayServiceController
 from rayplane.local.server import serve
-from rayplane.local.store import ConflictError, Store
+from rayplane.local.store import ConflictError, Store, StoredResource
 from rayplane.settings import HomeError, LocalSettings, prepare_home
 
 log = logging.getLogger("rayplane.controller")
@@ -239,12 +239,13 @@ class Controller:
         if stored is None:
             return None
         doc = stored.document()
-        cluster = self.jobs.describe_cluster(stored) if stored.kind == "RayJob" else stored
+        # The nodes shown are those of the cluster being brought up, for progress.
+        cluster: StoredResource | None = stored
+        if stored.kind == "RayJob":
+            cluster = self.jobs.describe_cluster(stored)
+        elif stored.kind == "RayService":
+            cluster = self.services.cluster_in_progress(stored)
         nodes = self.store.nodes(cluster.uid) if cluster else []
-        if stored.kind == "RayService":
-            active = ((stored.status or {}).get("activeServiceStatus") or {}).get("rayClusterName")
-            cluster = self.store.get("RayCluster", stored.namespace, active) if active else None
-            nodes = self.store.nodes(cluster.uid) if cluster else []
         doc["local"] = {
             "endpoint": self.services.endpoint(stored) if stored.kind == "RayService" else None,
             "nodes": [self.clusters.describe_node(n) for n in nodes],
@@ -254,6 +255,9 @@ class Controller:
         }
         if stored.kind == "RayService":
             doc["local"]["serve"] = self.services.serve_details(stored)
+            failure, failure_log = self.services.failure(stored)
+            doc["local"]["serveFailure"] = failure
+            doc["local"]["serveFailureLog"] = failure_log
         if stored.kind == "RayJob":
             doc["local"]["history"] = self.jobs.history_of(stored)
         if stored.kind in ("RayJob", "RayService"):

@@ -17,6 +17,8 @@ from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.serve_api import ApplicationInfo, ServeClient, ServeClientError
+from rayplane.local import serve_failures as failure_log
+from rayplane.local.homepaths import UnsafePath
 from rayplane.local.ports import find_free_ports, ports_in_use
 from rayplane.local.rayjob_controller import owner_reference
 from rayplane.local.serve_proxy import ServeProxy
@@ -34,8 +36,11 @@ from rayplane.reconcile.service import (
     ServiceOptions,
     SwitchTraffic,
     UpdateCluster,
+    cause_of,
     reconcile_service,
+    serve_failures,
 )
+from rayplane.reconcile.service.model import DEFAULT_APP_NAME
 from rayplane.settings import LocalSettings
 
 log = logging.getLogger("rayplane.services")
@@ -104,11 +109,22 @@ class RayServiceController:
                 )
                 break
         state["deletion_deadlines"] = {k: v.isoformat() for k, v in plan.deletion_deadlines.items()}
+        if plan.error is None:  # a pass that could not read the apps keeps what it knew
+            for failure in failure_log.record(
+                self.settings.home,
+                stored.namespace,
+                stored.name,
+                stored.generation,
+                plan.serve_failures,
+                state,
+            ):
+                self.store.event(stored.uid, "ServeAppFailed", failure.line, "Warning")
         for name in list(caches):
             if name not in {c.name for c in owned}:
                 del caches[name]
         if plan.finalized:
             self.proxy.remove(stored.uid)
+            failure_log.remove(self.settings.home, stored.namespace, stored.name)
             self.store.remove(stored.uid)
             return
         self.store.set_runtime_state(stored.uid, state)
@@ -131,7 +147,7 @@ class RayServiceController:
         if port and any(n.kind == "head" and n.name in ready for n in nodes):
             try:
                 apps = self._serve.get_applications(f"http://127.0.0.1:{port}").applications
-                self._apps_seen[cluster.name] = serve_snapshot(apps)
+                self._apps_seen[cluster.name] = serve_snapshot(apps, cluster.name)
             except ServeClientError as exc:
                 error = str(exc)
             for node in nodes:
@@ -267,13 +283,40 @@ class RayServiceController:
                 out[role] = {"cluster": name, "applications": self._apps_seen.get(name, {})}
         return out
 
+    def cluster_in_progress(self, stored: StoredResource) -> StoredResource | None:
+        """The cluster whose nodes show the service's progress: the pending one while it is
+        brought up (first creation or upgrade), else the active one."""
+        status = stored.status or {}
+        for role in ("pending", "active"):
+            name = (status.get(f"{role}ServiceStatus") or {}).get("rayClusterName")
+            cluster = self.store.get("RayCluster", stored.namespace, name) if name else None
+            if cluster is not None:
+                return cluster
+        return None
+
+    def failure(self, stored: StoredResource) -> tuple[str | None, str | None]:
+        """The failed Serve apps' line for the current generation, and the log's path when
+        there is one (it also keeps failures of earlier generations)."""
+        line = failure_log.current(self.store.runtime_state(stored.uid), stored.generation)
+        try:
+            path = failure_log.log_path(self.settings.home, stored.namespace, stored.name)
+        except UnsafePath:
+            return line, None
+        return line, str(path) if path.is_file() else None
+
     def endpoint(self, stored: StoredResource) -> str | None:
         port = self.store.runtime_state(stored.uid).get("endpoint_port")
         return f"http://127.0.0.1:{port}" if port else None
 
 
-def serve_snapshot(apps: Mapping[str, ApplicationInfo]) -> dict[str, Any]:
-    """Per app and deployment: status, target replicas and replicas by state (JSON-ready)."""
+def serve_snapshot(apps: Mapping[str, ApplicationInfo], cluster: str = "") -> dict[str, Any]:
+    """Per app and deployment: status, target replicas and replicas by state (JSON-ready);
+    a failed app also has ``failure``, its cause on one line (the message is a traceback),
+    and a deployment whose message holds a traceback (a replica being retried) ``cause``."""
+    failed = {
+        f.app: (f"deployment {f.deployment}: " if f.deployment else "") + f.cause.line
+        for f in serve_failures(cluster, apps)
+    }
     out: dict[str, Any] = {}
     for app in apps.values():
         deployments: dict[str, Any] = {}
@@ -287,10 +330,15 @@ def serve_snapshot(apps: Mapping[str, ApplicationInfo]) -> dict[str, Any]:
                 "targetReplicas": dep.target_num_replicas,
                 "replicas": states,
             }
+            cause = cause_of(dep.message)
+            if cause.kind:  # e.g. "Retrying 2 more time(s). Error:" and a traceback
+                deployments[dep.name]["cause"] = cause.line
         out[app.name] = {
             "status": app.status,
             "message": app.message,
             "routePrefix": app.route_prefix,
             "deployments": deployments,
         }
+        if (app.name or DEFAULT_APP_NAME) in failed:
+            out[app.name]["failure"] = failed[app.name or DEFAULT_APP_NAME]
     return out

@@ -7,8 +7,9 @@ port-forward the backend opens and closes on Kubernetes), and every call goes th
 use, so a local ``working_dir`` is zipped and uploaded exactly as they (and Ray) do it.
 
 Every wait ends: with the job's terminal status, or a :class:`WaitError` whose
-``reason`` says why not (``Timeout``, ``ClusterDeleted``, ``DashboardUnreachable``,
-``JobNotFound``). A job left running is never stopped by a wait that gives up.
+``reason`` says why not on one line (time ran out, ``timed_out`` set; the cluster was
+deleted; the dashboard stopped answering; the job is gone). A job left running is never
+stopped by a wait that gives up.
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ class JobHandle:
                     info = client.get(self.id)
                     if info is None:
                         raise WaitError(
-                            f"job {self.id!r} is gone from {jobs._label} (deleted?)", "JobNotFound"
+                            f"job {self.id}", f"it is gone from {jobs._label} (deleted?)"
                         )
                     text = client.logs(self.id) if logs else ""
                     down_since = None
@@ -224,18 +225,16 @@ class JobHandle:
                     stack, client = ExitStack(), None
                     if jobs.fetch() is None:
                         raise WaitError(
-                            f"{jobs._label} was deleted while waiting for job {self.id} "
-                            f"(last status: {last})",
-                            "ClusterDeleted",
+                            f"job {self.id}",
+                            f"{jobs._label} was deleted while waiting (last status: {last})",
                         ) from exc
                     now = time.monotonic()
                     down_since = now if down_since is None else down_since
                     if now - down_since > jobs.unreachable_s:
                         raise WaitError(
+                            f"job {self.id}",
                             f"the dashboard of {jobs._label} has not answered for "
-                            f"{jobs.unreachable_s:.0f}s while waiting for job {self.id} "
-                            f"(last status: {last}): {exc}",
-                            "DashboardUnreachable",
+                            f"{jobs.unreachable_s:.0f}s (last status: {last}): {exc}",
                         ) from exc
                     time.sleep(jobs.poll_s)
                     continue
@@ -247,9 +246,10 @@ class JobHandle:
                     return
                 if timeout is not None and time.monotonic() - start > timeout:
                     raise WaitError(
-                        f"job {self.id} is still {info.status} after {timeout:g}s; it keeps "
-                        "running (wait again, or stop() it)",
-                        "Timeout",
+                        f"job {self.id}",
+                        f"still {info.status} after {timeout:g}s; it keeps running "
+                        "(wait again, or stop() it)",
+                        timed_out=True,
                     )
                 time.sleep(jobs.poll_s)
         finally:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 from rayplane.api.rayservice import RayService, RayServiceStatus, ServiceClusterStatus
 from rayplane.reconcile.conditions import is_true
 from rayplane.reconcile.events import Event
+
+if TYPE_CHECKING:
+    from rayplane.reconcile.service.failures import ServeFailure
 
 UNKNOWN = "Unknown"
 
@@ -319,7 +322,10 @@ class ServicePlan:
     ``deletion_deadlines`` replaces the stored map of "delete this cluster after" times and
     comes back as ``ObservedService.deletion_deadlines``. ``finalized`` is True once a service
     being deleted has no cluster left (drop the finalizer / the record). ``error`` is why the
-    pass did not converge (a failed serve query or config parse).
+    pass did not converge (a failed serve query or config parse). ``serve_failures`` are the
+    failed Serve apps of the cluster this pass brings up (the pending one, else the active
+    one), each with its cause on one line: KubeRay's status only copies Serve's statuses and
+    tracebacks, so a runtime that waits on the service reads why from here.
     """
 
     actions: list[ServiceAction]
@@ -330,6 +336,7 @@ class ServicePlan:
     changed: bool = False
     error: str | None = None
     finalized: bool = False
+    serve_failures: tuple[ServeFailure, ...] = ()
 
 
 def head_serve_label(svc: RayService, proxy_healthy: bool) -> str:

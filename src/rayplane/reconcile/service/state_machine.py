@@ -93,6 +93,7 @@ from rayplane.reconcile.kuberay import (
     ORIGINATED_FROM_CR_NAME,
     ORIGINATED_FROM_CRD,
 )
+from rayplane.reconcile.service.failures import ServeFailure, serve_failures
 from rayplane.reconcile.service.model import (
     APP_RUNNING,
     BOTH_ACTIVE_PENDING_CLUSTERS_EXIST,
@@ -196,6 +197,7 @@ class _Pass:
         self.actions: list[ServiceAction] = []
         self.events: list[Event] = []
         self.error: str | None = None
+        self.serve_failures: tuple[ServeFailure, ...] = ()
         self.requeue = REQUEUE_SECONDS
         # The status under construction.
         prev = self.previous
@@ -411,6 +413,10 @@ class _Pass:
         ready = bool(apps) and all(app.status == APP_RUNNING for app in apps.values())
         wanted = self.spec.serve_config_v2 or ""
         reason = why_submit(cluster.cached_serve_config or "", wanted, apps)
+        if reason is None:
+            # Only the apps of the config the spec wants can have failed it; apps about to be
+            # replaced by a PUT this pass say nothing about the new config.
+            self.serve_failures = serve_failures(cluster.name, apps)
         if reason is not None:
             if not wanted:
                 self.note(
@@ -654,4 +660,5 @@ class _Pass:
             events=self.events,
             changed=changed,
             error=self.error,
+            serve_failures=self.serve_failures,
         )
