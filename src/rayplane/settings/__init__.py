@@ -4,6 +4,7 @@ See docs/settings.md for every environment variable and flag.
 """
 
 from rayplane.settings.home import HomeError, home_problem, prepare_home
+from rayplane.settings.kubeconfig import KubeconfigError, load_kubeconfig
 from rayplane.settings.kuberay import KUBERAY_ENV_VARS, KubeRayEnv
 from rayplane.settings.loader import (
     SettingsError,
@@ -21,6 +22,7 @@ __all__ = [
     "KUBERAY_ENV_VARS",
     "HomeError",
     "KubeRayEnv",
+    "KubeconfigError",
     "LocalSettings",
     "OperatorSettings",
     "Settings",
@@ -29,6 +31,7 @@ __all__ = [
     "load",
     "load_gates",
     "load_kuberay",
+    "load_kubeconfig",
     "load_local",
     "load_operator",
     "prepare_home",
