@@ -57,6 +57,11 @@ _ALIASES = {
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
 # "...denied the request: RayCluster 'x' is invalid: path: message; path: message"
 _WEBHOOK_DENIAL = re.compile(r"denied the request: .*? is invalid: (?P<findings>.*)$", re.S)
+# Server-side apply checks types before the schema does, and answers a wrong type with a
+# 500 and no causes: "failed to create typed patch object (ns/name; ...): .spec.x: why".
+_TYPED_PATCH = re.compile(
+    r"failed to create typed patch object \(.*?\): \.(?P<path>\S+): (?P<why>.*)$"
+)
 
 
 def _kind(kind: str) -> str:
@@ -78,6 +83,9 @@ def _findings(status: Any) -> list[dict[str, Any]]:
     ]
     if found:
         return found
+    typed = _TYPED_PATCH.search(str(getattr(status, "message", "") or ""))
+    if typed is not None:
+        return [{"path": typed.group("path"), "message": typed.group("why")}]
     denial = _WEBHOOK_DENIAL.search(str(getattr(status, "message", "") or ""))
     if denial is None:
         return []

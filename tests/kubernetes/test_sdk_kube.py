@@ -1,0 +1,297 @@
+"""The SDK's Kubernetes backend on the real kube-apiserver of tests/kubernetes.
+
+KubeBackend logs in with the session's admin kubeconfig, as a user's notebook would with
+theirs. The operator is not needed to read status back: the tests write a status through
+the status subresource as the operator would. Pods are created by the tests and made
+Running by the node simulator (there is no kubelet), so a port-forward to a live Pod
+cannot run here: reach() is checked for its refusal, and the forwarding itself against a
+local server speaking the kubelet's protocol (test_portforward.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml
+
+from rayplane.sdk.backend import BackendError
+from rayplane.sdk.kube_backend import KubeBackend, _findings, node_info
+from tests.kubernetes.real_api import Cluster, Namespace, example, path_of
+
+pytestmark = pytest.mark.timeout(180)
+
+Obj = dict[str, Any]
+
+
+@pytest.fixture
+def backend(kube_cluster: Cluster) -> Any:
+    found = KubeBackend(kubeconfig=str(kube_cluster.kubeconfig))
+    yield found
+    found.close()
+
+
+def _cluster(ns: Namespace, name: str = "sdk-rc") -> Obj:
+    doc = example("raycluster-basic.yaml")
+    doc["metadata"] = {"name": name, "namespace": ns.name}
+    return doc
+
+
+def _pod(name: str, cluster: str, node_type: str, group: str) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "ray.io/cluster": cluster,
+                "ray.io/node-type": node_type,
+                "ray.io/group": group,
+            },
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "ray-head" if node_type == "head" else "ray-worker",
+                    "image": "rayproject/ray:2.60.0",
+                    "ports": [{"name": "dashboard", "containerPort": 8266}],
+                }
+            ]
+        },
+    }
+
+
+def test_apply_reads_status_and_deletes(kube_cluster: Cluster, backend: KubeBackend) -> None:
+    ns = kube_cluster.namespace("sdk")
+    doc = _cluster(ns)
+
+    first = backend.apply(doc)
+    assert first.verb == "created"
+    assert first.object["metadata"]["uid"]
+    assert ns.get("rayclusters", "sdk-rc") is not None  # on the server, not in a cache
+    assert backend.apply(doc).verb == "unchanged"
+    # An object read back (status, managedFields, resourceVersion) applies as written.
+    read = backend.get("RayCluster", ns.name, "sdk-rc")
+    assert read is not None
+    assert backend.apply(read).verb == "unchanged"
+    changed = copy.deepcopy(doc)
+    changed["spec"]["workerGroupSpecs"][0]["replicas"] = 3
+    configured = backend.apply(changed)
+    assert configured.verb == "configured"
+    assert configured.object["spec"]["workerGroupSpecs"][0]["replicas"] == 3
+
+    # The status subresource, written as the operator writes it.
+    status = {
+        "state": "ready",
+        "reason": "",
+        "conditions": [
+            {
+                "type": "RayClusterProvisioned",
+                "status": "True",
+                "reason": "AllPodRunningAndReadyFirstTime",
+                "message": "All Ray Pods are ready for the first time",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+    ns.request(
+        "PATCH",
+        path_of("rayclusters", ns.name, "sdk-rc") + "/status",
+        {"status": status},
+        "application/merge-patch+json",
+    )
+    found = backend.get("RayCluster", ns.name, "sdk-rc")
+    assert found is not None
+    assert found["status"]["state"] == "ready"
+    assert found["status"]["conditions"][0]["reason"] == "AllPodRunningAndReadyFirstTime"
+    assert [o["metadata"]["name"] for o in backend.list("RayCluster", ns.name)] == ["sdk-rc"]
+    assert "sdk-rc" in [o["metadata"]["name"] for o in backend.list("RayCluster")]
+
+    assert backend.delete("RayCluster", ns.name, "sdk-rc") is True
+    assert backend.get("RayCluster", ns.name, "sdk-rc") is None
+    assert backend.delete("RayCluster", ns.name, "sdk-rc") is False
+
+
+def test_the_schemas_refusal_names_the_field(kube_cluster: Cluster, backend: KubeBackend) -> None:
+    ns = kube_cluster.namespace("sdk-bad")
+    doc = _cluster(ns, "bad-type")
+    doc["spec"]["workerGroupSpecs"][0]["replicas"] = "two"
+    with pytest.raises(BackendError) as caught:
+        backend.apply(doc)
+    # Server-side apply answers a wrong type with a 500 and no causes; the path is kept.
+    assert caught.value.status in (422, 500)
+    assert f"apply RayCluster {ns.name}/bad-type" in str(caught.value)
+    assert caught.value.findings == [
+        {
+            "path": "spec.workerGroupSpecs[0].replicas",
+            "message": "expected numeric (int or float), got string",
+        }
+    ]
+    # A schema rule past the types (an enum) is a 422 with the API server's own causes.
+    doc["spec"]["workerGroupSpecs"][0]["replicas"] = 1
+    doc["spec"]["autoscalerOptions"] = {"upscalingMode": "Eager"}
+    with pytest.raises(BackendError) as enum:
+        backend.apply(doc)
+    assert enum.value.status == 422, enum.value
+    assert "spec.autoscalerOptions.upscalingMode" in [f["path"] for f in enum.value.findings]
+    assert ns.get("rayclusters", "bad-type") is None
+
+
+def test_secrets_and_configmaps_round_trip(kube_cluster: Cluster, backend: KubeBackend) -> None:
+    ns = kube_cluster.namespace("sdk-cfg")
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "redis", "namespace": ns.name},
+        "stringData": {"password": "hunter2"},
+    }
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "app", "namespace": ns.name},
+        "data": {"main.py": "print(1)"},
+    }
+    assert backend.apply(secret).verb == "created"
+    assert backend.apply(config).verb == "created"
+    assert (backend.get("Secret", ns.name, "redis") or {})["data"]["password"] == "aHVudGVyMg=="
+    assert (backend.get("configmaps", ns.name, "app") or {})["data"] == {"main.py": "print(1)"}
+    assert backend.delete("ConfigMap", ns.name, "app") is True
+
+
+def test_nodes_are_the_clusters_pods(kube_cluster: Cluster, backend: KubeBackend) -> None:
+    ns = kube_cluster.namespace("sdk-nodes")
+    rc = backend.apply(_cluster(ns, "nodes-rc")).object
+    ns.create(_pod("nodes-rc-head", "nodes-rc", "head", "headgroup"))
+    ns.create(_pod("nodes-rc-w1", "nodes-rc", "worker", "cpu-group"))
+    ns.create(_pod("other-head", "other", "head", "headgroup"))
+
+    pending = backend.nodes(rc)
+    assert [(n.name, n.kind, n.group, n.state) for n in pending] == [
+        ("nodes-rc-head", "head", "headgroup", "pending"),
+        ("nodes-rc-w1", "worker", "cpu-group", "pending"),
+    ]
+    assert all(n.reason for n in pending)
+
+    asyncio.run(ns.ready_pods())
+    ready = backend.nodes(rc)
+    assert [(n.name, n.state) for n in ready] == [
+        ("nodes-rc-head", "ready"),
+        ("nodes-rc-w1", "ready"),
+    ]
+    assert ready[0].extra["podIP"]
+    assert ready[0].extra["phase"] == "Running"
+
+    # A RayJob reaches its cluster's Pods through status.rayClusterName.
+    job = {"kind": "RayJob", "metadata": {"name": "j", "namespace": ns.name}}
+    assert backend.nodes(job) == []
+    job["status"] = {"rayClusterName": "nodes-rc"}
+    assert [n.name for n in backend.nodes(job)] == ["nodes-rc-head", "nodes-rc-w1"]
+
+
+def test_reach_says_why_a_pod_without_a_kubelet_cannot_be_forwarded(
+    kube_cluster: Cluster, backend: KubeBackend
+) -> None:
+    ns = kube_cluster.namespace("sdk-reach")
+    rc = backend.apply(_cluster(ns, "reach-rc")).object
+    with pytest.raises(BackendError) as none_yet, backend.reach(rc, "dashboard"):
+        pass
+    assert "no head Pod with labels ray.io/cluster=reach-rc" in str(none_yet.value)
+
+    ns.create(_pod("reach-rc-head", "reach-rc", "head", "headgroup"))
+    with pytest.raises(BackendError) as caught, backend.reach(rc, "dashboard"):
+        pass
+    message = str(caught.value)
+    assert caught.value.status == 400
+    assert f"Pod {ns.name}/reach-rc-head" in message
+    assert "port 8266" in message  # the container's named port, not the default
+    assert "does not have a host assigned" in message
+    assert "not running on any node" in message
+
+
+def test_a_webhook_denial_becomes_findings() -> None:
+    """Our webhook's denial (one message, no causes) is split into field findings."""
+    status = SimpleNamespace(
+        message=(
+            'admission webhook "validate-ray-io-v1-raycluster.rayplane.io" denied the '
+            "request: RayCluster 'x' is invalid: spec.headGroupSpec.template.spec.containers:"
+            " at least one container is required; metadata.name: must be no more than 63"
+        ),
+        details=None,
+    )
+    assert _findings(status) == [
+        {
+            "path": "spec.headGroupSpec.template.spec.containers",
+            "message": "at least one container is required",
+        },
+        {"path": "metadata.name", "message": "must be no more than 63"},
+    ]
+
+
+def test_pod_states_read_as_a_kubelet_reports_them() -> None:
+    base = _pod("p", "c", "worker", "g")
+    base["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    pulling = copy.deepcopy(base)
+    pulling["spec"]["nodeName"] = "n1"
+    pulling["status"] = {
+        "phase": "Pending",
+        "containerStatuses": [
+            {
+                "name": "ray-worker",
+                "state": {"waiting": {"reason": "ImagePullBackOff", "message": "no such image"}},
+            }
+        ],
+    }
+    info = node_info(pulling)
+    assert (info.state, info.reason) == ("starting", "ImagePullBackOff: no such image")
+    unschedulable = copy.deepcopy(base)
+    unschedulable["status"] = {
+        "phase": "Pending",
+        "conditions": [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient cpu.",
+            }
+        ],
+    }
+    info = node_info(unschedulable)
+    assert (info.state, info.reason) == (
+        "pending",
+        "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.",
+    )
+    failed = copy.deepcopy(base)
+    failed["status"] = {"phase": "Failed", "reason": "Evicted"}
+    assert node_info(failed).state == "failed"
+    stopping = copy.deepcopy(base)
+    stopping["metadata"]["deletionTimestamp"] = "2026-01-01T00:01:00Z"
+    assert node_info(stopping).state == "stopping"
+
+
+def test_a_missing_kubeconfig_or_context_is_named(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match=r"kubeconfig .*nope does not exist"):
+        KubeBackend(kubeconfig=str(tmp_path / "nope"))
+    conf = tmp_path / "config"
+    conf.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [
+                    {"name": "dev", "context": {"cluster": "c", "user": "u", "namespace": "ml"}}
+                ],
+                "current-context": "dev",
+            }
+        )
+    )
+    with pytest.raises(BackendError, match=r"context 'prod' is not defined \(contexts: dev\)"):
+        KubeBackend(kubeconfig=str(conf), context="prod")
+    chosen = KubeBackend(kubeconfig=str(conf))
+    assert chosen.namespace == "ml"
+    chosen.close()
