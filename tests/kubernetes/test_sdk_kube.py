@@ -211,6 +211,16 @@ def test_reach_says_why_a_pod_without_a_kubelet_cannot_be_forwarded(
     assert "does not have a host assigned" in message
     assert "not running on any node" in message
 
+    # Bound to the simulator's node: the API server tries that node's kubelet, which does
+    # not exist here (its answer depends on the network: refused, or a proxy's 403).
+    asyncio.run(ns.ready_pods())
+    with pytest.raises(BackendError) as unreachable, backend.reach(rc, "dashboard"):
+        pass
+    assert f"cannot port-forward to dashboard (port 8266) of Pod {ns.name}/reach-rc-head" in str(
+        unreachable.value
+    )
+    assert "does not have a host assigned" not in str(unreachable.value)
+
 
 def test_a_webhook_denial_becomes_findings() -> None:
     """Our webhook's denial (one message, no causes) is split into field findings."""

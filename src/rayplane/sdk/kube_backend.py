@@ -373,6 +373,11 @@ def _forward_refusal(meta: Obj, port: str, number: int, exc: PortForwardError) -
             ". The Pod is not running on any node (not scheduled yet, or no kubelet runs "
             "it), so there is nothing to forward to; wait until it is Running"
         )
+    elif exc.status == 403:
+        text += (
+            ". Forbidden: your user needs RBAC 'create' on pods/portforward in this "
+            "namespace, or a proxy between the API server and the node refused it"
+        )
     elif exc.status in (0, 500, 502, 503):
         text += ". The API server could not reach the kubelet of the Pod's node"
     return text
