@@ -20,11 +20,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
+from lightkube import KubeConfig
+from lightkube.config.models import Cluster, User
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
+from rayplane.sdk.kube_backend import KubeBackend
 from rayplane.sdk.portforward import PROTOCOL, PortForward, PortForwardError, open_channel
 
 pytestmark = pytest.mark.timeout(60)
@@ -66,6 +69,7 @@ class FakeKubelet:
     "nohost" is refused at the upgrade as the API server refuses an unscheduled Pod."""
 
     echo_port: int
+    url: str = ""
     active: int = 0
     most_active: int = 0
     paths: list[str] = field(default_factory=list)
@@ -73,6 +77,8 @@ class FakeKubelet:
 
     def process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         self.paths.append(request.path)
+        if "upgrade" not in request.headers.get("Connection", "").lower():
+            return self.api(request)
         if "/pods/nohost/" in request.path:
             body = json.dumps(
                 {
@@ -86,6 +92,23 @@ class FakeKubelet:
             headers = Headers([("Content-Type", "application/json")])
             return Response(400, "Bad Request", headers, body)
         return None
+
+    def api(self, request: Request) -> Response:
+        """The one plain API call reach() makes: the head Pod, listed by its labels."""
+        url = urlsplit(request.path)
+        assert url.path == "/api/v1/namespaces/ns/pods", request.path
+        selector = parse_qs(url.query)["labelSelector"][0]
+        assert set(selector.split(",")) == {"ray.io/cluster=rc", "ray.io/node-type=head"}
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "echo", "namespace": "ns", "labels": {}},
+            "spec": {"containers": [{"name": "ray-head", "ports": []}]},
+            "status": {"phase": "Running"},
+        }
+        body = {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [pod]}
+        headers = Headers([("Content-Type", "application/json")])
+        return Response(200, "OK", headers, json.dumps(body).encode())
 
     def handler(self, ws: ServerConnection) -> None:
         assert ws.request is not None
@@ -140,6 +163,7 @@ def kubelet() -> Iterator[tuple[FakeKubelet, httpx2.Client]]:
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         port = server.socket.getsockname()[1]
+        fake.url = f"http://127.0.0.1:{port}"
         with httpx2.Client(base_url=f"http://127.0.0.1:{port}") as client:
             yield fake, client
         server.shutdown()
@@ -215,3 +239,23 @@ def test_the_error_channel_ends_the_connection_and_is_kept(
             assert conn.recv(100) == b""  # closed, not hanging
         deadline_errors = forward.errors
     assert any("error forwarding port 8000: connection refused" in e for e in deadline_errors)
+
+
+def test_kube_backend_reach_forwards_to_the_head_pod(
+    kubelet: tuple[FakeKubelet, httpx2.Client],
+) -> None:
+    """KubeBackend.reach end to end: the head Pod found by its labels, its dashboard port
+    (KubeRay's default when the container names none) forwarded, closed on exit."""
+    fake, client = kubelet
+    config = KubeConfig.from_one(cluster=Cluster(server=fake.url), user=User(token="t")).get()
+    backend = KubeBackend(config=config)
+    rc = {"kind": "RayCluster", "metadata": {"name": "rc", "namespace": "ns"}}
+    try:
+        with backend.reach(rc, "dashboard") as address:
+            assert _roundtrip(address, b"hello dashboard") == b"hello dashboard"
+        host, port = address.rsplit(":", 1)
+        with pytest.raises(OSError):
+            socket.create_connection((host, int(port)), timeout=5).close()
+    finally:
+        backend.close()
+    assert any("/pods/echo/portforward?ports=8265" in p for p in fake.paths)

@@ -206,6 +206,9 @@ def _register() -> None:
         operator_cmd.operator_cmd
     )
     app.add_typer(ops.controller_app, name="controller")
+    from rayplane.cli import session_cmd
+
+    app.command("session")(session_cmd.session_cmd)
 
 
 _register()
