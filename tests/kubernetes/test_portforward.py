@@ -246,7 +246,7 @@ def test_kube_backend_reach_forwards_to_the_head_pod(
 ) -> None:
     """KubeBackend.reach end to end: the head Pod found by its labels, its dashboard port
     (KubeRay's default when the container names none) forwarded, closed on exit."""
-    fake, client = kubelet
+    fake, _ = kubelet
     config = KubeConfig.from_one(cluster=Cluster(server=fake.url), user=User(token="t")).get()
     backend = KubeBackend(config=config)
     rc = {"kind": "RayCluster", "metadata": {"name": "rc", "namespace": "ns"}}
