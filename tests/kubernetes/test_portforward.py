@@ -16,17 +16,22 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
+import yaml
 from lightkube import KubeConfig
 from lightkube.config.models import Cluster, User
+from typer.testing import CliRunner
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
+from rayplane.cli import session_cmd
+from rayplane.cli.main import app
 from rayplane.sdk.kube_backend import KubeBackend
 from rayplane.sdk.portforward import PROTOCOL, PortForward, PortForwardError, open_channel
 
@@ -94,8 +99,17 @@ class FakeKubelet:
         return None
 
     def api(self, request: Request) -> Response:
-        """The one plain API call reach() makes: the head Pod, listed by its labels."""
+        """The plain API calls: the RayCluster rc (session reads it first), and the head Pod
+        listed by its labels (reach() finds it so)."""
         url = urlsplit(request.path)
+        headers = Headers([("Content-Type", "application/json")])
+        if url.path == "/apis/ray.io/v1/namespaces/ns/rayclusters/rc":
+            rc = {
+                "apiVersion": "ray.io/v1",
+                "kind": "RayCluster",
+                "metadata": {"name": "rc", "namespace": "ns"},
+            }
+            return Response(200, "OK", headers, json.dumps(rc).encode())
         assert url.path == "/api/v1/namespaces/ns/pods", request.path
         selector = parse_qs(url.query)["labelSelector"][0]
         assert set(selector.split(",")) == {"ray.io/cluster=rc", "ray.io/node-type=head"}
@@ -107,7 +121,6 @@ class FakeKubelet:
             "status": {"phase": "Running"},
         }
         body = {"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [pod]}
-        headers = Headers([("Content-Type", "application/json")])
         return Response(200, "OK", headers, json.dumps(body).encode())
 
     def handler(self, ws: ServerConnection) -> None:
@@ -259,3 +272,48 @@ def test_kube_backend_reach_forwards_to_the_head_pod(
     finally:
         backend.close()
     assert any("/pods/echo/portforward?ports=8265" in p for p in fake.paths)
+
+
+def test_session_prints_the_forwarded_urls_and_closes_them(
+    kubelet: tuple[FakeKubelet, httpx2.Client], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rayplane session rc` with the fake kubelet as the API server: both ports forwarded
+    while it holds (Ctrl-C is simulated by returning from the wait), none after."""
+    fake, _ = kubelet
+    conf = tmp_path / "kubeconfig"
+    conf.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "fake", "cluster": {"server": fake.url}}],
+                "users": [{"name": "me", "user": {"token": "t"}}],
+                "contexts": [
+                    {
+                        "name": "fake",
+                        "context": {"cluster": "fake", "user": "me", "namespace": "ns"},
+                    }
+                ],
+                "current-context": "fake",
+            }
+        )
+    )
+    held: list[str] = []
+
+    def hold() -> None:
+        held.extend(fake.paths)
+
+    monkeypatch.setattr(session_cmd, "_hold", hold)
+    answer = CliRunner().invoke(app, ["session", "rc", "--kubeconfig", str(conf)])
+    assert answer.exit_code == 0, answer.output
+    urls = dict(
+        line.split(": ", 1)
+        for line in answer.output.splitlines()
+        if line.startswith(("Ray dashboard", "Ray client"))
+    )
+    assert urls["Ray dashboard"].strip().startswith("http://127.0.0.1:")
+    assert urls["Ray client"].strip().startswith("ray://127.0.0.1:")
+    assert any("ports=8265" in p for p in held) and any("ports=10001" in p for p in held)
+    port = int(urls["Ray dashboard"].strip().rsplit(":", 1)[1])
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()

@@ -18,7 +18,9 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from rayplane.cli.main import app
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.kube_backend import KubeBackend, _findings, node_info
 from tests.kubernetes.real_api import Cluster, Namespace, example, path_of
@@ -305,3 +307,22 @@ def test_a_missing_kubeconfig_or_context_is_named(tmp_path: Path) -> None:
     chosen = KubeBackend(kubeconfig=str(conf))
     assert chosen.namespace == "ml"
     chosen.close()
+
+
+def test_session_ends_with_the_reason_it_cannot_forward(kube_cluster: Cluster) -> None:
+    ns = kube_cluster.namespace("sdk-session")
+    conf = str(kube_cluster.kubeconfig)
+    missing = CliRunner().invoke(app, ["session", "ghost", "-n", ns.name, "--kubeconfig", conf])
+    assert missing.exit_code == 1
+    assert f"RayCluster {ns.name}/ghost not found" in missing.output
+
+    backend = KubeBackend(kubeconfig=conf)
+    backend.apply(_cluster(ns, "sess-rc"))
+    backend.close()
+    ns.create(_pod("sess-rc-head", "sess-rc", "head", "headgroup"))
+    refused = CliRunner().invoke(
+        app, ["session", "raycluster/sess-rc", "-n", ns.name, "--kubeconfig", conf]
+    )
+    assert refused.exit_code == 1
+    assert "does not have a host assigned" in refused.output
+    assert "Ray dashboard:" not in refused.output
