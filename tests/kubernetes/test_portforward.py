@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -317,3 +320,46 @@ def test_session_prints_the_forwarded_urls_and_closes_them(
     port = int(urls["Ray dashboard"].strip().rsplit(":", 1)[1])
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+_EXIT_PROBE = """
+import socket, sys, threading
+import httpx2
+from websockets.sync.server import serve
+from rayplane.sdk.portforward import PROTOCOL, PortForward, open_channel
+
+got = threading.Event()
+
+def handler(ws):
+    ws.send(b"\\x00\\x8d\\x20")
+    ws.send(b"\\x01\\x8d\\x20")
+    for _ in ws:
+        got.set()
+
+server = serve(handler, "127.0.0.1", 0, subprotocols=[PROTOCOL])
+threading.Thread(target=server.serve_forever, daemon=True).start()
+client = httpx2.Client(base_url=f"http://127.0.0.1:{server.socket.getsockname()[1]}")
+forward = PortForward(lambda: open_channel(client, "/pf", 8333))
+host, port = forward.start().rsplit(":", 1)
+conn = socket.create_connection((host, int(port)))
+conn.sendall(b"x")
+assert got.wait(30)
+print("leaving with a live connection", flush=True)
+"""
+
+
+def test_a_live_forward_does_not_hold_the_process_at_exit(tmp_path: Path) -> None:
+    """A notebook kernel that stops while a browser still has the dashboard open must
+    exit: httpx2 reads on non-daemon pool threads, which the interpreter joins."""
+    script = tmp_path / "probe.py"
+    script.write_text(_EXIT_PROBE)
+    answer = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=45,  # safety net: without the exit hook this never returns
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        check=False,
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert "leaving with a live connection" in answer.stdout

@@ -18,6 +18,7 @@ is needed.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import json
@@ -25,6 +26,7 @@ import logging
 import secrets
 import socket
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -50,6 +52,37 @@ OPEN_TIMEOUT_S = 15.0
 a healthy API server answers in milliseconds)."""
 
 Dial = Callable[[], AbstractContextManager[WebSocketSession]]
+
+_LIVE: weakref.WeakSet[PortForward] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    """Close every open forward before the interpreter joins its threads.
+
+    httpx2's WebSocket reads on non-daemon pool threads; a connection left open (a
+    browser tab on the dashboard when the notebook's kernel stops) would otherwise hold
+    the process at exit forever. ``threading._register_atexit`` runs before that join
+    (``atexit`` runs after it, too late); concurrent.futures uses the same hook, and
+    since hooks run newest first, this one is registered after httpx2 has made its first
+    pool (on the first dial), so it runs before the pool's join.
+    """
+    for forward in list(_LIVE):
+        forward.close()
+
+
+_registered = threading.Lock()
+_hook: list[bool] = []
+
+
+def _register_exit_hook() -> None:
+    with _registered:
+        if _hook:
+            return
+        register: Callable[[Callable[[], None]], None] = getattr(
+            threading, "_register_atexit", atexit.register
+        )
+        register(_close_all)
+        _hook.append(True)
 
 
 class PortForwardError(RayplaneError):
@@ -151,10 +184,12 @@ class _Connection:
         self.sock = sock
         self.forward = forward
         self.done = threading.Event()
+        self.ws: WebSocketSession | None = None
 
     def run(self) -> None:
         try:
             with self.forward.dial() as ws:
+                self.ws = ws
                 read_preamble(ws)
                 upstream = threading.Thread(
                     target=self._upstream, args=(ws,), name="portforward-up", daemon=True
@@ -256,6 +291,8 @@ class PortForward:
             target=self._accept, name="portforward-accept", daemon=True
         )
         self._acceptor.start()
+        _register_exit_hook()
+        _LIVE.add(self)
         return self.address
 
     def note_error(self, message: str) -> None:
@@ -295,6 +332,7 @@ class PortForward:
     def close(self) -> None:
         """Stop listening and end every forwarded connection."""
         self._closed.set()
+        _LIVE.discard(self)
         if self._listener is not None:
             self._listener.close()
         if self._acceptor is not None:
@@ -305,6 +343,11 @@ class PortForward:
             connection.done.set()
             with contextlib.suppress(OSError):
                 connection.sock.shutdown(socket.SHUT_RDWR)
+            if connection.ws is not None:
+                # Closing the WebSocket here, not on the pump's next turn, releases the
+                # read httpx2 blocks in (see _close_all).
+                with contextlib.suppress(Exception):
+                    connection.ws.close()
 
     def __enter__(self) -> PortForward:
         if self._listener is None:
