@@ -78,10 +78,11 @@ def _register_exit_hook() -> None:
     with _registered:
         if _hook:
             return
-        register: Callable[[Callable[[], None]], None] = getattr(
-            threading, "_register_atexit", atexit.register
-        )
-        register(_close_all)
+        register = getattr(threading, "_register_atexit", None)
+        if register is not None:
+            register(_close_all)
+        else:  # pragma: no cover - CPython has had the hook since 3.9
+            atexit.register(_close_all)
         _hook.append(True)
 
 
