@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 from rayplane.cli.main import app
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.kube_backend import KubeBackend, _findings, node_info
+from rayplane.settings import KubeconfigError, load_kubeconfig
 from tests.kubernetes.real_api import Cluster, Namespace, example, path_of
 
 pytestmark = pytest.mark.timeout(180)
@@ -326,3 +327,25 @@ def test_session_ends_with_the_reason_it_cannot_forward(kube_cluster: Cluster) -
     assert refused.exit_code == 1
     assert "does not have a host assigned" in refused.output
     assert "Ray dashboard:" not in refused.output
+
+
+def test_kubeconfig_follows_kubectls_order(tmp_path: Path) -> None:
+    """An explicit path first, else the first existing file of KUBECONFIG, else
+    ~/.kube/config; a missing file is named with the fix."""
+    conf = tmp_path / "real"
+    conf.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": [{"name": "c", "cluster": {"server": "https://10.0.0.1"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "a", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "a",
+            }
+        )
+    )
+    listed = {"KUBECONFIG": f"{tmp_path / 'missing'}:{conf}", "HOME": str(tmp_path)}
+    chosen = load_kubeconfig(environ=listed)
+    assert (chosen.context_name, chosen.cluster.server) == ("a", "https://10.0.0.1")
+    assert chosen.namespace == "default"
+    with pytest.raises(KubeconfigError, match=r"kube/config does not exist.*KUBECONFIG"):
+        load_kubeconfig(environ={"HOME": str(tmp_path)})

@@ -39,7 +39,8 @@ def _chosen_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) ->
         return existing[0] if existing else Path(listed[0]).expanduser()
     if "KUBERNETES_SERVICE_HOST" in env and Path(SERVICE_ACCOUNT, "token").is_file():
         return None
-    return DEFAULT_KUBECONFIG.expanduser()
+    home = env.get("HOME")
+    return Path(home, *DEFAULT_KUBECONFIG.parts[1:]) if home else DEFAULT_KUBECONFIG.expanduser()
 
 
 def load_kubeconfig(
