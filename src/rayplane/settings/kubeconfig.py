@@ -13,13 +13,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-
-from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig, SingleConfig
-from lightkube.core.exceptions import ConfigError
+from typing import TYPE_CHECKING
 
 from rayplane.errors import RayplaneError
 
+if TYPE_CHECKING:
+    from lightkube.config.kubeconfig import SingleConfig
+
 KUBECONFIG_ENV = "KUBECONFIG"
+# lightkube's SERVICE_ACCOUNT; lightkube itself is imported on use (the CLI's start-up
+# reads settings, and only Kubernetes commands need it).
+SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
 
 
@@ -43,17 +47,18 @@ def _chosen_file(path: str | os.PathLike[str] | None, env: Mapping[str, str]) ->
     return Path(home, *DEFAULT_KUBECONFIG.parts[1:]) if home else DEFAULT_KUBECONFIG.expanduser()
 
 
-def load_kubeconfig(
-    path: str | os.PathLike[str] | None = None,
-    context: str | None = None,
-    environ: Mapping[str, str] | None = None,
+def read_kubeconfig(
+    path: str | os.PathLike[str] | None, context: str | None, env: Mapping[str, str]
 ) -> SingleConfig:
-    """The cluster, user and namespace of *context* in the chosen kubeconfig.
+    """The cluster, user and namespace of *context* in the kubeconfig *env* leads to.
 
     Raises :class:`KubeconfigError` naming the file (or context) and the fix instead of
-    lightkube's bare "not found".
+    lightkube's bare "not found". :func:`rayplane.settings.load_kubeconfig` calls this
+    with the process environment.
     """
-    env = os.environ if environ is None else environ
+    from lightkube.config.kubeconfig import KubeConfig
+    from lightkube.core.exceptions import ConfigError
+
     chosen = _chosen_file(path, env)
     try:
         if chosen is None:
