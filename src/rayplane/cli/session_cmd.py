@@ -49,6 +49,10 @@ def session_cmd(
         backend = KubeBackend(kubeconfig, context)
     except BackendError as exc:
         err.print(str(exc))
+        err.print(
+            "(a session is for clusters on Kubernetes; a local cluster already listens on "
+            "127.0.0.1: rayplane dashboard NAME)"
+        )
         raise typer.Exit(1) from exc
     ns = namespace or backend.namespace
     try:

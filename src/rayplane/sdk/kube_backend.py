@@ -16,6 +16,7 @@ import builtins
 import datetime as dt
 import os
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
@@ -213,6 +214,8 @@ class KubeBackend:
         )
         self._ws_client: httpx2.Client | None = None
         self._forwards: set[PortForward] = set()
+        # reach() may be called from two threads (a job's dashboard, a Ray client).
+        self._lock = threading.Lock()
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -322,11 +325,12 @@ class KubeBackend:
         return self._reach(obj, port)
 
     def _websocket_client(self) -> httpx2.Client:
-        if self._ws_client is None:
-            # HTTP/1.1 (a WebSocket upgrade), with the kubeconfig's TLS and credentials.
-            params = ConnectionParams(timeout=httpx2.Timeout(TIMEOUT_S), http2=False)
-            self._ws_client = http_client(self.config, params)
-        return self._ws_client
+        with self._lock:
+            if self._ws_client is None:
+                # HTTP/1.1 (a WebSocket upgrade), with the kubeconfig's TLS and credentials.
+                params = ConnectionParams(timeout=httpx2.Timeout(TIMEOUT_S), http2=False)
+                self._ws_client = http_client(self.config, params)
+            return self._ws_client
 
     def port_forward(self, pod: Obj, number: int) -> PortForward:
         """A (not yet started) port-forward to *number* on *pod*."""
@@ -345,17 +349,21 @@ class KubeBackend:
             address = forward.start()
         except PortForwardError as exc:
             raise BackendError(_forward_refusal(meta, port, number, exc), exc.status) from exc
-        self._forwards.add(forward)
+        with self._lock:
+            self._forwards.add(forward)
         try:
             yield address
         finally:
             forward.close()
-            self._forwards.discard(forward)
+            with self._lock:
+                self._forwards.discard(forward)
 
     def close(self) -> None:
-        for forward in builtins.list(self._forwards):
+        with self._lock:
+            forwards = builtins.list(self._forwards)
+            self._forwards.clear()
+        for forward in forwards:
             forward.close()
-        self._forwards.clear()
         if self._ws_client is not None:
             self._ws_client.close()
             self._ws_client = None
