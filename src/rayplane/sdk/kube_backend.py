@@ -34,7 +34,7 @@ from rayplane.kubernetes.builders.core_services import DEFAULT_PORTS
 from rayplane.kubernetes.kube import KINDS
 from rayplane.kubernetes.pod_nodes import observed_node
 from rayplane.reconcile.gotime import parse_time
-from rayplane.sdk.backend import Applied, BackendError, NodeInfo, Obj, PortName, Verb
+from rayplane.sdk.backend import Applied, Backend, BackendError, NodeInfo, Obj, PortName, Verb
 from rayplane.sdk.portforward import PortForward, PortForwardError, open_channel
 from rayplane.settings import KubeconfigError, load_kubeconfig
 
@@ -195,7 +195,7 @@ class KubeBackend:
     ``namespace`` is the context's namespace: where objects without one go.
     """
 
-    name: Literal["kubernetes"] = "kubernetes"
+    name: Literal["local", "kubernetes"] = "kubernetes"
 
     def __init__(
         self,
@@ -389,6 +389,11 @@ def _forward_refusal(meta: Obj, port: str, number: int, exc: PortForwardError) -
     elif exc.status in (0, 500, 502, 503):
         text += ". The API server could not reach the kubelet of the Pod's node"
     return text
+
+
+def _conforms(backend: KubeBackend) -> Backend:
+    """mypy checks here that KubeBackend is a Backend (the protocol is structural)."""
+    return backend
 
 
 __all__ = ["KubeBackend", "cluster_name", "container_port", "node_info"]
