@@ -24,7 +24,9 @@ from rayplane.cli.main import app
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.kube_backend import KubeBackend, _findings, node_info
 from rayplane.settings import KubeconfigError, load_kubeconfig
-from tests.kubernetes.real_api import Cluster, Namespace, example, path_of
+from tests.kubernetes.real_api import Cluster, Namespace, example, operator, path_of, run
+from tests.kubernetes.test_real_workloads import _register_webhook
+from tests.support import free_port
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -231,14 +233,17 @@ def test_a_webhook_denial_becomes_findings() -> None:
         message=(
             'admission webhook "validate-ray-io-v1-raycluster.rayplane.io" denied the '
             "request: RayCluster 'x' is invalid: spec.headGroupSpec.template.spec.containers:"
-            " at least one container is required; metadata.name: must be no more than 63"
+            " the head pod template has no container; add one, e.g. containers: [{name: a}].;"
+            " metadata.name: must be no more than 63"
         ),
         details=None,
     )
     assert _findings(status) == [
         {
             "path": "spec.headGroupSpec.template.spec.containers",
-            "message": "at least one container is required",
+            "message": (
+                "the head pod template has no container; add one, e.g. containers: [{name: a}]."
+            ),
         },
         {"path": "metadata.name", "message": "must be no more than 63"},
     ]
@@ -349,3 +354,49 @@ def test_kubeconfig_follows_kubectls_order(tmp_path: Path) -> None:
     assert chosen.namespace == "default"
     with pytest.raises(KubeconfigError, match=r"kube/config does not exist.*KUBECONFIG"):
         load_kubeconfig(environ={"HOME": str(tmp_path)})
+
+
+def test_the_webhooks_denial_arrives_as_findings(kube_cluster: Cluster) -> None:
+    """Our operator's webhook, called by the API server, refuses the seed RayJob (no
+    containers); KubeBackend.apply raises with each denied field as a finding."""
+    ns = kube_cluster.namespace("sdk-webhook")
+    if kube_cluster.webhook_cert is None:
+        pytest.skip("the API server under test cannot call a webhook on this machine's loopback")
+    port = free_port()
+    cert, key = kube_cluster.webhook_cert
+    name = _register_webhook(kube_cluster, ns, port)
+    backend = KubeBackend(kubeconfig=str(kube_cluster.kubeconfig))
+    seed = example("rayjob-pod-identity.yaml")
+    seed["metadata"]["namespace"] = ns.name
+
+    def attempt() -> BackendError | None:
+        try:
+            backend.apply(seed)
+        except BackendError as exc:
+            # Until the webhook server listens, the API server says it failed calling it.
+            return None if "failed calling webhook" in str(exc) else exc
+        raise AssertionError("the webhook let an invalid RayJob in")
+
+    async def scenario() -> None:
+        async with operator(
+            ns,
+            webhook_port=port,
+            webhook_host="127.0.0.1",
+            webhook_cert=str(cert),
+            webhook_key=str(key),
+        ):
+            # wait_for runs attempt off the loop: the webhook is served on this loop.
+            denied = await ns.wait_for(attempt)
+            assert denied.status == 422, denied
+            assert 'admission webhook "vrayjob.ray.io" denied the request' in str(denied)
+            paths = [f["path"] for f in denied.findings]
+            assert "spec.rayClusterSpec.headGroupSpec.template.spec.containers" in paths
+            assert all(f["message"] for f in denied.findings)
+            # A message with "; " in it stays one finding.
+            assert not [f for f in denied.findings if " " in f["path"]], denied.findings
+
+    try:
+        run(scenario)
+    finally:
+        backend.close()
+        kube_cluster.admin.delete(path_of("validatingwebhookconfigurations", None, name))

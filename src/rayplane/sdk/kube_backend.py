@@ -58,6 +58,9 @@ _ALIASES = {
 _SERVER_FIELDS = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp")
 # "...denied the request: RayCluster 'x' is invalid: path: message; path: message"
 _WEBHOOK_DENIAL = re.compile(r"denied the request: .*? is invalid: (?P<findings>.*)$", re.S)
+# Findings are joined with "; ", which their messages may contain too: a new one starts
+# where a field path (no spaces) and ": " follow.
+_NEXT_FINDING = re.compile(r"; (?=[A-Za-z_][\w.\[\]/-]*: )")
 # Server-side apply checks types before the schema does, and answers a wrong type with a
 # 500 and no causes: "failed to create typed patch object (ns/name; ...): .spec.x: why".
 _TYPED_PATCH = re.compile(
@@ -91,7 +94,7 @@ def _findings(status: Any) -> list[dict[str, Any]]:
     if denial is None:
         return []
     rows = []
-    for line in denial.group("findings").split("; "):
+    for line in _NEXT_FINDING.split(denial.group("findings")):
         path, sep, message = line.partition(": ")
         rows.append({"path": path, "message": message} if sep else {"path": "", "message": line})
     return rows
