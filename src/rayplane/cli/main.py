@@ -215,11 +215,12 @@ def _register() -> None:
 
 
 def _register_driver_verbs() -> None:
-    from rayplane.cli import connect_cmd, job_cmd
+    from rayplane.cli import connect_cmd, job_cmd, session_cmd
 
     app.add_typer(job_cmd.job_app, name="job")
     app.command("connect")(connect_cmd.connect_cmd)
     app.command("run")(connect_cmd.run_cmd)
+    app.command("session")(session_cmd.session_cmd)
 
 
 _register()

@@ -4,11 +4,13 @@ See docs/settings.md for every environment variable and flag.
 """
 
 from rayplane.settings.home import HomeError, home_problem, prepare_home
+from rayplane.settings.kubeconfig import KubeconfigError
 from rayplane.settings.kuberay import KUBERAY_ENV_VARS, KubeRayEnv
 from rayplane.settings.loader import (
     SettingsError,
     load,
     load_gates,
+    load_kubeconfig,
     load_kuberay,
     load_local,
     load_operator,
@@ -21,6 +23,7 @@ __all__ = [
     "KUBERAY_ENV_VARS",
     "HomeError",
     "KubeRayEnv",
+    "KubeconfigError",
     "LocalSettings",
     "OperatorSettings",
     "Settings",
@@ -28,6 +31,7 @@ __all__ = [
     "home_problem",
     "load",
     "load_gates",
+    "load_kubeconfig",
     "load_kuberay",
     "load_local",
     "load_operator",

@@ -16,13 +16,18 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from rayplane.api.validation import FeatureGates
 from rayplane.errors import RayplaneError
+from rayplane.settings.kubeconfig import read_kubeconfig
 from rayplane.settings.kuberay import KUBERAY_ENV_VARS, KubeRayEnv
 from rayplane.settings.local import LocalSettings
 from rayplane.settings.operator_flags import operator_settings
 from rayplane.settings.root import Settings
+
+if TYPE_CHECKING:
+    from lightkube.config.kubeconfig import SingleConfig
 
 GATES_ENV = "RAYPLANE_FEATURE_GATES"
 GATES_FLAG = "--feature-gates"
@@ -74,6 +79,17 @@ def load_local(environ: Mapping[str, str] | None = None) -> LocalSettings:
             env, "AUTOSCALER_UPDATE_INTERVAL_S", base.autoscaler_interval_s
         ),
     )
+
+
+def load_kubeconfig(
+    path: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SingleConfig:
+    """The kubeconfig context a user's client (SDK, CLI) talks to: *path*, else
+    $KUBECONFIG, else the in-cluster ServiceAccount, else ~/.kube/config (kubectl's order;
+    see :mod:`rayplane.settings.kubeconfig`)."""
+    return read_kubeconfig(path, context, _environ(environ))
 
 
 def load_gates(environ: Mapping[str, str] | None = None, flag: str = "") -> FeatureGates:
