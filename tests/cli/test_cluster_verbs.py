@@ -82,7 +82,7 @@ def test_create_stores_the_cluster_and_waits_until_its_nodes_are_ready(
     assert result.exit_code == 0, result.output
     assert "raycluster.ray.io/demo created" in result.stdout
     assert "RayCluster default/demo is ready" in result.stdout
-    assert 'connect: ray.init(address="127.0.0.1:6379")' in result.stdout
+    assert 'connect: import rayplane; rayplane.Cluster.get("demo").connect()' in result.stdout
     stored = _stored(fake, "demo")
     expected = build_cluster("demo", workers=1, autoscaling=True, max_workers=3)
     assert stored["spec"] == expected["spec"]

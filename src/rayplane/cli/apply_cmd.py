@@ -11,8 +11,9 @@ from rayplane.api.loading import Document, LoadError, load
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import qualified
 from rayplane.cli.output import err, out, print_findings, safe
-from rayplane.cli.resources import dashboard_url, gcs_address
+from rayplane.cli.resources import dashboard_url
 from rayplane.sdk.backend import BackendError
+from rayplane.sdk.connect import hint_lines
 from rayplane.sdk.documents import (
     apply_order,
     check_document,
@@ -28,7 +29,14 @@ from rayplane.settings import SettingsError, load_gates, load_local
 
 Fetch = Callable[[], dict[str, Any] | None]
 
-__all__ = ["apply_cmd", "apply_order", "read_resources", "with_generated_name", "with_source_dir"]
+__all__ = [
+    "apply_cmd",
+    "apply_order",
+    "cluster_ready",
+    "read_resources",
+    "with_generated_name",
+    "with_source_dir",
+]
 
 
 def read_resources(files: list[str]) -> list[Document]:
@@ -113,7 +121,7 @@ def apply_cmd(
         return
     limit = timeout if timeout is not None else backend.settings.apply_timeout_s
     waits: tuple[tuple[str, Callable[[Fetch, str, str], bool]], ...] = (
-        ("RayCluster", lambda fetch, ns, name: _cluster_ready(fetch, ns, name, limit)),
+        ("RayCluster", lambda fetch, ns, name: cluster_ready(fetch, ns, name, limit)),
         ("RayService", lambda fetch, ns, name: _service_ready(fetch, ns, name, limit)),
         ("RayJob", lambda fetch, ns, name: follow(fetch, f"RayJob {ns}/{name}", timeout) == 0),
     )
@@ -132,18 +140,17 @@ def apply_cmd(
         raise typer.Exit(1)
 
 
-def _cluster_ready(fetch: Fetch, ns: str, name: str, limit: float) -> bool:
+def cluster_ready(fetch: Fetch, ns: str, name: str, limit: float) -> bool:
     """Wait for a RayCluster; when ready, say how to reach it."""
     outcome = wait_for(f"RayCluster {ns}/{name}", fetch, cluster_outcome, limit, console=err)
     if outcome.failed:
         err.print(f"[red]RayCluster {ns}/{name} is not ready[/red]: {safe(outcome.message)}")
         return False
-    status = (fetch() or {}).get("status") or {}
-    url, address = dashboard_url(status), gcs_address(status)
+    obj = fetch() or {}
+    url = dashboard_url(obj.get("status") or {})
     out.print(f"RayCluster {ns}/{name} is ready. Dashboard: {safe(url)}")
-    if address:
-        out.print(f'  connect: ray.init(address="{safe(address)}")')
-        out.print(f"  submit:  ray job submit --address {safe(url)} -- python my_script.py")
+    for line in hint_lines(obj):  # each works pasted as printed (issue 14)
+        out.print(f"  {safe(line)}")
     return True
 
 

@@ -14,11 +14,12 @@ from typing import Annotated
 import typer
 
 from rayplane.api.loading import Document
-from rayplane.cli.apply_cmd import _cluster_ready, say_what_is_not_honoured
+from rayplane.cli.apply_cmd import cluster_ready
 from rayplane.cli.kinds import qualified
 from rayplane.cli.output import dump, err, out, safe
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.builder import build_cluster
+from rayplane.sdk.documents import say_what_is_not_honoured
 from rayplane.sdk.local_backend import LocalBackend
 
 create_app = typer.Typer(
@@ -106,7 +107,7 @@ def create_cluster_cmd(
     if dry_run:
         out.print(dump([obj], output), markup=False, end="" if output == "yaml" else "\n")
         return
-    say_what_is_not_honoured([Document(obj, "<flags>", 0)])
+    say_what_is_not_honoured([Document(obj, "<flags>", 0)], err)
     backend = LocalBackend()
     try:
         if backend.ensure_running():
@@ -128,7 +129,7 @@ def create_cluster_cmd(
     limit = timeout if timeout is not None else backend.settings.apply_timeout_s
     fetch = functools.partial(backend.get, "RayCluster", namespace, name)
     try:
-        ready = _cluster_ready(fetch, namespace, name, limit)
+        ready = cluster_ready(fetch, namespace, name, limit)
     except BackendError as exc:  # the controller stopped answering: that ends the wait too
         print_backend_error(f"RayCluster {namespace}/{name}", exc)
         raise typer.Exit(1) from exc

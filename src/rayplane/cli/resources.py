@@ -39,8 +39,3 @@ def dashboard_url(status: dict[str, Any]) -> str | None:
     host = (status.get("head") or {}).get("podIP") or "127.0.0.1"
     return f"http://{host}:{port}" if port else None
 
-
-def gcs_address(status: dict[str, Any]) -> str | None:
-    port = (status.get("endpoints") or {}).get("gcs-server")
-    host = (status.get("head") or {}).get("podIP") or "127.0.0.1"
-    return f"{host}:{port}" if port else None

@@ -10,7 +10,6 @@ reads the group's nodes, not the state.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -18,11 +17,10 @@ import typer
 from rayplane.cli.completion import complete_cluster, complete_group
 from rayplane.cli.create_cmd import print_backend_error
 from rayplane.cli.output import err, out, safe
-from rayplane.cli.progress import Outcome, wait_for
-from rayplane.local.raycluster_controller import blocking_failure
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.local_backend import LocalBackend
 from rayplane.sdk.scaling import ScaleError, scaled
+from rayplane.sdk.waiting import group_outcome, wait_for
 
 scale_app = typer.Typer(
     help="Scale a resource: scale cluster NAME --group G --replicas N.",
@@ -118,7 +116,9 @@ def scale_cluster_cmd(
     limit = timeout if timeout is not None else backend.settings.apply_timeout_s
     fetch = functools.partial(backend.get, "RayCluster", namespace, name)
     try:
-        outcome = wait_for(f"{where} group {group}", fetch, group_outcome(group), limit)
+        outcome = wait_for(
+            f"{where} group {group}", fetch, group_outcome(group, backend.nodes), limit
+        )
     except BackendError as exc:
         print_backend_error(where, exc)
         raise typer.Exit(1) from exc
@@ -141,37 +141,3 @@ def _applicable(obj: dict[str, Any]) -> dict[str, Any]:
 def _group(obj: dict[str, Any], name: str) -> dict[str, Any]:
     groups = (obj.get("spec") or {}).get("workerGroupSpecs") or []
     return next((g for g in groups if g.get("groupName") == name), {})
-
-
-def group_outcome(group: str) -> Callable[[dict[str, Any] | None], Outcome]:
-    """A judge for `wait_for`: done when *group* has as many ready nodes as it wants and
-    none besides (a node being stopped still counts); failed on the cluster's blocking
-    failure or when it disappears."""
-
-    def judge(detail: dict[str, Any] | None) -> Outcome:
-        if detail is None:
-            return Outcome(True, True, "the RayCluster disappeared while waiting")
-        failure = blocking_failure(detail.get("status"))
-        if failure:
-            return Outcome(True, True, failure)
-        spec = _group(detail, group)
-        low, high = spec.get("minReplicas") or 0, spec.get("maxReplicas")
-        desired = max(low, spec.get("replicas") or 0)
-        desired = desired if high is None else min(desired, high)
-        desired *= spec.get("numOfHosts") or 1
-        nodes = [
-            n
-            for n in (detail.get("local") or {}).get("nodes") or []
-            if n.get("group") == group and n.get("kind") == "worker"
-        ]
-        ready = sum(1 for n in nodes if n.get("state") == "ready")
-        if ready == desired and len(nodes) == desired:
-            return Outcome(True, False, f"{ready}/{desired} workers ready")
-        waiting = [
-            f"{n['name']}: {n.get('reason') or n['state']}" for n in nodes if n["state"] != "ready"
-        ]
-        if len(nodes) < desired:
-            waiting.append(f"{desired - len(nodes)} node(s) not created yet")
-        return Outcome(False, False, f"{ready}/{desired} ready; " + "; ".join(waiting))
-
-    return judge

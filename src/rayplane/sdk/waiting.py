@@ -19,6 +19,7 @@ from rich.live import Live
 from rich.table import Table
 
 from rayplane.local.raycluster_controller import blocking_failure
+from rayplane.sdk.backend import NodeInfo
 from rayplane.sdk.display import NotebookView, in_notebook, progress_console, safe
 
 Detail = dict[str, Any]
@@ -202,6 +203,37 @@ def job_outcome(detail: Detail | None) -> Outcome:
         return Outcome(True, True, stuck)
     parts = [phase] + ([f"job {job_status}"] if job_status else [])
     return Outcome(False, False, " - ".join(parts))
+
+
+def group_outcome(group: str, nodes_of: Callable[[Detail], list[NodeInfo]]) -> Judge:
+    """A judge for a worker group being scaled: done when *group* has as many ready nodes
+    as it wants and none besides (a node being stopped still counts); failed on the
+    cluster's blocking failure or when it disappears. A RayCluster's ``state`` stays
+    ``ready`` while a group grows, so this reads the group's nodes (through *nodes_of*,
+    the backend's, so it holds for Pods as for local processes), not the state."""
+
+    def judge(detail: Detail | None) -> Outcome:
+        if detail is None:
+            return Outcome(True, True, "the RayCluster disappeared while waiting")
+        failure = blocking_failure(detail.get("status"))
+        if failure:
+            return Outcome(True, True, failure)
+        groups = (detail.get("spec") or {}).get("workerGroupSpecs") or []
+        spec: dict[str, Any] = next((g for g in groups if g.get("groupName") == group), {})
+        low, high = spec.get("minReplicas") or 0, spec.get("maxReplicas")
+        desired = max(low, spec.get("replicas") or 0)
+        desired = desired if high is None else min(desired, high)
+        desired *= spec.get("numOfHosts") or 1
+        nodes = [n for n in nodes_of(detail) if n.group == group and n.kind == "worker"]
+        ready = sum(1 for n in nodes if n.state == "ready")
+        if ready == desired and len(nodes) == desired:
+            return Outcome(True, False, f"{ready}/{desired} workers ready")
+        waiting = [f"{n.name}: {n.reason or n.state}" for n in nodes if n.state != "ready"]
+        if len(nodes) < desired:
+            waiting.append(f"{desired - len(nodes)} node(s) not created yet")
+        return Outcome(False, False, f"{ready}/{desired} ready; " + "; ".join(waiting))
+
+    return judge
 
 
 def gone_outcome(detail: Detail | None) -> Outcome:
