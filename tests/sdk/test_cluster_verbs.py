@@ -16,9 +16,10 @@ def test_build_makes_a_full_object_that_applies(fake: FakeBackend, runtime: Runt
     assert "kind: RayCluster" in cluster.to_yaml()
     assert cluster.object["spec"]["workerGroupSpecs"][0]["replicas"] == 2
     cluster.apply(wait=False)
-    assert fake.objects[("RayCluster", "default", "dev")]["spec"]["workerGroupSpecs"][0][
-        "groupName"
-    ] == "workergroup"
+    assert (
+        fake.objects[("RayCluster", "default", "dev")]["spec"]["workerGroupSpecs"][0]["groupName"]
+        == "workergroup"
+    )
 
 
 def test_build_refuses_a_bad_shape_by_name(runtime: Runtime) -> None:
