@@ -387,3 +387,27 @@ def test_stop_leaves_no_process_and_no_port(cluster: Cluster) -> None:
     }
     assert not everything & listening
     assert all(ports.port_is_free(port, reuse_addr=True) for port in everything)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("path", ["/usr/bin:/bin", ""])
+def test_python_in_a_node_is_the_python_that_runs_ray(tmp_path: Path, path: str) -> None:
+    """A job's `python x.py` must find Ray, as in a Ray image, even when the controller's
+    PATH (a notebook kernel's, a venv not activated) finds another python first."""
+    log = tmp_path / "node.log"
+    node = process.spawn(
+        ["/bin/sh", "-c", 'command -v python; echo "$PATH"'], {}, log, base_env={"PATH": path}
+    )
+    wait_for(lambda: len(log.read_text().splitlines()) == 2, 10, "the node's output")
+    found, seen = log.read_text().splitlines()
+    process.stop_group(node.pgid, node.pid, node.create_time, 5, marker=node.marker)
+    assert Path(found).parent == Path(sys.executable).parent
+    assert seen == process.PYTHON_BIN + (os.pathsep + path if path else "")
+
+
+def test_a_path_the_user_sets_is_kept(tmp_path: Path) -> None:
+    log = tmp_path / "node.log"
+    node = process.spawn(["/bin/sh", "-c", 'echo "$PATH"'], {"PATH": "/opt/x:/bin"}, log)
+    wait_for(lambda: log.read_text().strip(), 10, "the node's output")
+    process.stop_group(node.pgid, node.pid, node.create_time, 5, marker=node.marker)
+    assert log.read_text().strip() == "/opt/x:/bin"

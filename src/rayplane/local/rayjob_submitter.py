@@ -10,9 +10,7 @@ controller neither loses a submitter nor starts a second.
 from __future__ import annotations
 
 import contextlib
-import os
 import shlex
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -78,10 +76,9 @@ class Submitters:
             f"{shlex.join(sub['command'])}; code=$?; "
             f"echo $code > {shlex.quote(sub['exit_file'])}; exit $code",
         ]
-        env = dict(sub["env"])
-        bin_dir = str(Path(sys.executable).parent)
-        env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-        started = self.launcher.start(wrapped, env, Path(sub["log"]), cwd=Path(sub["cwd"]))
+        started = self.launcher.start(
+            wrapped, dict(sub["env"]), Path(sub["log"]), cwd=Path(sub["cwd"])
+        )
         sub.update(
             pid=started.pid,
             create_time=started.create_time,
