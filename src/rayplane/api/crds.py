@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from rayplane.api.base import CRD_DEFAULT_KEY, CRD_REQUIRED_KEY
 from rayplane.api.common import GROUP
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
@@ -241,12 +242,14 @@ class _Converter:
             # Kubernetes type whose model defaults are conveniences for reading ("" for a
             # missing key) and must not be written into stored objects by the API server.
             keep_defaults = extra is False
-            out["properties"] = {
-                name: self._property(prop, f"{path}.{name}", keep_defaults)
-                for name, prop in properties.items()
-            }
-            if node.get("required"):
-                out["required"] = list(node["required"])
+            required = list(node.get("required", []))
+            out["properties"] = {}
+            for name, prop in properties.items():
+                if prop.get(CRD_REQUIRED_KEY) and name not in required:
+                    required.append(name)
+                out["properties"][name] = self._property(prop, f"{path}.{name}", keep_defaults)
+            if required:
+                out["required"] = required
         if extra is True:
             # An Open model (or dict[str, Any]): keep every field the user wrote, while the
             # fields we read stay typed and validated.
@@ -263,9 +266,19 @@ class _Converter:
         return out
 
     def _property(self, prop: Schema, path: str, keep_defaults: bool) -> Schema:
-        out = self.convert(prop, path)
-        default = prop.get("default")
-        if keep_defaults and default is not None and _valid_default(out, default):
+        markers = {CRD_REQUIRED_KEY, CRD_DEFAULT_KEY}
+        out = self.convert({k: v for k, v in prop.items() if k not in markers}, path)
+        if CRD_DEFAULT_KEY in prop:
+            # The field says what KubeRay's CRD defaults it to (None: nothing), whatever the
+            # model's own default for reading is.
+            default = prop[CRD_DEFAULT_KEY]
+            if default is not None and not _valid_default(out, default):
+                raise CRDSchemaError(f"{path}: CRD default {default!r} does not fit {out}")
+        else:
+            default = prop.get("default") if keep_defaults else None
+            if default is not None and not _valid_default(out, default):
+                default = None
+        if default is not None:
             out["default"] = default
         return out
 

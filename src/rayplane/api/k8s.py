@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from rayplane.api.base import Open
+from rayplane.api.base import CRD_REQUIRED, Open
 
 Quantity = int | float | str
 # Go's int32 fields (replicas, ports, seconds): the CRD schema refuses what does not fit,
@@ -95,7 +95,7 @@ class Container(Open):
 class PodSpec(Open):
     # Kubernetes requires containers; we default to empty so that validation can report
     # a missing list together with every other error instead of stopping at it.
-    containers: list[Container] = Field(default_factory=list)
+    containers: list[Container] = Field(default_factory=list, json_schema_extra=CRD_REQUIRED)
     init_containers: list[Container] | None = None
     restart_policy: str | None = None
     service_account_name: str | None = None
@@ -128,7 +128,15 @@ class ServiceSpec(Open):
 
 
 class ServiceTemplate(Open):
-    """A Service as KubeRay accepts it in headService / serveService."""
+    """A whole corev1.Service, as KubeRay accepts it in headService / serveService.
 
+    KubeRay embeds the full Service type (apiVersion, kind and status included), so a
+    Service copied from `kubectl get svc -o yaml` is accepted as written; only metadata and
+    spec are read, the rest is kept.
+    """
+
+    api_version: str | None = None
+    kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: ServiceSpec | None = None
+    status: dict[str, Any] | None = None

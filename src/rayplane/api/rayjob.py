@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from rayplane.api.base import Open, Strict
-from rayplane.api.common import Condition, Resource
+from rayplane.api.base import Open, Strict, crd_default
+from rayplane.api.common import Resource
 from rayplane.api.k8s import Int32, PodTemplateSpec
 from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
 
@@ -54,12 +54,14 @@ class RayJobSpec(Strict):
     submission_mode: SubmissionMode = "K8sJobMode"
     submitter_pod_template: PodTemplateSpec | None = None
     submitter_config: SubmitterConfig | None = None
-    shutdown_after_job_finishes: bool = False
+    # False is the model's reading of "unset"; KubeRay's CRD has no default, so the API
+    # server does not write `shutdownAfterJobFinishes: false` into every stored RayJob.
+    shutdown_after_job_finishes: bool = Field(default=False, json_schema_extra=crd_default(None))
     ttl_seconds_after_finished: Int32 = 0
     active_deadline_seconds: Int32 | None = None
     pre_running_deadline_seconds: Int32 | None = None
     backoff_limit: Int32 = 0
-    suspend: bool = False
+    suspend: bool = Field(default=False, json_schema_extra=crd_default(None))
     managed_by: str | None = None
     deletion_strategy: DeletionStrategy | None = None
 
@@ -79,13 +81,14 @@ class RayJobStatus(Open):
     message: str | None = None
     start_time: str | None = None
     end_time: str | None = None
-    succeeded: int | None = None
-    failed: int | None = None
+    succeeded: int | None = Field(default=None, json_schema_extra=crd_default(0))
+    failed: int | None = Field(default=None, json_schema_extra=crd_default(0))
     ray_cluster_status: RayClusterStatus | None = None
     ray_job_info: RayJobInfo | None = None
     job_status_check_failure_start_time: str | None = None
     observed_generation: int | None = None
-    conditions: list[Condition] | None = None
+    # KubeRay's RayJob status has no `conditions` (v1.7); neither does ours. The model is
+    # Open, so a status that carries them still loads.
 
 
 class RayJob(Resource):
