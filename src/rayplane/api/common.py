@@ -8,6 +8,19 @@ from rayplane.api.base import CRD_REQUIRED, Open, Strict
 from rayplane.api.k8s import ObjectMeta
 
 API_VERSION = "ray.io/v1"
+# KubeRay 1.7 still serves ray.io/v1alpha1 for its three original kinds (deprecated, not
+# stored, no conversion); both runtimes accept it with KubeRay's warning and store v1.
+ALPHA_API_VERSION = "ray.io/v1alpha1"
+ALPHA_KINDS = ("RayCluster", "RayJob", "RayService")
+
+
+def alpha_deprecation(kind: str) -> str:
+    """KubeRay's deprecationWarning for ray.io/v1alpha1 *kind*, word for word."""
+    return (
+        f"ray.io/v1alpha1 {kind} is deprecated; use ray.io/v1 {kind}. v1alpha1 receives no "
+        "new fields and will be unavailable in KubeRay 1.9."
+    )
+
 GROUP = "ray.io"
 MAX_INT32 = 2147483647
 

@@ -15,6 +15,7 @@ the generator, not produce a manifest the API server rejects at install time.
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,13 +26,17 @@ import yaml
 from pydantic import BaseModel
 
 from rayplane.api.base import CRD_DEFAULT_KEY, CRD_REQUIRED_KEY
-from rayplane.api.common import GROUP
+from rayplane.api.common import ALPHA_API_VERSION, ALPHA_KINDS, GROUP, alpha_deprecation
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.errors import RayplaneError
 
 VERSION = "v1"
+# KubeRay 1.7 still serves ray.io/v1alpha1 for its three original kinds: served, not
+# stored, deprecated with KubeRay's warning. No conversion webhook: the API server only
+# rewrites apiVersion between the two, which is exact because they share one schema here.
+ALPHA_VERSION = ALPHA_API_VERSION.rsplit("/", 1)[1]
 
 Schema = dict[str, Any]
 
@@ -99,6 +104,13 @@ class Kind:
     kind: str
     plural: str
     columns: tuple[PrinterColumn, ...]
+    # Whether ray.io/v1alpha1 is still served, and whether KubeRay gives it printer columns
+    # there (only RayCluster's v1alpha1 type carries the markers).
+    v1alpha1_columns: bool = False
+
+    @property
+    def served_v1alpha1(self) -> bool:
+        return self.kind in ALPHA_KINDS
 
     @property
     def singular(self) -> str:
@@ -134,6 +146,7 @@ KINDS: tuple[Kind, ...] = (
             PrinterColumn("head pod IP", ".status.head.podIP", "string", priority=1),
             PrinterColumn("head service IP", ".status.head.serviceIP", "string", priority=1),
         ),
+        v1alpha1_columns=True,
     ),
     Kind(
         RayJob,
@@ -332,6 +345,32 @@ def openapi_schema(model: type[BaseModel]) -> Schema:
 
 def crd_manifest(kind: Kind) -> dict[str, Any]:
     """The apiextensions.k8s.io/v1 CustomResourceDefinition of one kind."""
+    schema = {"openAPIV3Schema": openapi_schema(kind.model)}
+    versions: list[dict[str, Any]] = [
+        {
+            "name": VERSION,
+            "served": True,
+            "storage": True,
+            "schema": schema,
+            "subresources": {"status": {}},
+            "additionalPrinterColumns": [c.manifest() for c in kind.columns],
+        }
+    ]
+    if kind.served_v1alpha1:
+        alpha: dict[str, Any] = {
+            "name": ALPHA_VERSION,
+            "served": True,
+            "storage": False,
+            "deprecated": True,
+            "deprecationWarning": alpha_deprecation(kind.kind),
+            # v1's schema, not KubeRay's frozen v1alpha1 one: with no conversion webhook
+            # a field v1alpha1 lacked would be pruned from a v1 object read as v1alpha1.
+            "schema": copy.deepcopy(schema),
+            "subresources": {"status": {}},
+        }
+        if kind.v1alpha1_columns:
+            alpha["additionalPrinterColumns"] = [c.manifest() for c in kind.columns]
+        versions.append(alpha)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -346,16 +385,7 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
                 "singular": kind.singular,
             },
             "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": openapi_schema(kind.model)},
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [c.manifest() for c in kind.columns],
-                }
-            ],
+            "versions": versions,
         },
     }
 

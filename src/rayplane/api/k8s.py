@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from rayplane.api.base import CRD_REQUIRED, Open
 
@@ -17,6 +17,19 @@ Quantity = int | float | str
 # Go's int32 fields (replicas, ports, seconds): the CRD schema refuses what does not fit,
 # and a runtime that took 2**64 replicas would loop or allocate without end.
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+# A corev1.VolumeMount is passed through, never read field by field, so it stays a mapping;
+# the CRD still requires name and mountPath, as Kubernetes' own schema (and KubeRay's) does.
+VolumeMount = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "mountPath": {"type": "string"}},
+            "required": ["mountPath", "name"],
+            "additionalProperties": True,
+        }
+    ),
+]
 
 
 class ObjectMeta(Open):
@@ -79,7 +92,7 @@ class Container(Open):
     env_from: list[dict[str, Any]] | None = None
     ports: list[ContainerPort] | None = None
     resources: ResourceRequirements | None = None
-    volume_mounts: list[dict[str, Any]] | None = None
+    volume_mounts: list[VolumeMount] | None = None
 
     def env_value(self, name: str) -> str | None:
         """The literal value of env var *name*, or None when unset or set by reference."""

@@ -20,6 +20,7 @@ from rayplane.api.k8s import (
     Quantity,
     ResourceRequirements,
     ServiceTemplate,
+    VolumeMount,
 )
 
 HEAD_GROUP = "headgroup"
@@ -96,7 +97,7 @@ class AutoscalerOptions(Strict):
     version: Literal["v1", "v2"] | None = None
     env: list[EnvVar] | None = None
     env_from: list[dict[str, Any]] | None = None
-    volume_mounts: list[dict[str, Any]] | None = None
+    volume_mounts: list[VolumeMount] | None = None
     command: list[str] | None = None
     args: list[str] | None = None
 
