@@ -26,6 +26,15 @@ from rayplane.api.k8s import (
 HEAD_GROUP = "headgroup"
 
 
+class IngressOptions(Strict):
+    """The head's dashboard Ingress (KubeRay 1.7); unset fields take `/` and `Prefix`."""
+
+    host: str | None = None
+    path: str | None = None
+    path_type: Literal["Exact", "Prefix", "ImplementationSpecific"] | None = None
+    tls: list[dict[str, Any]] | None = None
+
+
 class HeadGroupSpec(Strict):
     template: PodTemplateSpec = Field(
         default_factory=PodTemplateSpec, json_schema_extra=CRD_REQUIRED
@@ -34,7 +43,7 @@ class HeadGroupSpec(Strict):
     service_type: str | None = None
     head_service: ServiceTemplate | None = None
     enable_ingress: bool | None = None
-    ingress_options: dict[str, Any] | None = None
+    ingress_options: IngressOptions | None = None
     resources: dict[str, str] | None = None
     labels: dict[str, str] | None = None
 
