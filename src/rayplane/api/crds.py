@@ -1,4 +1,4 @@
-"""CustomResourceDefinitions for ray.io/v1, generated from the pydantic models.
+"""CustomResourceDefinitions for ray.io (v1, and v1alpha1 served), generated from the models.
 
 The models are the one description of the API; the CRDs are derived from them so that what a
 Kubernetes API server accepts and what rayplane loads cannot drift apart. The checked-in copies
@@ -104,12 +104,13 @@ class Kind:
     kind: str
     plural: str
     columns: tuple[PrinterColumn, ...]
-    # Whether ray.io/v1alpha1 is still served, and whether KubeRay gives it printer columns
-    # there (only RayCluster's v1alpha1 type carries the markers).
+    # Whether KubeRay gives v1alpha1 printer columns too (only RayCluster's v1alpha1 type
+    # carries the markers).
     v1alpha1_columns: bool = False
 
     @property
     def served_v1alpha1(self) -> bool:
+        """KubeRay still serves v1alpha1 for its three original kinds, not for newer ones."""
         return self.kind in ALPHA_KINDS
 
     @property
@@ -391,7 +392,7 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
 
 
 def crd_manifests() -> list[dict[str, Any]]:
-    """One CRD per kind, in a fixed order (RayCluster, RayJob, RayService)."""
+    """One CRD per kind, in the order of KINDS."""
     return [crd_manifest(kind) for kind in KINDS]
 
 
@@ -409,7 +410,7 @@ def crd_files() -> dict[str, str]:
 
 
 def render_crds_yaml() -> str:
-    """All three CRDs as one multi-document YAML stream, for `kubectl apply -f -`."""
+    """Every CRD as one multi-document YAML stream, for `kubectl apply -f -`."""
     return HEADER + "".join(_dump(doc) for doc in crd_manifests())
 
 
