@@ -63,6 +63,7 @@ class Facts:
     pattern: str | None
     enum: tuple[Any, ...] | None
     default: Any
+    rules: tuple[tuple[str, str], ...]  # CEL (rule, message)
 
     def aspects(self) -> dict[str, Any]:
         return {
@@ -71,6 +72,7 @@ class Facts:
             "pattern": self.pattern,
             "enum": self.enum,
             "default": self.default,
+            "rules": self.rules,
         }
 
 
@@ -85,6 +87,9 @@ def _facts(node: dict[str, Any], path: str, levels: int, out: dict[str, Facts]) 
         pattern=node.get("pattern") if int_or_string else None,
         enum=tuple(node["enum"]) if "enum" in node else None,
         default=node.get("default"),
+        rules=tuple(
+            (r["rule"], r.get("message", "")) for r in node.get("x-kubernetes-validations", [])
+        ),
     )
     if int_or_string:
         return

@@ -120,3 +120,36 @@ def test_serve_service_is_a_whole_service(kube_cluster: Cluster) -> None:
     kept = created["spec"]["serveService"]
     assert (kept["apiVersion"], kept["kind"]) == ("v1", "Service")
     assert kept["spec"]["sessionAffinity"] == "ClientIP"
+
+
+def test_kuberays_cel_rules_hold(kube_cluster: Cluster) -> None:
+    ns = kube_cluster.namespace("cel")
+    doc = _cluster(ns, "managed")
+    doc["spec"]["managedBy"] = "ray.io/kuberay-operator"
+    created = ns.create(doc)
+    # managedBy is immutable once set, as KubeRay's CRD says.
+    changed = copy.deepcopy(created)
+    changed["spec"]["managedBy"] = "kueue.x-k8s.io/multikueue"
+    refused = kube_cluster.admin.put(path_of("rayclusters", ns.name, "managed"), json=changed)
+    assert refused.status_code == 422, refused.text
+    assert "the managedBy field is immutable" in refused.json()["message"]
+    # A deletionStrategy mixing the legacy policies with deletionRules is refused.
+    job = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "mixed", "namespace": ns.name},
+        "spec": {
+            "entrypoint": "python -c pass",
+            "rayClusterSpec": _cluster(ns, "unused")["spec"],
+            "deletionStrategy": {
+                "onSuccess": {"policy": "DeleteCluster"},
+                "onFailure": {"policy": "DeleteNone"},
+                "deletionRules": [
+                    {"policy": "DeleteCluster", "condition": {"jobStatus": "SUCCEEDED"}}
+                ],
+            },
+        },
+    }
+    refused = kube_cluster.admin.post(path_of("rayjobs", ns.name), json=job)
+    assert refused.status_code == 422, refused.text
+    assert "cannot be used together within the same deletionStrategy" in (refused.json()["message"])

@@ -43,6 +43,7 @@ class Open(Strict):
 # and default exactly what KubeRay's does.
 CRD_REQUIRED_KEY = "x-rayplane-crd-required"
 CRD_DEFAULT_KEY = "x-rayplane-crd-default"
+CRD_RULES_KEY = "x-rayplane-crd-rules"
 
 CRD_REQUIRED: dict[str, Any] = {CRD_REQUIRED_KEY: True}
 """The field is in its object's ``required`` list in the CRD, as in KubeRay's."""
@@ -59,3 +60,13 @@ def crd_default(value: Any, *, required: bool = False) -> dict[str, Any]:
     if required:
         extra[CRD_REQUIRED_KEY] = True
     return extra
+
+
+def crd_rules(*rules: tuple[str, str]) -> dict[str, Any]:
+    """KubeRay's CEL rules (rule, message) for a field or, in model_config, a whole object.
+
+    They become ``x-kubernetes-validations``, so the API server refuses what KubeRay's CRD
+    refuses (a changed managedBy, a deletionStrategy mixing both styles) before any
+    controller or webhook sees it.
+    """
+    return {CRD_RULES_KEY: [{"message": message, "rule": rule} for rule, message in rules]}

@@ -21,6 +21,7 @@ def alpha_deprecation(kind: str) -> str:
         "new fields and will be unavailable in KubeRay 1.9."
     )
 
+
 GROUP = "ray.io"
 MAX_INT32 = 2147483647
 

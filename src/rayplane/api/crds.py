@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from rayplane.api.base import CRD_DEFAULT_KEY, CRD_REQUIRED_KEY
+from rayplane.api.base import CRD_DEFAULT_KEY, CRD_REQUIRED_KEY, CRD_RULES_KEY
 from rayplane.api.common import ALPHA_API_VERSION, ALPHA_KINDS, GROUP, alpha_deprecation
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
@@ -246,9 +246,13 @@ class _Converter:
         return out
 
     def _object(self, node: Schema, path: str) -> Schema:
-        self._check_keys(node, path, {"properties", "required", "additionalProperties"})
+        self._check_keys(
+            node, path, {"properties", "required", "additionalProperties", CRD_RULES_KEY}
+        )
         out = self._copy_scalar_keys(node)
         out["type"] = "object"
+        if CRD_RULES_KEY in node:
+            out["x-kubernetes-validations"] = list(node[CRD_RULES_KEY])
         extra = node.get("additionalProperties")
         properties: Mapping[str, Schema] = node.get("properties", {})
         if properties:
@@ -280,8 +284,10 @@ class _Converter:
         return out
 
     def _property(self, prop: Schema, path: str, keep_defaults: bool) -> Schema:
-        markers = {CRD_REQUIRED_KEY, CRD_DEFAULT_KEY}
+        markers = {CRD_REQUIRED_KEY, CRD_DEFAULT_KEY, CRD_RULES_KEY}
         out = self.convert({k: v for k, v in prop.items() if k not in markers}, path)
+        if CRD_RULES_KEY in prop:
+            out["x-kubernetes-validations"] = list(prop[CRD_RULES_KEY])
         if CRD_DEFAULT_KEY in prop:
             # The field says what KubeRay's CRD defaults it to (None: nothing), whatever the
             # model's own default for reading is.

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from rayplane.api.base import CRD_REQUIRED, Open, Strict, crd_default
+from rayplane.api.base import CRD_REQUIRED, Open, Strict, crd_default, crd_rules
 from rayplane.api.common import MAX_INT32, Condition, Resource
 from rayplane.api.k8s import (
     EnvVar,
@@ -24,6 +24,15 @@ from rayplane.api.k8s import (
 )
 
 HEAD_GROUP = "headgroup"
+# KubeRay's CEL rules on spec.managedBy of all three kinds.
+MANAGED_BY_RULES = crd_rules(
+    ("self == oldSelf", "the managedBy field is immutable"),
+    (
+        "self in ['ray.io/kuberay-operator', 'kueue.x-k8s.io/multikueue']",
+        "the managedBy field value must be either 'ray.io/kuberay-operator' or "
+        "'kueue.x-k8s.io/multikueue'",
+    ),
+)
 
 
 class IngressOptions(Strict):
@@ -130,7 +139,12 @@ class GcsStorage(Strict):
 
 
 class GcsFaultToleranceOptions(Strict):
-    backend: Literal["redis", "rocksdb"] | None = None
+    backend: Literal["redis", "rocksdb"] | None = Field(
+        default=None,
+        json_schema_extra=crd_rules(
+            ("self == oldSelf", "gcsFaultToleranceOptions.backend is immutable")
+        ),
+    )
     redis_address: str | None = None
     redis_username: RedisCredential | None = None
     redis_password: RedisCredential | None = None
@@ -205,7 +219,7 @@ class RayClusterSpec(Strict):
     autoscaler_options: AutoscalerOptions | None = None
     head_service_annotations: dict[str, str] | None = None
     suspend: bool | None = None
-    managed_by: str | None = None
+    managed_by: str | None = Field(default=None, json_schema_extra=MANAGED_BY_RULES)
     gcs_fault_tolerance_options: GcsFaultToleranceOptions | None = None
     auth_options: AuthOptions | None = None
     upgrade_strategy: ClusterUpgradeStrategy | None = None

@@ -9,7 +9,7 @@ from pydantic import Field
 from rayplane.api.base import CRD_REQUIRED, Open, Strict, crd_default
 from rayplane.api.common import Condition, Resource
 from rayplane.api.k8s import Int32, ServiceTemplate
-from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
+from rayplane.api.raycluster import MANAGED_BY_RULES, RayClusterSpec, RayClusterStatus
 
 
 class ClusterUpgradeOptions(Strict):
@@ -38,7 +38,7 @@ class RayServiceSpec(Strict):
     ray_cluster_deletion_delay_seconds: Int32 = Field(
         default=60, json_schema_extra=crd_default(None)
     )
-    managed_by: str | None = None
+    managed_by: str | None = Field(default=None, json_schema_extra=MANAGED_BY_RULES)
     suspend: bool | None = None
     # Deprecated by KubeRay (#1685) and ignored; accepted so old YAML still loads.
     service_unhealthy_second_threshold: Int32 | None = None

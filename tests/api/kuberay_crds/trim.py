@@ -3,8 +3,8 @@
 KubeRay's four CRDs are ~4 MB, almost all of it descriptions and the expanded pod template.
 The comparison reads, for every version: names, served/storage/deprecation, printer columns,
 subresources; for v1 only, spec and status two levels deep (type, int-or-string and its
-pattern, required, enum, default). Everything else is dropped, so the fixture stays small and
-every line of it is something a test checks.
+pattern, required, enum, default, CEL rules). Everything else is dropped, so the fixture
+stays small and every line of it is something a test checks.
 
 Refresh with (the mirror is a bare clone of ray-project/kuberay)::
 
@@ -24,7 +24,15 @@ HERE = Path(__file__).resolve().parent
 SOURCE = "ray-operator/config/crd/bases/ray.io_{plural}.yaml"
 PLURALS = ("rayclusters", "rayjobs", "rayservices", "raycronjobs")
 DEPTH = 2
-KEPT = ("type", "x-kubernetes-int-or-string", "pattern", "required", "enum", "default")
+KEPT = (
+    "type",
+    "x-kubernetes-int-or-string",
+    "pattern",
+    "required",
+    "enum",
+    "default",
+    "x-kubernetes-validations",
+)
 
 
 def trim_node(node: dict[str, Any], depth: int) -> dict[str, Any]:
