@@ -49,7 +49,7 @@ class ObjectMeta(Open):
 
 class KeyRef(Open):
     name: str | None = None
-    key: str = ""
+    key: str = Field(default="", json_schema_extra=CRD_REQUIRED)
     optional: bool | None = None
 
 
@@ -63,6 +63,7 @@ class EnvVarSource(Open):
     config_map_key_ref: KeyRef | None = None
     field_ref: FieldRef | None = None
     resource_field_ref: dict[str, Any] | None = None
+    file_key_ref: dict[str, Any] | None = None
 
 
 class EnvVar(Open):

@@ -14,8 +14,8 @@ from rayplane.api.base import CRD_REQUIRED, Open, Strict, crd_default, crd_rules
 from rayplane.api.common import MAX_INT32, Condition, Resource
 from rayplane.api.k8s import (
     EnvVar,
+    EnvVarSource,
     Int32,
-    KeyRef,
     PodTemplateSpec,
     Quantity,
     ResourceRequirements,
@@ -121,12 +121,11 @@ class AutoscalerOptions(Strict):
 
 
 class RedisCredential(Strict):
+    """redisUsername / redisPassword: a literal or, as KubeRay takes it, a whole EnvVarSource
+    (the operator copies it into the head's env; locally a Secret or ConfigMap key is read)."""
+
     value: str | None = None
-    value_from: RedisValueFrom | None = None
-
-
-class RedisValueFrom(Strict):
-    secret_key_ref: KeyRef | None = None
+    value_from: EnvVarSource | None = None
 
 
 class GcsStorage(Strict):
@@ -135,7 +134,7 @@ class GcsStorage(Strict):
     storage_class_name: str | None = None
     access_modes: list[str] | None = None
     sub_path: str | None = None
-    deletion_policy: str | None = None
+    deletion_policy: Literal["DeleteWithCluster", "Retain"] | None = None
 
 
 class GcsFaultToleranceOptions(Strict):
@@ -264,6 +263,3 @@ class RayCluster(Resource):
     kind: Literal["RayCluster"] = "RayCluster"
     spec: RayClusterSpec = Field(default_factory=RayClusterSpec)
     status: RayClusterStatus | None = None
-
-
-RedisCredential.model_rebuild()
