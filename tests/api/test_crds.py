@@ -144,9 +144,21 @@ def test_crd_envelope(kind: crds.Kind) -> None:
     assert (spec["group"], spec["scope"]) == ("ray.io", "Namespaced")
     assert spec["names"]["categories"] == ["all"]
     assert "shortNames" not in spec["names"]  # KubeRay defines none
-    [version] = spec["versions"]
-    assert (version["name"], version["served"], version["storage"]) == ("v1", True, True)
-    assert version["subresources"] == {"status": {}}
+    # v1 is the one storage version; v1alpha1 is served (deprecated) for KubeRay's original
+    # three kinds, with the same schema, so an object reads the same through either.
+    versions = {v["name"]: v for v in spec["versions"]}
+    assert [v["name"] for v in spec["versions"] if v["storage"]] == ["v1"]
+    assert versions["v1"]["subresources"] == {"status": {}}
+    assert versions["v1"]["served"] is True
+    if not kind.served_v1alpha1:  # a kind newer than v1alpha1 (RayCronJob)
+        assert set(versions) == {"v1"}
+        return
+    assert set(versions) == {"v1", "v1alpha1"}
+    alpha = versions["v1alpha1"]
+    assert (alpha["served"], alpha["storage"], alpha["deprecated"]) == (True, False, True)
+    assert "use ray.io/v1" in alpha["deprecationWarning"]
+    assert alpha["schema"] == versions["v1"]["schema"]
+    assert alpha["subresources"] == {"status": {}}
 
 
 # --- (3) valid examples validate against the generated schema --------------------------------

@@ -431,7 +431,10 @@ CLUSTER_CONTROLS = [
     case("auth-disabled", "", D("rayVersion"), S("authOptions", {"mode": "disabled"})),
     case("k8s-auth", "", K8S_AUTH(), kinds=("RayCluster",)),
     case("alpha-with-gates", "", S("networkPolicy", {"mode": "DenyAll"}),
-         S("tlsOptions", {"enabled": True}), S("historyServerOptions", {}), gates=ALPHA),
+         S("tlsOptions", {"enabled": True}),
+         S("historyServerOptions", {"collectorOptions": {"image": "c:1", "env": [
+             {"name": "STORAGE_BACKEND", "value": "S3"}, {"name": "S3_REGION", "value": "r"}]}}),
+         gates=ALPHA),
     case("tls-disabled-env", "", S("tlsOptions", {"enabled": False}),
          ENV(HEAD_C, "RAY_USE_TLS", "1"), gates=ALPHA),
     case("managed-by-kueue", "", S("managedBy", "kueue.x-k8s.io/multikueue")),

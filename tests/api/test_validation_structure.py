@@ -120,12 +120,26 @@ def test_missing_kind(make: Make) -> None:
     assert "missing" in one_error_at(validate(doc), "kind")
 
 
-def test_v1alpha1_says_how_to_fix_it(make: Make) -> None:
-    doc = make("RayService")
+@pytest.mark.parametrize("kind", ["RayCluster", "RayJob", "RayService"])
+def test_v1alpha1_is_served_deprecated_and_read_as_v1(make: Make, kind: str) -> None:
+    # KubeRay 1.7 still serves v1alpha1 for these kinds, with a deprecation warning.
+    doc = make(kind)
     doc["apiVersion"] = "ray.io/v1alpha1"
     report = validate(doc)
+    assert report.ok
+    [warning] = [f for f in report.findings if f.path == "apiVersion"]
+    assert warning.severity == "warning"
+    assert f"ray.io/v1alpha1 {kind} is deprecated; use ray.io/v1 {kind}" in warning.message
+    assert report.resource is not None
+    assert report.resource.wire()["apiVersion"] == "ray.io/v1"
+
+
+def test_other_api_versions_are_refused(make: Make) -> None:
+    doc = make("RayService")
+    doc["apiVersion"] = "ray.io/v2"
+    report = validate(doc)
     assert not report.ok
-    assert "change it to ray.io/v1" in one_error_at(report, "apiVersion")
+    assert "ray.io/v1" in one_error_at(report, "apiVersion")
 
 
 def test_missing_api_version(make: Make) -> None:

@@ -238,6 +238,25 @@ def test_api_server_calls_the_webhook_and_denies_the_seed_rayjob(kube_cluster: C
         ):
             seed = example("rayjob-pod-identity.yaml")
             seed["metadata"]["namespace"] = ns.name
+            # As written, the seed lacks what KubeRay's CRD requires (containers, groupName):
+            # the API server's schema refuses it before any webhook is called.
+            refused = kube_cluster.admin.post(path_of("rayjobs", ns.name), json=seed)
+            assert refused.status_code == 422, refused.text
+            assert "spec.rayClusterSpec.headGroupSpec.template.spec.containers: Required" in (
+                refused.json()["message"]
+            )
+            # Complete its structure: only the rules remain, and the webhook applies them.
+            cluster_spec = seed["spec"]["rayClusterSpec"]
+            image = "rayproject/ray:2.60.0"
+            cluster_spec["headGroupSpec"]["template"]["spec"]["containers"] = [
+                {"name": "ray-head", "image": image}
+            ]
+            worker = cluster_spec["workerGroupSpecs"][0]
+            worker["groupName"] = "workers"
+            worker["template"]["spec"]["containers"] = [{"name": "ray-worker", "image": image}]
+            seed["spec"]["submitterPodTemplate"]["spec"]["containers"] = [
+                {"name": "submitter", "image": image}
+            ]
 
             def attempt() -> httpx.Response | None:
                 answer = kube_cluster.admin.post(path_of("rayjobs", ns.name), json=seed)
@@ -248,7 +267,7 @@ def test_api_server_calls_the_webhook_and_denies_the_seed_rayjob(kube_cluster: C
             assert denied.status_code == 422, denied.text
             message = denied.json()["message"]
             assert 'admission webhook "vrayjob.ray.io" denied the request' in message
-            assert "spec.rayClusterSpec.headGroupSpec.template.spec.containers" in message
+            assert "spec.entrypoint" in message
             assert ns.get("rayjobs", seed["metadata"]["name"]) is None
             # A valid resource passes the same webhook.
             cluster = example("raycluster-basic.yaml")

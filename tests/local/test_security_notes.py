@@ -22,7 +22,7 @@ def _spec(**extra: Any) -> dict[str, Any]:
 
 
 SECURED = _spec(
-    authOptions={"mode": "token"}, tlsOptions={"enabled": True}, networkPolicy={"mode": "x"}
+    authOptions={"mode": "token"}, tlsOptions={"enabled": True}, networkPolicy={"mode": "DenyAll"}
 )
 
 

@@ -1,4 +1,4 @@
-"""CustomResourceDefinitions for ray.io/v1, generated from the pydantic models.
+"""CustomResourceDefinitions for ray.io (v1, and v1alpha1 served), generated from the models.
 
 The models are the one description of the API; the CRDs are derived from them so that what a
 Kubernetes API server accepts and what rayplane loads cannot drift apart. The checked-in copies
@@ -15,6 +15,7 @@ the generator, not produce a manifest the API server rejects at install time.
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,13 +25,18 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from rayplane.api.common import GROUP
+from rayplane.api.base import CRD_DEFAULT_KEY, CRD_REQUIRED_KEY, CRD_RULES_KEY
+from rayplane.api.common import ALPHA_API_VERSION, ALPHA_KINDS, GROUP, alpha_deprecation
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.errors import RayplaneError
 
 VERSION = "v1"
+# KubeRay 1.7 still serves ray.io/v1alpha1 for its three original kinds: served, not
+# stored, deprecated with KubeRay's warning. No conversion webhook: the API server only
+# rewrites apiVersion between the two, which is exact because they share one schema here.
+ALPHA_VERSION = ALPHA_API_VERSION.rsplit("/", 1)[1]
 
 Schema = dict[str, Any]
 
@@ -98,6 +104,14 @@ class Kind:
     kind: str
     plural: str
     columns: tuple[PrinterColumn, ...]
+    # Whether KubeRay gives v1alpha1 printer columns too (only RayCluster's v1alpha1 type
+    # carries the markers).
+    v1alpha1_columns: bool = False
+
+    @property
+    def served_v1alpha1(self) -> bool:
+        """KubeRay still serves v1alpha1 for its three original kinds, not for newer ones."""
+        return self.kind in ALPHA_KINDS
 
     @property
     def singular(self) -> str:
@@ -133,6 +147,7 @@ KINDS: tuple[Kind, ...] = (
             PrinterColumn("head pod IP", ".status.head.podIP", "string", priority=1),
             PrinterColumn("head service IP", ".status.head.serviceIP", "string", priority=1),
         ),
+        v1alpha1_columns=True,
     ),
     Kind(
         RayJob,
@@ -231,9 +246,13 @@ class _Converter:
         return out
 
     def _object(self, node: Schema, path: str) -> Schema:
-        self._check_keys(node, path, {"properties", "required", "additionalProperties"})
+        self._check_keys(
+            node, path, {"properties", "required", "additionalProperties", CRD_RULES_KEY}
+        )
         out = self._copy_scalar_keys(node)
         out["type"] = "object"
+        if CRD_RULES_KEY in node:
+            out["x-kubernetes-validations"] = list(node[CRD_RULES_KEY])
         extra = node.get("additionalProperties")
         properties: Mapping[str, Schema] = node.get("properties", {})
         if properties:
@@ -241,12 +260,14 @@ class _Converter:
             # Kubernetes type whose model defaults are conveniences for reading ("" for a
             # missing key) and must not be written into stored objects by the API server.
             keep_defaults = extra is False
-            out["properties"] = {
-                name: self._property(prop, f"{path}.{name}", keep_defaults)
-                for name, prop in properties.items()
-            }
-            if node.get("required"):
-                out["required"] = list(node["required"])
+            required = list(node.get("required", []))
+            out["properties"] = {}
+            for name, prop in properties.items():
+                if prop.get(CRD_REQUIRED_KEY) and name not in required:
+                    required.append(name)
+                out["properties"][name] = self._property(prop, f"{path}.{name}", keep_defaults)
+            if required:
+                out["required"] = required
         if extra is True:
             # An Open model (or dict[str, Any]): keep every field the user wrote, while the
             # fields we read stay typed and validated.
@@ -263,9 +284,21 @@ class _Converter:
         return out
 
     def _property(self, prop: Schema, path: str, keep_defaults: bool) -> Schema:
-        out = self.convert(prop, path)
-        default = prop.get("default")
-        if keep_defaults and default is not None and _valid_default(out, default):
+        markers = {CRD_REQUIRED_KEY, CRD_DEFAULT_KEY, CRD_RULES_KEY}
+        out = self.convert({k: v for k, v in prop.items() if k not in markers}, path)
+        if CRD_RULES_KEY in prop:
+            out["x-kubernetes-validations"] = list(prop[CRD_RULES_KEY])
+        if CRD_DEFAULT_KEY in prop:
+            # The field says what KubeRay's CRD defaults it to (None: nothing), whatever the
+            # model's own default for reading is.
+            default = prop[CRD_DEFAULT_KEY]
+            if default is not None and not _valid_default(out, default):
+                raise CRDSchemaError(f"{path}: CRD default {default!r} does not fit {out}")
+        else:
+            default = prop.get("default") if keep_defaults else None
+            if default is not None and not _valid_default(out, default):
+                default = None
+        if default is not None:
             out["default"] = default
         return out
 
@@ -319,6 +352,32 @@ def openapi_schema(model: type[BaseModel]) -> Schema:
 
 def crd_manifest(kind: Kind) -> dict[str, Any]:
     """The apiextensions.k8s.io/v1 CustomResourceDefinition of one kind."""
+    schema = {"openAPIV3Schema": openapi_schema(kind.model)}
+    versions: list[dict[str, Any]] = [
+        {
+            "name": VERSION,
+            "served": True,
+            "storage": True,
+            "schema": schema,
+            "subresources": {"status": {}},
+            "additionalPrinterColumns": [c.manifest() for c in kind.columns],
+        }
+    ]
+    if kind.served_v1alpha1:
+        alpha: dict[str, Any] = {
+            "name": ALPHA_VERSION,
+            "served": True,
+            "storage": False,
+            "deprecated": True,
+            "deprecationWarning": alpha_deprecation(kind.kind),
+            # v1's schema, not KubeRay's frozen v1alpha1 one: with no conversion webhook
+            # a field v1alpha1 lacked would be pruned from a v1 object read as v1alpha1.
+            "schema": copy.deepcopy(schema),
+            "subresources": {"status": {}},
+        }
+        if kind.v1alpha1_columns:
+            alpha["additionalPrinterColumns"] = [c.manifest() for c in kind.columns]
+        versions.append(alpha)
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -333,22 +392,13 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
                 "singular": kind.singular,
             },
             "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "schema": {"openAPIV3Schema": openapi_schema(kind.model)},
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [c.manifest() for c in kind.columns],
-                }
-            ],
+            "versions": versions,
         },
     }
 
 
 def crd_manifests() -> list[dict[str, Any]]:
-    """One CRD per kind, in a fixed order (RayCluster, RayJob, RayService)."""
+    """One CRD per kind, in the order of KINDS."""
     return [crd_manifest(kind) for kind in KINDS]
 
 
@@ -366,7 +416,7 @@ def crd_files() -> dict[str, str]:
 
 
 def render_crds_yaml() -> str:
-    """All three CRDs as one multi-document YAML stream, for `kubectl apply -f -`."""
+    """Every CRD as one multi-document YAML stream, for `kubectl apply -f -`."""
     return HEADER + "".join(_dump(doc) for doc in crd_manifests())
 
 

@@ -9,14 +9,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
-from rayplane.api.base import Open
+from rayplane.api.base import CRD_REQUIRED, Open
 
 Quantity = int | float | str
 # Go's int32 fields (replicas, ports, seconds): the CRD schema refuses what does not fit,
 # and a runtime that took 2**64 replicas would loop or allocate without end.
 Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+# A corev1.VolumeMount is passed through, never read field by field, so it stays a mapping;
+# the CRD still requires name and mountPath, as Kubernetes' own schema (and KubeRay's) does.
+VolumeMount = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "mountPath": {"type": "string"}},
+            "required": ["mountPath", "name"],
+            "additionalProperties": True,
+        }
+    ),
+]
 
 
 class ObjectMeta(Open):
@@ -36,7 +49,7 @@ class ObjectMeta(Open):
 
 class KeyRef(Open):
     name: str | None = None
-    key: str = ""
+    key: str = Field(default="", json_schema_extra=CRD_REQUIRED)
     optional: bool | None = None
 
 
@@ -50,6 +63,7 @@ class EnvVarSource(Open):
     config_map_key_ref: KeyRef | None = None
     field_ref: FieldRef | None = None
     resource_field_ref: dict[str, Any] | None = None
+    file_key_ref: dict[str, Any] | None = None
 
 
 class EnvVar(Open):
@@ -79,7 +93,7 @@ class Container(Open):
     env_from: list[dict[str, Any]] | None = None
     ports: list[ContainerPort] | None = None
     resources: ResourceRequirements | None = None
-    volume_mounts: list[dict[str, Any]] | None = None
+    volume_mounts: list[VolumeMount] | None = None
 
     def env_value(self, name: str) -> str | None:
         """The literal value of env var *name*, or None when unset or set by reference."""
@@ -95,7 +109,7 @@ class Container(Open):
 class PodSpec(Open):
     # Kubernetes requires containers; we default to empty so that validation can report
     # a missing list together with every other error instead of stopping at it.
-    containers: list[Container] = Field(default_factory=list)
+    containers: list[Container] = Field(default_factory=list, json_schema_extra=CRD_REQUIRED)
     init_containers: list[Container] | None = None
     restart_policy: str | None = None
     service_account_name: str | None = None
@@ -128,7 +142,15 @@ class ServiceSpec(Open):
 
 
 class ServiceTemplate(Open):
-    """A Service as KubeRay accepts it in headService / serveService."""
+    """A whole corev1.Service, as KubeRay accepts it in headService / serveService.
 
+    KubeRay embeds the full Service type (apiVersion, kind and status included), so a
+    Service copied from `kubectl get svc -o yaml` is accepted as written; only metadata and
+    spec are read, the rest is kept.
+    """
+
+    api_version: str | None = None
+    kind: str | None = None
     metadata: ObjectMeta | None = None
     spec: ServiceSpec | None = None
+    status: dict[str, Any] | None = None

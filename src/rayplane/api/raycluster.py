@@ -10,27 +10,49 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from rayplane.api.base import Open, Strict
+from rayplane.api.base import CRD_REQUIRED, Open, Strict, crd_default, crd_rules
 from rayplane.api.common import MAX_INT32, Condition, Resource
 from rayplane.api.k8s import (
     EnvVar,
+    EnvVarSource,
     Int32,
-    KeyRef,
     PodTemplateSpec,
+    Quantity,
     ResourceRequirements,
     ServiceTemplate,
+    VolumeMount,
 )
 
 HEAD_GROUP = "headgroup"
+# KubeRay's CEL rules on spec.managedBy of all three kinds.
+MANAGED_BY_RULES = crd_rules(
+    ("self == oldSelf", "the managedBy field is immutable"),
+    (
+        "self in ['ray.io/kuberay-operator', 'kueue.x-k8s.io/multikueue']",
+        "the managedBy field value must be either 'ray.io/kuberay-operator' or "
+        "'kueue.x-k8s.io/multikueue'",
+    ),
+)
+
+
+class IngressOptions(Strict):
+    """The head's dashboard Ingress (KubeRay 1.7); unset fields take `/` and `Prefix`."""
+
+    host: str | None = None
+    path: str | None = None
+    path_type: Literal["Exact", "Prefix", "ImplementationSpecific"] | None = None
+    tls: list[dict[str, Any]] | None = None
 
 
 class HeadGroupSpec(Strict):
-    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
+    template: PodTemplateSpec = Field(
+        default_factory=PodTemplateSpec, json_schema_extra=CRD_REQUIRED
+    )
     ray_start_params: dict[str, str] = Field(default_factory=dict)
     service_type: str | None = None
     head_service: ServiceTemplate | None = None
     enable_ingress: bool | None = None
-    ingress_options: dict[str, Any] | None = None
+    ingress_options: IngressOptions | None = None
     resources: dict[str, str] | None = None
     labels: dict[str, str] | None = None
 
@@ -42,17 +64,25 @@ class ScaleStrategy(Strict):
 class WorkerGroupSpec(Strict):
     # groupName is required by the CRD; it is optional here so validation can report its
     # absence among the other errors of the document.
-    group_name: str | None = None
-    replicas: Int32 | None = None
-    min_replicas: Int32 | None = None
-    max_replicas: Int32 | None = None
+    # The CRD requires and defaults what KubeRay's does; the model leaves minReplicas and
+    # maxReplicas unset so that the local runtime can warn that KubeRay's defaults apply.
+    group_name: str | None = Field(default=None, json_schema_extra=CRD_REQUIRED)
+    replicas: Int32 | None = Field(default=None, json_schema_extra=crd_default(0))
+    min_replicas: Int32 | None = Field(
+        default=None, json_schema_extra=crd_default(0, required=True)
+    )
+    max_replicas: Int32 | None = Field(
+        default=None, json_schema_extra=crd_default(MAX_INT32, required=True)
+    )
     num_of_hosts: Int32 = 1
     idle_timeout_seconds: Int32 | None = None
-    priority: Int32 | None = None
+    priority: Int32 | None = Field(default=None, json_schema_extra=crd_default(0))
     suspend: bool | None = None
     scale_strategy: ScaleStrategy | None = None
     ray_start_params: dict[str, str] = Field(default_factory=dict)
-    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
+    template: PodTemplateSpec = Field(
+        default_factory=PodTemplateSpec, json_schema_extra=CRD_REQUIRED
+    )
     resources: dict[str, str] | None = None
     labels: dict[str, str] | None = None
 
@@ -85,31 +115,35 @@ class AutoscalerOptions(Strict):
     version: Literal["v1", "v2"] | None = None
     env: list[EnvVar] | None = None
     env_from: list[dict[str, Any]] | None = None
-    volume_mounts: list[dict[str, Any]] | None = None
+    volume_mounts: list[VolumeMount] | None = None
     command: list[str] | None = None
     args: list[str] | None = None
 
 
 class RedisCredential(Strict):
+    """redisUsername / redisPassword: a literal or, as KubeRay takes it, a whole EnvVarSource
+    (the operator copies it into the head's env; locally a Secret or ConfigMap key is read)."""
+
     value: str | None = None
-    value_from: RedisValueFrom | None = None
-
-
-class RedisValueFrom(Strict):
-    secret_key_ref: KeyRef | None = None
+    value_from: EnvVarSource | None = None
 
 
 class GcsStorage(Strict):
     claim_name: str | None = None
-    size: str | None = None
+    size: Quantity | None = None
     storage_class_name: str | None = None
     access_modes: list[str] | None = None
     sub_path: str | None = None
-    deletion_policy: str | None = None
+    deletion_policy: Literal["DeleteWithCluster", "Retain"] | None = None
 
 
 class GcsFaultToleranceOptions(Strict):
-    backend: Literal["redis", "rocksdb"] | None = None
+    backend: Literal["redis", "rocksdb"] | None = Field(
+        default=None,
+        json_schema_extra=crd_rules(
+            ("self == oldSelf", "gcsFaultToleranceOptions.backend is immutable")
+        ),
+    )
     redis_address: str | None = None
     redis_username: RedisCredential | None = None
     redis_password: RedisCredential | None = None
@@ -131,21 +165,66 @@ class TLSOptions(Strict):
     enabled: bool | None = None
 
 
+class NetworkPolicyRules(Strict):
+    """Extra rules appended to the operator's base NetworkPolicy of the head or workers.
+
+    Each rule is a networking.k8s.io/v1 NetworkPolicyIngressRule / EgressRule, handed to
+    the API server as written (rayplane builds no NetworkPolicy locally).
+    """
+
+    ingress_rules: list[dict[str, Any]] | None = None
+    egress_rules: list[dict[str, Any]] | None = None
+
+
+class WorkerGroupNetworkPolicyRules(NetworkPolicyRules):
+    """Per-group rules; they replace (not extend) ``worker`` for the group they name."""
+
+    group_name: str
+
+
+class NetworkPolicyConfig(Strict):
+    """``spec.networkPolicy`` (alpha gate RayClusterNetworkPolicy), KubeRay 1.7."""
+
+    mode: Literal["DenyAll", "DenyAllIngress", "DenyAllEgress"] | None = Field(
+        default=None, json_schema_extra=crd_default("DenyAll")
+    )
+    head: NetworkPolicyRules | None = None
+    worker: NetworkPolicyRules | None = None
+    worker_groups: list[WorkerGroupNetworkPolicyRules] | None = None
+
+
+class CollectorOptions(Strict):
+    """The history server's collector sidecar, injected beside each Ray container."""
+
+    image: str | None = None
+    image_pull_policy: str | None = None
+    resources: ResourceRequirements | None = None
+    env: list[EnvVar] | None = None
+
+
+class HistoryServerOptions(Strict):
+    """``spec.historyServerOptions`` (alpha gate RayClusterHistoryServer), KubeRay 1.7."""
+
+    collector_options: CollectorOptions | None = None
+
+
 class RayClusterSpec(Strict):
-    head_group_spec: HeadGroupSpec = Field(default_factory=HeadGroupSpec)
+    head_group_spec: HeadGroupSpec = Field(
+        default_factory=HeadGroupSpec, json_schema_extra=CRD_REQUIRED
+    )
     worker_group_specs: list[WorkerGroupSpec] = Field(default_factory=list)
     ray_version: str | None = None
     enable_in_tree_autoscaling: bool | None = None
     autoscaler_options: AutoscalerOptions | None = None
     head_service_annotations: dict[str, str] | None = None
     suspend: bool | None = None
-    managed_by: str | None = None
+    managed_by: str | None = Field(default=None, json_schema_extra=MANAGED_BY_RULES)
     gcs_fault_tolerance_options: GcsFaultToleranceOptions | None = None
     auth_options: AuthOptions | None = None
     upgrade_strategy: ClusterUpgradeStrategy | None = None
-    network_policy: dict[str, Any] | None = None
+    network_policy: NetworkPolicyConfig | None = None
     tls_options: TLSOptions | None = None
-    history_server_options: dict[str, Any] | None = None
+    history_server_options: HistoryServerOptions | None = None
 
     @property
     def autoscaling(self) -> bool:
@@ -167,10 +246,11 @@ class RayClusterStatus(Open):
     desired_worker_replicas: int | None = None
     min_worker_replicas: int | None = None
     max_worker_replicas: int | None = None
-    desired_cpu: str | None = Field(default=None, alias="desiredCPU")
-    desired_memory: str | None = None
-    desired_gpu: str | None = Field(default=None, alias="desiredGPU")
-    desired_tpu: str | None = Field(default=None, alias="desiredTPU")
+    # resource.Quantity in KubeRay: int-or-string with Kubernetes' quantity pattern.
+    desired_cpu: Quantity | None = Field(default=None, alias="desiredCPU")
+    desired_memory: Quantity | None = None
+    desired_gpu: Quantity | None = Field(default=None, alias="desiredGPU")
+    desired_tpu: Quantity | None = Field(default=None, alias="desiredTPU")
     endpoints: dict[str, str] | None = None
     head: HeadInfo | None = None
     last_update_time: str | None = None
@@ -183,6 +263,3 @@ class RayCluster(Resource):
     kind: Literal["RayCluster"] = "RayCluster"
     spec: RayClusterSpec = Field(default_factory=RayClusterSpec)
     status: RayClusterStatus | None = None
-
-
-RedisCredential.model_rebuild()

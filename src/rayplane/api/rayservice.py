@@ -6,17 +6,19 @@ from typing import Literal
 
 from pydantic import Field
 
-from rayplane.api.base import Open, Strict
+from rayplane.api.base import CRD_REQUIRED, Open, Strict, crd_default
 from rayplane.api.common import Condition, Resource
 from rayplane.api.k8s import Int32, ServiceTemplate
-from rayplane.api.raycluster import RayClusterSpec, RayClusterStatus
+from rayplane.api.raycluster import MANAGED_BY_RULES, RayClusterSpec, RayClusterStatus
 
 
 class ClusterUpgradeOptions(Strict):
-    max_surge_percent: Int32 | None = None
-    step_size_percent: Int32 | None = None
-    interval_seconds: Int32 | None = None
-    gateway_class_name: str | None = None
+    # KubeRay's CRD requires the last three; validation reports them by name instead of
+    # stopping at the first, so the model leaves them optional.
+    max_surge_percent: Int32 | None = Field(default=None, json_schema_extra=crd_default(100))
+    step_size_percent: Int32 | None = Field(default=None, json_schema_extra=CRD_REQUIRED)
+    interval_seconds: Int32 | None = Field(default=None, json_schema_extra=CRD_REQUIRED)
+    gateway_class_name: str | None = Field(default=None, json_schema_extra=CRD_REQUIRED)
 
 
 class ServiceUpgradeStrategy(Strict):
@@ -26,12 +28,17 @@ class ServiceUpgradeStrategy(Strict):
 
 class RayServiceSpec(Strict):
     serve_config_v2: str | None = Field(default=None, alias="serveConfigV2")
-    ray_cluster_config: RayClusterSpec = Field(default_factory=RayClusterSpec)
+    ray_cluster_config: RayClusterSpec = Field(
+        default_factory=RayClusterSpec, json_schema_extra=CRD_REQUIRED
+    )
     upgrade_strategy: ServiceUpgradeStrategy | None = None
     serve_service: ServiceTemplate | None = None
     exclude_head_pod_from_serve_svc: bool | None = None
-    ray_cluster_deletion_delay_seconds: Int32 = 60
-    managed_by: str | None = None
+    # 60 is applied by KubeRay's controller, not by its CRD.
+    ray_cluster_deletion_delay_seconds: Int32 = Field(
+        default=60, json_schema_extra=crd_default(None)
+    )
+    managed_by: str | None = Field(default=None, json_schema_extra=MANAGED_BY_RULES)
     suspend: bool | None = None
     # Deprecated by KubeRay (#1685) and ignored; accepted so old YAML still loads.
     service_unhealthy_second_threshold: Int32 | None = None

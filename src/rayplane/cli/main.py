@@ -165,7 +165,7 @@ def convert_cmd(
 
 @app.command("crds")
 def crds_cmd() -> None:
-    """Print the ray.io/v1 CustomResourceDefinitions (for kubectl apply -f -)."""
+    """Print the ray.io CRDs, v1 stored and v1alpha1 served as KubeRay 1.7 does (kubectl apply)."""
     from rayplane.api.crds import render_crds_yaml
 
     sys.stdout.write(render_crds_yaml())

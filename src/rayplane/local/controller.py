@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rayplane import __version__
+from rayplane.api.common import API_VERSION
 from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.errors import RayplaneError
@@ -172,7 +173,8 @@ class Controller:
                     "message": "invalid",
                     "findings": [f.as_dict() for f in report.findings],
                 }
-            return self._put(kind, namespace, name, body)
+            # Stored as the storage version, as the API server stores a v1alpha1 object.
+            return self._put(kind, namespace, name, {**body, "apiVersion": API_VERSION})
         stored_or_none = self.store.get(kind, namespace, name)
         if stored_or_none is None:
             return 404, {"message": f"{kind} {namespace}/{name} not found"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rayplane.api.k8s import Container, EnvVar
+from rayplane.api.k8s import Container, EnvVar, EnvVarSource
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
 from rayplane.local.configrefs import (
     CONFIG_ERROR,
@@ -272,11 +272,9 @@ def ft_environment(
     username = options.redis_username if options else None
     if username is not None:
         value = username.value
-        ref = username.value_from.secret_key_ref if username.value_from else None
+        ref = _key_ref(username.value_from)
         if ref is not None:
-            value = resolve_key(
-                Ref.of("Secret", ref), configs, namespace, "env REDIS_USERNAME of the head"
-            )
+            value = resolve_key(ref, configs, namespace, "env REDIS_USERNAME of the head")
         if value is not None:
             env["REDIS_USERNAME"] = value
     return env
@@ -295,8 +293,12 @@ def redis_password(
         return ft.redis_password
     where = "env REDIS_PASSWORD of the head"
     refs: list[Ref] = []
-    if ft.password_secret is not None:
-        refs.append(Ref("Secret", *ft.password_secret))
+    options = cluster.spec.gcs_fault_tolerance_options
+    given = (
+        _key_ref(options.redis_password.value_from) if options and options.redis_password else None
+    )
+    if given is not None:
+        refs.append(given)
     elif not strict:
         containers = cluster.spec.head_group_spec.template.spec.containers
         var = (
@@ -339,3 +341,14 @@ def env_notes(
     if cluster.spec.autoscaling and settings.local_autoscaler:
         notes += _autoscaler_env(cluster, stored.namespace, configs, strict=False)
     return list(dict.fromkeys(notes))
+
+
+def _key_ref(source: EnvVarSource | None) -> Ref | None:
+    """The Secret or ConfigMap key a GCS FT credential names, as the kubelet would read it."""
+    if source is None:
+        return None
+    if source.secret_key_ref is not None:
+        return Ref.of("Secret", source.secret_key_ref)
+    if source.config_map_key_ref is not None:
+        return Ref.of("ConfigMap", source.config_map_key_ref)
+    return None

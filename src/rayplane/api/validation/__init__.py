@@ -11,7 +11,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from rayplane.api.common import API_VERSION, Resource
+from rayplane.api.common import (
+    ALPHA_API_VERSION,
+    ALPHA_KINDS,
+    API_VERSION,
+    Resource,
+    alpha_deprecation,
+)
 from rayplane.api.findings import Finding, Findings, show
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
@@ -81,10 +87,16 @@ def validate(raw: Any, gates: FeatureGates | None = None) -> Report:
         hint = f" Did you mean '{guess}'?" if guess else ""
         out.error("kind", f"'{kind}' is not a kind rayplane runs.{hint}", kind, ", ".join(KINDS))
     api = raw.get("apiVersion")
+    if api == ALPHA_API_VERSION and kind in ALPHA_KINDS:
+        # Served as KubeRay's API server serves it: the same object, stored as v1.
+        out.warn("apiVersion", f"{alpha_deprecation(str(kind))} It is stored as {API_VERSION}.")
+        raw = {**raw, "apiVersion": API_VERSION}
+        api = API_VERSION
     if api != API_VERSION:
         fix = (
-            " ray.io/v1alpha1 was removed in KubeRay 1.1; change it to ray.io/v1."
-            if api == "ray.io/v1alpha1"
+            f" KubeRay serves ray.io/v1alpha1 only for {', '.join(ALPHA_KINDS)}; "
+            "change it to ray.io/v1."
+            if api == ALPHA_API_VERSION
             else ""
         )
         out.error("apiVersion", f"is {api!r}; rayplane reads {API_VERSION}.{fix}", api, API_VERSION)

@@ -12,6 +12,7 @@ from typing import Any
 from rayplane.api.findings import Findings
 from rayplane.api.k8s import EnvVar
 from rayplane.api.raycluster import RayClusterSpec
+from rayplane.api.validation.alpha_options import check_history_server, check_network_policy
 from rayplane.api.validation.cluster_groups import check_groups, check_head
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.api.validation.gcs_ft import check_ft
@@ -165,6 +166,10 @@ def _check_alpha(spec: RayClusterSpec, path: str, out: Findings, gates: FeatureG
                 join(path, field),
                 f"is an alpha KubeRay feature behind the {gate} gate. " + gates.hint(gate),
             )
+    if gates.RayClusterNetworkPolicy:
+        check_network_policy(spec, path, out)
+    if gates.RayClusterHistoryServer:
+        check_history_server(spec, path, out)
     if gates.RayClusterMTLS and spec.tls_options and spec.tls_options.enabled:
         _check_tls(spec, path, out)
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayplane.api.raycluster import RayCluster
+from rayplane.api.raycluster import IngressOptions, RayCluster
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.kubernetes.builders import labels as L
@@ -306,7 +306,7 @@ def head_ingress(cluster: RayCluster) -> Manifest:
     Every cluster annotation is copied except ``kubernetes.io/ingress.class``, which
     becomes ``spec.ingressClassName`` instead.
     """
-    options = cluster.spec.head_group_spec.ingress_options or {}
+    options = cluster.spec.head_group_spec.ingress_options or IngressOptions()
     annotations = {
         k: v for k, v in (cluster.metadata.annotations or {}).items() if k != L.INGRESS_CLASS
     }
@@ -332,16 +332,16 @@ def head_ingress(cluster: RayCluster) -> Manifest:
         }
     }
     path = {
-        "path": options.get("path") or "/",
-        "pathType": options.get("pathType") or "Prefix",
+        "path": options.path or "/",
+        "pathType": options.path_type or "Prefix",
         "backend": backend,
     }
     rule: dict[str, Any] = {"http": {"paths": [path]}}
-    if options.get("host"):
-        rule["host"] = options["host"]
+    if options.host:
+        rule["host"] = options.host
     spec: dict[str, Any] = {"rules": [rule]}
-    if options.get("tls"):
-        spec["tls"] = deep(options["tls"])
+    if options.tls:
+        spec["tls"] = deep(options.tls)
     ingress_class = cluster.annotation(L.INGRESS_CLASS)
     if ingress_class is not None:
         spec["ingressClassName"] = ingress_class
