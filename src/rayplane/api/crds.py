@@ -26,6 +26,7 @@ from pydantic import BaseModel
 
 from rayplane.api.common import GROUP
 from rayplane.api.raycluster import RayCluster
+from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.errors import RayplaneError
@@ -155,6 +156,18 @@ KINDS: tuple[Kind, ...] = (
             PrinterColumn("service status", ".status.serviceStatus", "string"),
             # KubeRay declares this integer status field as a string column; kept as-is.
             PrinterColumn("num serve endpoints", ".status.numServeEndpoints", "string"),
+        ),
+    ),
+    Kind(  # alpha (gate RayCronJob); KubeRay installs its CRD whatever the gate says
+        RayCronJob,
+        "RayCronJob",
+        "raycronjobs",
+        (
+            PrinterColumn("schedule", ".spec.schedule", "string"),
+            PrinterColumn("timezone", ".spec.timeZone", "string"),
+            PrinterColumn("last schedule", ".status.lastScheduleTime", "date"),
+            _AGE,
+            PrinterColumn("suspend", ".spec.suspend", "boolean"),
         ),
     ),
 )
@@ -348,7 +361,7 @@ def crd_manifest(kind: Kind) -> dict[str, Any]:
 
 
 def crd_manifests() -> list[dict[str, Any]]:
-    """One CRD per kind, in a fixed order (RayCluster, RayJob, RayService)."""
+    """One CRD per kind, in a fixed order (RayCluster, RayJob, RayService, RayCronJob)."""
     return [crd_manifest(kind) for kind in KINDS]
 
 
@@ -366,7 +379,7 @@ def crd_files() -> dict[str, str]:
 
 
 def render_crds_yaml() -> str:
-    """All three CRDs as one multi-document YAML stream, for `kubectl apply -f -`."""
+    """All the CRDs as one multi-document YAML stream, for `kubectl apply -f -`."""
     return HEADER + "".join(_dump(doc) for doc in crd_manifests())
 
 
