@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
-from rayplane.api.cron import CronSpec, Every, Schedule, STAR_BIT
+from rayplane.api.cron import STAR_BIT, CronSpec, Every, Schedule
 
 _SECOND: Final = timedelta(seconds=1)
 _MINUTE: Final = timedelta(minutes=1)
