@@ -30,6 +30,7 @@ from rayplane.local.rayservice_controller import RayServiceController
 from rayplane.local.server import serve
 from rayplane.local.store import ConflictError, Store
 from rayplane.settings import HomeError, LocalSettings, prepare_home
+from rayplane.settings.timezone import controller_zone
 
 log = logging.getLogger("rayplane.controller")
 
@@ -56,7 +57,9 @@ class Controller:
         self._wake = threading.Event()
         self.jobs.changed = self._wake  # a job transition wakes the loop at once
         self.services = RayServiceController(settings, self.store, self.gates)
-        self.cronjobs = RayCronJobController(self.store, self.gates)
+        self.cronjobs = RayCronJobController(
+            self.store, self.gates, controller_zone(settings.time_zone)
+        )
         self.cronjobs.changed = self._wake  # missed ticks are caught up without waiting
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None

@@ -13,12 +13,9 @@ still be deleted.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.validation import validate
@@ -28,29 +25,11 @@ from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.cronjob import CreateRayJob, CronPlan, reconcile_cronjob
 from rayplane.reconcile.events import CREATED_RAY_JOB, Event
 from rayplane.reconcile.gotime import format_time
+from rayplane.settings.timezone import controller_zone
 
 log = logging.getLogger("rayplane.cronjobs")
 GATE_OFF = "FeatureGateOff"
 FAILED_TO_CREATE_RAY_JOB = "FailedToCreateRayJob"
-
-
-def local_zone() -> tzinfo:
-    """The controller's own zone, for a RayCronJob without timeZone (KubeRay: the
-    operator's). TZ if it names a zone, else /etc/localtime, else UTC."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    try:
-        if name:
-            return ZoneInfo(name)
-        localtime = Path("/etc/localtime")
-        target = str(localtime.resolve())
-        if "/zoneinfo/" in target:  # a link into the database: keep the zone's name
-            return ZoneInfo(target.split("/zoneinfo/", 1)[1])
-        if localtime.exists():
-            with localtime.open("rb") as handle:
-                return ZoneInfo.from_file(handle, key="localtime")
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        log.warning("TZ=%r is not a time zone; RayCronJobs without timeZone run in UTC", name)
-    return UTC
 
 
 class RayCronJobController:
@@ -61,7 +40,7 @@ class RayCronJobController:
     ) -> None:
         self.store = store
         self.gates = gates or FeatureGates()
-        self.zone = zone if zone is not None else local_zone()
+        self.zone = zone if zone is not None else controller_zone(None)
         self.changed = threading.Event()  # set when more ticks are due at once
 
     # reconcile ----------------------------------------------------------------------------
