@@ -96,7 +96,9 @@ def test_node_env_forces_loopback_and_keeps_caller_choices() -> None:
     assert env["RAY_AUTH_MODE"] == "token"
     assert env["RAY_CLOUD_INSTANCE_ID"] == "c-head-0"
     assert env["RAY_USAGE_STATS_ENABLED"] == "0"
-    assert env["PATH"] == "/bin"
+    # `python` in a job's entrypoint is the Python that runs Ray, as in a Ray image.
+    assert env["PATH"] == os.path.dirname(sys.executable) + os.pathsep + "/bin"
+    assert loopback.node_env({"PATH": "/opt/bin"}, base={"PATH": "/bin"})["PATH"] == "/opt/bin"
     assert loopback.node_env({}, base={})["RAY_AUTH_MODE"] == "disabled"
 
 
