@@ -235,6 +235,20 @@ ROBFIG_TICKS: list[tuple[str, str, str, list[str]]] = [
             "2011-12-31T22:00:00Z",
         ],
     ),
+    # Asuncion's DST begins at midnight: Go's time.Date puts the missing 00:00 an hour
+    # back, Python's fold=0 an hour on; robfig's month and day walks start there.
+    (
+        "30 23 31 9 mon-fri",
+        "America/Asuncion",
+        "2023-09-30T11:38:24Z",
+        ["2024-09-03T03:30:00Z", "2024-09-04T03:30:00Z", "2024-09-05T03:30:00Z"],
+    ),
+    (
+        "30 3 1 10-11 sun",
+        "America/Asuncion",
+        "2023-05-09T17:12:15Z",
+        ["2023-11-01T06:30:00Z", "2023-11-05T06:30:00Z", "2023-11-12T06:30:00Z"],
+    ),
 ]
 # robfig's error for each line ParseStandard refuses.
 ROBFIG_REFUSES: list[tuple[str, str]] = [
