@@ -19,12 +19,14 @@ from datetime import UTC, timedelta, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rayplane.errors import RayplaneError
+
 # robfig marks a field written as * or ? (and not stepped): the day-of-month/day-of-week
 # rule below depends on it.
 STAR_BIT: Final = 1 << 63
 
 
-class CronError(ValueError):
+class CronError(RayplaneError, ValueError):
     """A schedule robfig/cron refuses; the message is robfig's."""
 
 
