@@ -1,6 +1,7 @@
 """RayCronJob on a real kube-apiserver (gate RayCronJob): the CRD is structural and
 served, the operator (as its ServiceAccount, with the RBAC it ships) creates the tick's
-RayJob, and kube-controller-manager's garbage collector deletes it with its RayCronJob.
+RayJob, and kube-controller-manager's garbage collector deletes it with its RayCronJob
+(the operator stays up to lift the RayJobs' ``ray.io/rayjob-finalizer``).
 
 ``@every 1s`` (a robfig descriptor KubeRay accepts) makes the first tick come a second
 after creation, so nothing waits for a minute boundary.
@@ -68,8 +69,8 @@ def test_the_operator_schedules_owned_rayjobs_that_go_with_the_raycronjob(
                     .get("lastScheduleTime")
                 )
             )
-        # The operator has stopped; the garbage collector alone removes the RayJobs.
-        ns.request("DELETE", path_of("raycronjobs", ns.name, "nightly"))
-        await ns.wait_for(lambda: not ns.objects("rayjobs"), timeout=60)
+            # The GC deletes the RayJobs (the operator only lifts their RayJob finalizer).
+            ns.request("DELETE", path_of("raycronjobs", ns.name, "nightly"))
+            await ns.wait_for(lambda: not ns.objects("rayjobs"), timeout=60)
 
     run(scenario)
