@@ -31,9 +31,9 @@ PROCESS_ENVIRONMENT = {
     "settings/loader.py",  # the one settings builder
     "local/loopback.py",  # a child's env with the loopback switches
     "local/client.py",  # the controller child's env
-    "local/rayjob_submitter.py",  # a submitter child's PATH
     "local/ray_cli.py",  # this process's env before Ray is imported
     "local/autoscaler.py",  # the same, in the autoscaler child
+    "sdk/connect.py",  # a driver's env, and this process's before ray.init (loopback)
     "clients/ray_packages.py",  # Ray's own RAY_RUNTIME_ENV_IGNORE_GITIGNORE, read as Ray does
     "demo/text_app.py",  # a user's Serve app
     "cli/main.py",  # $VARS of a user's cluster-launcher file (convert)

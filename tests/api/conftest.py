@@ -55,6 +55,16 @@ MINIMAL: dict[str, dict[str, Any]] = {
             "rayClusterConfig": CLUSTER_SPEC,
         },
     },
+    # Alpha: valid with the RayCronJob gate on (validate(doc, FeatureGates(RayCronJob=True))).
+    "RayCronJob": {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCronJob",
+        "metadata": {"name": "demo-cron"},
+        "spec": {
+            "schedule": "*/5 * * * *",
+            "jobTemplate": {"entrypoint": "python -c 'print(1)'", "rayClusterSpec": CLUSTER_SPEC},
+        },
+    },
 }
 
 

@@ -79,6 +79,7 @@ def test_render_is_multi_document_yaml() -> None:
         "rayclusters.ray.io",
         "rayjobs.ray.io",
         "rayservices.ray.io",
+        "raycronjobs.ray.io",
     ]
     assert docs == crds.crd_manifests()
 
@@ -86,7 +87,7 @@ def test_render_is_multi_document_yaml() -> None:
 # --- (2) the schemas are structural ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["RayCluster", "RayJob", "RayService"])
+@pytest.mark.parametrize("kind", ["RayCluster", "RayJob", "RayService", "RayCronJob"])
 def test_schema_is_structural(kind: str) -> None:
     schema = _schema(kind)
     int_or_string = [{"type": "integer"}, {"type": "string"}]

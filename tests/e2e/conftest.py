@@ -145,7 +145,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         RAYPLANE_STOP_GRACE="15",
         RAYPLANE_OBJECT_STORE_BYTES=str(80 * 2**20),
         RAYPLANE_TEMP_ROOT=f"/tmp/rp-{os.getpid()}",
-        RAYPLANE_FEATURE_GATES="GCSFaultToleranceEmbeddedStorage=true",  # rocksdb GCS FT
+        # rocksdb GCS FT; RayCronJob (alpha) for test_local_raycronjob
+        RAYPLANE_FEATURE_GATES="GCSFaultToleranceEmbeddedStorage=true,RayCronJob=true",
     )
     env.pop("RAY_ADDRESS", None)
     env.pop("RAYPLANE_LOCAL_AUTOSCALER", None)  # the default: on, as users get it
@@ -153,7 +154,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     proc = session.start_controller()
     yield session
     # Delete whatever is left, then stop the controller we started, by PID.
-    for kind in ("rayservice", "rayjob", "raycluster"):
+    for kind in ("raycronjob", "rayservice", "rayjob", "raycluster"):
         listed = json.loads(session.run("get", kind, "-A", "-o", "json").stdout or "{}")
         items = listed.get("items", [listed] if listed.get("metadata") else [])
         for item in items:

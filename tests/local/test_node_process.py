@@ -96,7 +96,9 @@ def test_node_env_forces_loopback_and_keeps_caller_choices() -> None:
     assert env["RAY_AUTH_MODE"] == "token"
     assert env["RAY_CLOUD_INSTANCE_ID"] == "c-head-0"
     assert env["RAY_USAGE_STATS_ENABLED"] == "0"
-    assert env["PATH"] == "/bin"
+    # `python` in a job's entrypoint is the Python that runs Ray, as in a Ray image.
+    assert env["PATH"] == os.path.dirname(sys.executable) + os.pathsep + "/bin"
+    assert loopback.node_env({"PATH": "/opt/bin"}, base={"PATH": "/bin"})["PATH"] == "/opt/bin"
     assert loopback.node_env({}, base={})["RAY_AUTH_MODE"] == "disabled"
 
 
@@ -402,7 +404,7 @@ def test_python_in_a_node_is_the_python_that_runs_ray(tmp_path: Path, path: str)
     found, seen = log.read_text().splitlines()
     process.stop_group(node.pgid, node.pid, node.create_time, 5, marker=node.marker)
     assert Path(found).parent == Path(sys.executable).parent
-    assert seen == process.PYTHON_BIN + (os.pathsep + path if path else "")
+    assert seen == os.path.dirname(sys.executable) + (os.pathsep + path if path else "")
 
 
 def test_a_path_the_user_sets_is_kept(tmp_path: Path) -> None:

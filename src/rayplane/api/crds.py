@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from rayplane.api.base import CRD_DEFAULT_KEY, CRD_REQUIRED_KEY, CRD_RULES_KEY
 from rayplane.api.common import ALPHA_API_VERSION, ALPHA_KINDS, GROUP, alpha_deprecation
 from rayplane.api.raycluster import RayCluster
+from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.errors import RayplaneError
@@ -170,6 +171,18 @@ KINDS: tuple[Kind, ...] = (
             PrinterColumn("service status", ".status.serviceStatus", "string"),
             # KubeRay declares this integer status field as a string column; kept as-is.
             PrinterColumn("num serve endpoints", ".status.numServeEndpoints", "string"),
+        ),
+    ),
+    Kind(  # alpha (gate RayCronJob); KubeRay installs its CRD whatever the gate says
+        RayCronJob,
+        "RayCronJob",
+        "raycronjobs",
+        (
+            PrinterColumn("schedule", ".spec.schedule", "string"),
+            PrinterColumn("timezone", ".spec.timeZone", "string"),
+            PrinterColumn("last schedule", ".status.lastScheduleTime", "date"),
+            _AGE,
+            PrinterColumn("suspend", ".spec.suspend", "boolean"),
         ),
     ),
 )

@@ -96,6 +96,8 @@ def render(detail: dict[str, Any]) -> None:
         _serve_failure(local, meta)
     if detail.get("kind") == "RayJob":
         _job_history(local.get("history") or [])
+    if local.get("cron"):
+        _cron(detail.get("spec") or {}, local["cron"])
     notes = local.get("notes") or []
     if notes:
         _section("Local runtime notes")
@@ -112,6 +114,23 @@ def render(detail: dict[str, Any]) -> None:
     _section("Spec")
     spec = yaml.safe_dump(detail.get("spec") or {}, sort_keys=False).rstrip()
     out.print(printable(spec), markup=False)
+
+
+def _cron(spec: dict[str, Any], cron: dict[str, Any]) -> None:
+    """A RayCronJob's schedule: when it fires next, in which zone, and the RayJobs so far."""
+    _section("Schedule")
+    out.print(f"  schedule: {safe(spec.get('schedule'))} (time zone {safe(cron.get('timeZone'))})")
+    if spec.get("suspend"):
+        out.print("  suspended: no new RayJobs until suspend is false")
+    elif cron.get("nextScheduleTime"):
+        out.print(f"  next: {safe(cron['nextScheduleTime'])}")
+    if cron.get("behind"):
+        out.print(f"  behind: {safe(cron['behind'])} missed ticks still to create, one by one")
+    jobs = cron.get("rayJobs") or []
+    out.print(f"  RayJobs ({len(jobs)}, newest first; deleted with the RayCronJob):")
+    for job in jobs:
+        state = job.get("jobDeploymentStatus") or "New"
+        out.print(f"    {safe(job['name'])}  {safe(state)}  {safe(job.get('jobStatus') or '')}")
 
 
 def _job_history(attempts: list[dict[str, Any]]) -> None:

@@ -52,6 +52,14 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("SERVICE STATUS", "serviceStatus"),
         ("NUM SERVE ENDPOINTS", "numServeEndpoints"),
     ],
+    # A path starting with "." is read from the object (KubeRay's jsonPath), not status.
+    "RayCronJob": [
+        ("SCHEDULE", ".spec.schedule"),
+        ("TIMEZONE", ".spec.timeZone"),
+        ("LAST SCHEDULE", ".status.lastScheduleTime"),
+        ("AGE", ".metadata.creationTimestamp"),
+        ("SUSPEND", ".spec.suspend"),
+    ],
     # kubectl's columns; read from the object itself (these kinds have no status)
     "Secret": [("TYPE", "type"), ("DATA", "data")],
     "ConfigMap": [("DATA", "data")],
@@ -64,11 +72,26 @@ def _row(doc: dict[str, Any], kind: str) -> list[str]:
         return [str(doc.get("type") or "Opaque"), keys] if kind == "Secret" else [keys]
     status = doc.get("status") or {}
     row = [
-        str(status.get(key, "") if status.get(key) is not None else "") for _, key in COLUMNS[kind]
+        _at(doc, key)
+        if key.startswith(".")
+        else ("" if status.get(key) is None else str(status[key]))
+        for _, key in COLUMNS[kind]
     ]
     if doc["metadata"].get("deletionTimestamp") and kind == "RayCluster":
         row[-1] = "deleting"
     return row
+
+
+def _at(doc: dict[str, Any], path: str) -> str:
+    """A jsonPath column as kubectl prints it: dates as ages, booleans in lower case."""
+    value: Any = doc
+    for part in path.strip(".").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return _age(str(value)) if path.endswith(("Timestamp", "Time")) else str(value)
 
 
 def get_cmd(
@@ -141,7 +164,10 @@ def get_cmd(
         )
         return
     table = Table(box=None, pad_edge=False, show_edge=False)
-    headers = ["NAME", *(header for header, _ in COLUMNS[kind]), "AGE"]
+    headers = ["NAME", *(header for header, _ in COLUMNS[kind])]
+    own_age = "AGE" in headers  # KubeRay puts a RayCronJob's age before "suspend"
+    if not own_age:
+        headers.append("AGE")
     wide = output == "wide" and kind == "RayCluster"
     if wide:
         headers.append("GROUPS (READY/DESIRED)")
@@ -151,7 +177,8 @@ def get_cmd(
         table.add_column(header)
     for doc in docs:
         row = [doc["metadata"]["name"], *_row(doc, kind)]
-        row.append(_age(doc["metadata"].get("creationTimestamp")))
+        if not own_age:
+            row.append(_age(doc["metadata"].get("creationTimestamp")))
         if wide:
             row.append(_groups_cell(ctl, doc))
         if all_namespaces:

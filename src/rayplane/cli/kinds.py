@@ -10,6 +10,7 @@ ALIASES = {
     "RayCluster": ("rayclusters", "raycluster", "rc"),
     "RayJob": ("rayjobs", "rayjob", "rj"),
     "RayService": ("rayservices", "rayservice", "rsvc"),
+    "RayCronJob": ("raycronjobs", "raycronjob"),  # KubeRay's CRD gives it no short name
     # core/v1 objects the local runtime stores for valueFrom / envFrom
     "Secret": ("secrets", "secret"),
     "ConfigMap": ("configmaps", "configmap", "cm"),

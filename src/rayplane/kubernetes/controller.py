@@ -21,6 +21,8 @@ from rayplane.reconcile.kuberay import KUBERAY_MANAGER
 
 Key = tuple[str, str, str]  # (kind, namespace, name)
 RAY_KINDS = ("RayCluster", "RayJob", "RayService")
+# Kinds that own ray.io objects: a RayCronJob owns its RayJobs (gate RayCronJob).
+OWNER_KINDS = (*RAY_KINDS, "RayCronJob")
 
 ModelT = TypeVar("ModelT", bound=Resource)
 ReadsT = TypeVar("ReadsT")
@@ -77,11 +79,11 @@ def managed_elsewhere(raw: Obj) -> bool:
 
 
 def owner_keys(raw: Obj) -> list[Key]:
-    """The RayJob/RayService/RayCluster that own *raw*, as queue keys."""
+    """The RayJob/RayService/RayCluster/RayCronJob that own *raw*, as queue keys."""
     meta = raw.get("metadata") or {}
     keys: list[Key] = []
     for ref in meta.get("ownerReferences") or []:
-        if ref.get("kind") in RAY_KINDS and str(ref.get("apiVersion", "")).startswith("ray.io/"):
+        if ref.get("kind") in OWNER_KINDS and str(ref.get("apiVersion", "")).startswith("ray.io/"):
             keys.append((str(ref["kind"]), str(meta.get("namespace")), str(ref.get("name"))))
     return keys
 

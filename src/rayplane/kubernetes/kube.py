@@ -47,6 +47,7 @@ _KIND_TABLE = (
     ("ray.io", "v1", "RayCluster", "rayclusters"),
     ("ray.io", "v1", "RayJob", "rayjobs"),
     ("ray.io", "v1", "RayService", "rayservices"),
+    ("ray.io", "v1", "RayCronJob", "raycronjobs"),
 )
 KINDS: dict[str, Any] = {
     kind: create_namespaced_resource(group, version, kind, plural)

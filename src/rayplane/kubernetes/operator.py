@@ -1,6 +1,7 @@
 """The operator process: kopf as the reactor, one level-based reconcile per object.
 
-kopf watches RayClusters, RayJobs and RayServices, and the Pods and Jobs the operator
+kopf watches RayClusters, RayJobs and RayServices (and RayCronJobs with the RayCronJob
+gate on), and the Pods and Jobs the operator
 creates; its ``on.event`` handlers do nothing but put the affected object's key on a
 :class:`~rayplane.kubernetes.workqueue.WorkQueue` (a Pod event queues its RayCluster, a
 child's event also queues its owner). Workers take keys off the queue and run one
@@ -34,7 +35,8 @@ import kopf
 from aiohttp import web
 
 from rayplane.kubernetes.cluster_controller import RayClusterController
-from rayplane.kubernetes.controller import RAY_KINDS, Key, KindController, owner_keys
+from rayplane.kubernetes.controller import Key, KindController, owner_keys
+from rayplane.kubernetes.cronjob_controller import RayCronJobController
 from rayplane.kubernetes.job_controller import RayJobController
 from rayplane.kubernetes.kube import Kube, KubeError, Obj
 from rayplane.kubernetes.leader import LeaderElector
@@ -92,6 +94,8 @@ class Operator:
             "RayJob": RayJobController(self.context),
             "RayService": RayServiceController(self.context),
         }
+        if config.gates.RayCronJob:  # alpha: KubeRay starts this controller only when gated on
+            self.controllers["RayCronJob"] = RayCronJobController(self.context)
         tasks: list[asyncio.Task[Any]] = []
         try:
             await self._serve_endpoints()
@@ -157,7 +161,7 @@ class Operator:
         self.leading = True
         self.queue.start()
         assert self.kube is not None
-        for kind in RAY_KINDS:
+        for kind in self.controllers:
             for namespace in self.config.namespaces or (None,):
                 for obj in await self._list_when_served(kind, namespace):
                     meta = obj["metadata"]
@@ -221,14 +225,15 @@ class Operator:
             return
         meta = raw.get("metadata") or {}
         namespace = str(meta.get("namespace"))
-        if kind in RAY_KINDS:
+        if kind in self.controllers:
             self.queue.add((kind, namespace, str(meta.get("name"))))
         elif kind == "Pod":
             cluster = (meta.get("labels") or {}).get("ray.io/cluster")
             if cluster:
                 self.queue.add(("RayCluster", namespace, str(cluster)))
         for owner in owner_keys(raw):
-            self.queue.add(owner)
+            if owner[0] in self.controllers:
+                self.queue.add(owner)
 
     # -- kopf wiring -------------------------------------------------------------------------------
 
@@ -253,6 +258,8 @@ class Operator:
 
         for kind, plural in PLURALS.items():
             self._watch(registry, kind, "ray.io", "v1", plural)
+        if config.gates.RayCronJob:
+            self._watch(registry, "RayCronJob", "ray.io", "v1", "raycronjobs")
         self._watch(registry, "Pod", "", "v1", "pods")
         self._watch(registry, "Job", "batch", "v1", "jobs")
 

@@ -77,6 +77,7 @@ class OperatorConfig:
     job_env_options: JobOptions = field(default_factory=JobOptions)
     gates: FeatureGates = field(default_factory=FeatureGates)
     zero_downtime: bool = True
+    time_zone: str | None = None  # $TZ: RayCronJobs without timeZone run in it
     dashboard_transport: httpx.BaseTransport | None = None
     dashboard_timeout: float = 2.0
     post_events: bool = True
@@ -110,6 +111,7 @@ class OperatorConfig:
             job_env_options=JobOptions.from_env(kuberay),
             gates=settings.gates,
             zero_downtime=settings.kuberay.zero_downtime,
+            time_zone=op.time_zone,
         )
 
     @property

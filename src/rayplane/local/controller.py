@@ -25,11 +25,13 @@ from rayplane.errors import RayplaneError
 from rayplane.local.admission import data_size_problem, identity_problem
 from rayplane.local.node_launcher import ProcessLauncher
 from rayplane.local.raycluster_controller import RayClusterController, blocking_failure
+from rayplane.local.raycronjob_controller import RayCronJobController
 from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.rayservice_controller import RayServiceController
 from rayplane.local.server import serve
 from rayplane.local.store import ConflictError, Store, StoredResource
 from rayplane.settings import HomeError, LocalSettings, prepare_home
+from rayplane.settings.timezone import controller_zone
 
 log = logging.getLogger("rayplane.controller")
 
@@ -56,6 +58,10 @@ class Controller:
         self._wake = threading.Event()
         self.jobs.changed = self._wake  # a job transition wakes the loop at once
         self.services = RayServiceController(settings, self.store, self.gates)
+        self.cronjobs = RayCronJobController(
+            self.store, self.gates, controller_zone(settings.time_zone)
+        )
+        self.cronjobs.changed = self._wake  # missed ticks are caught up without waiting
         self._stop = threading.Event()
         self._lock_file: IO[str] | None = None
 
@@ -124,6 +130,8 @@ class Controller:
                     self.jobs.reconcile(resource)
                 elif resource.kind == "RayService":
                     self.services.reconcile(resource)
+                elif resource.kind == "RayCronJob":
+                    self.cronjobs.reconcile(resource)
             except Exception as exc:
                 log.exception(
                     "reconciling %s %s/%s failed", resource.kind, resource.namespace, resource.name
@@ -262,6 +270,8 @@ class Controller:
             doc["local"]["serveFailureLog"] = failure_log
         if stored.kind == "RayJob":
             doc["local"]["history"] = self.jobs.history_of(stored)
+        if stored.kind == "RayCronJob":
+            doc["local"]["cron"] = self.cronjobs.describe(stored)
         if stored.kind in ("RayJob", "RayService"):
             doc["local"]["clusterFailure"] = next(
                 (

@@ -70,10 +70,19 @@ def node_env(env: Mapping[str, str], *, base: Mapping[str, str] | None = None) -
     caller's ``env`` (so ``RAY_AUTH_MODE``, ``RAY_CLOUD_INSTANCE_ID``,
     ``RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S`` ... are the caller's choice), then the loopback
     switch, which no caller can turn off: a node off loopback is a bug, not an option.
+
+    The directory of the Python that runs Ray comes first on PATH (unless the caller's
+    ``env`` sets PATH itself): in a Ray image ``python`` is the one with Ray, so a job's
+    ``entrypoint: python x.py`` must find this one, not a system Python without Ray when
+    rayplane runs from a virtualenv that is not activated.
     """
     out = dict(os.environ if base is None else base)
     for key, value in NODE_ENV_DEFAULTS.items():
         out.setdefault(key, value)
+    bin_dir = os.path.dirname(sys.executable)
+    path = out.get("PATH", "")
+    if bin_dir and path.split(os.pathsep)[0] != bin_dir:
+        out["PATH"] = bin_dir + (os.pathsep + path if path else "")
     out.update(env)
     out.update(LOOPBACK_ENV)
     return out

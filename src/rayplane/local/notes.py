@@ -19,6 +19,7 @@ from typing import Any
 from rayplane.api.k8s import PodTemplateSpec
 from rayplane.api.quantity import QuantityError, ceil_value, parse_quantity
 from rayplane.api.raycluster import RayCluster, RayClusterSpec
+from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.local.pinned import dropped_param_notes
@@ -97,7 +98,8 @@ def security_warnings(spec: RayClusterSpec, where: str = "spec") -> list[str]:
 
 
 def embedded_spec(raw: dict[str, Any]) -> tuple[RayClusterSpec | None, str]:
-    """The cluster spec a RayCluster, RayJob or RayService document carries, and its path."""
+    """The cluster spec a RayCluster, RayJob, RayService or RayCronJob document carries, and
+    its path."""
     kind = raw.get("kind")
     if kind == "RayCluster":
         return RayCluster.model_validate(raw).spec, "spec"
@@ -105,6 +107,9 @@ def embedded_spec(raw: dict[str, Any]) -> tuple[RayClusterSpec | None, str]:
         return RayJob.model_validate(raw).spec.ray_cluster_spec, "spec.rayClusterSpec"
     if kind == "RayService":
         return RayService.model_validate(raw).spec.ray_cluster_config, "spec.rayClusterConfig"
+    if kind == "RayCronJob":
+        template = RayCronJob.model_validate(raw).spec.job_template
+        return template.ray_cluster_spec, "spec.jobTemplate.rayClusterSpec"
     return None, ""
 
 

@@ -26,7 +26,6 @@ import ipaddress
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,9 +38,6 @@ import psutil
 from rayplane.local.loopback import node_env
 
 MARKER_ENV: Final = "RAYPLANE_NODE_MARKER"
-
-#: Where ``python`` (and ``ray``) of the Python running rayplane live; first on a node's PATH.
-PYTHON_BIN: Final = str(Path(sys.executable).parent)
 """Environment variable holding the node's marker; inherited by all its processes."""
 
 _CREATE_TIME_TOLERANCE_S: Final = 0.05
@@ -82,18 +78,11 @@ def spawn(
     """Start ``argv`` as a new session (its own process group), output to ``log_path``.
 
     The environment is :func:`rayplane.local.loopback.node_env` of ``env`` (loopback forced,
-    auth and usage-stats defaults) plus a fresh marker, with the directory of the Python
-    that runs Ray first on ``PATH`` unless ``env`` sets ``PATH`` itself: in a Ray image
-    ``python`` is the Python with Ray, so a RayJob's or a submitted job's ``python x.py``
-    must mean this one here too, not whatever ``python`` the controller's PATH finds first
-    (a notebook kernel's venv is often not activated). The log is opened in append mode so
-    that a restarted node keeps its history.
+    auth and usage-stats defaults, the Python that runs Ray first on PATH) plus a fresh
+    marker. The log is opened in append mode so that a restarted node keeps its history.
     """
     marker = uuid.uuid4().hex
     full_env = node_env(env, base=base_env)
-    if "PATH" not in env:
-        rest = full_env.get("PATH", "")
-        full_env["PATH"] = PYTHON_BIN + (os.pathsep + rest if rest else "")
     full_env[MARKER_ENV] = marker
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:

@@ -30,6 +30,8 @@ DELETED_WORKER_POD: Final = "DeletedWorkerPod"
 RAY_SERVICE_INITIALIZING_TIMEOUT: Final = "RayServiceInitializingTimeout"
 UPDATED_SERVE_APPLICATIONS: Final = "UpdatedServeApplications"
 FAILED_TO_UPDATE_SERVE_APPLICATIONS: Final = "FailedToUpdateServeApplications"
+INVALID_RAY_CRON_JOB_SPEC: Final = "InvalidRayCronJobSpec"
+SUSPENDED_RAY_CRON_JOB: Final = "SuspendedRayCronJob"
 
 # Ours, where KubeRay says nothing (it logs these, or has no such step).
 RECONCILE_ERROR: Final = "ReconcileError"
@@ -50,6 +52,8 @@ FAILED_TO_GET_RAY_JOB_STATUS: Final = "FailedToGetRayJobStatus"
 RAY_JOB_SUBMITTER_NOT_FOUND: Final = "RayJobSubmitterNotFound"
 SERVE_CONFIG_EMPTY: Final = "ServeConfigEmpty"
 SCHEDULED_RAY_CLUSTER_DELETION: Final = "ScheduledRayClusterDeletion"
+CREATED_RAY_JOB: Final = "CreatedRayJob"  # KubeRay only logs a RayCronJob's new RayJob
+SCHEDULE_NEVER_FIRES: Final = "ScheduleNeverFires"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ ORIGINATED_FROM_CR_NAME: Final = "ray.io/originated-from-cr-name"
 ORIGINATED_FROM_CRD: Final = "ray.io/originated-from-crd"
 JOB_SUBMISSION_MODE: Final = "ray.io/job-submission-mode"
 SERVE_LABEL: Final = "ray.io/serve"
+CRONJOB_NAME_LABEL: Final = "ray.io/cronjob-name"  # on the RayJobs a RayCronJob creates
 CREATED_BY: Final = "app.kubernetes.io/created-by"
 CREATED_BY_KUBERAY: Final = "kuberay-operator"
 
@@ -32,6 +33,7 @@ HASH_ANNOTATION: Final = "ray.io/hash-without-replicas-and-workers-to-delete"
 NUM_WORKER_GROUPS_ANNOTATION: Final = "ray.io/num-worker-groups"
 KUBERAY_VERSION_ANNOTATION: Final = "ray.io/kuberay-version"
 INITIALIZING_TIMEOUT_ANNOTATION: Final = "ray.io/initializing-timeout"
+CRONJOB_TIMESTAMP_ANNOTATION: Final = "ray.io/cronjob-scheduled-timestamp"
 
 # Finalizers.
 RAYJOB_FINALIZER: Final = "ray.io/rayjob-finalizer"

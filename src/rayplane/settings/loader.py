@@ -70,6 +70,7 @@ def load_local(environ: Mapping[str, str] | None = None) -> LocalSettings:
         max_starting_nodes=int(
             _float(env, "RAYPLANE_MAX_STARTING_NODES", float(base.max_starting_nodes))
         ),
+        time_zone=env.get("TZ"),
         local_autoscaler=env.get("RAYPLANE_LOCAL_AUTOSCALER", "1").lower()
         not in ("0", "false", "no", "off"),
         object_store_bytes=int(

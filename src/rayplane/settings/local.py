@@ -48,6 +48,9 @@ class LocalSettings:
     # clusters, as KubeRay runs its sidecar. 0 turns it off: autoscaling clusters then stay
     # at their replicas (useful to pin a cluster's shape while debugging).
     local_autoscaler: bool = True
+    # [TZ] The zone of a RayCronJob without timeZone, as KubeRay uses its operator's local
+    # zone; unset: the zone /etc/localtime names, else UTC.
+    time_zone: str | None = None
     # [RAYPLANE_OBJECT_STORE_BYTES] Object store size per local node, keeping many nodes on
     # one machine affordable.
     object_store_bytes: int = 100 * 1024 * 1024

@@ -51,3 +51,6 @@ class OperatorSettings:
     certificate_authority: str | None = None
     # [--log-level, LOG_LEVEL] The operator's logging level.
     log_level: str = "INFO"
+    # [TZ] The zone of a RayCronJob without timeZone (KubeRay: the operator's local zone);
+    # unset: the zone /etc/localtime names, else UTC.
+    time_zone: str | None = None

@@ -106,5 +106,6 @@ def operator_settings(
         token_file=args.token_file,
         certificate_authority=args.certificate_authority,
         log_level=args.log_level or environ.get("LOG_LEVEL", "INFO"),
+        time_zone=environ.get("TZ"),
     )
     return settings, str(args.feature_gates)

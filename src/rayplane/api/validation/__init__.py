@@ -20,9 +20,11 @@ from rayplane.api.common import (
 )
 from rayplane.api.findings import Finding, Findings, show
 from rayplane.api.raycluster import RayCluster
+from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.api.validation.cluster import validate_cluster_spec
+from rayplane.api.validation.cronjob import validate_raycronjob_spec
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.api.validation.job import validate_rayjob
 from rayplane.api.validation.meta import (
@@ -39,9 +41,11 @@ KINDS: dict[str, type[Resource]] = {
     "RayCluster": RayCluster,
     "RayJob": RayJob,
     "RayService": RayService,
+    "RayCronJob": RayCronJob,
 }
-# Name limits leave room for the suffixes KubeRay appends (contract section 5).
-NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47}
+# Name limits leave room for the suffixes KubeRay appends (contract section 5); a
+# RayCronJob's RayJobs are named <name>-<unix minute>, ten digits more than 36.
+NAME_LIMITS = {"RayCluster": 53, "RayJob": 47, "RayService": 47, "RayCronJob": 36}
 
 __all__ = ["KINDS", "FeatureGates", "Report", "validate", "validate_object"]
 
@@ -182,3 +186,12 @@ def _rules(obj: Resource, out: Findings, gates: FeatureGates) -> None:
         validate_rayjob(obj, out, gates)
     elif isinstance(obj, RayService):
         validate_rayservice(obj, out, gates)
+    elif isinstance(obj, RayCronJob):
+        if not gates.RayCronJob:
+            out.error(
+                "kind",
+                "RayCronJob is an alpha KubeRay feature behind the RayCronJob feature gate, "
+                "off by default. " + gates.hint("RayCronJob"),
+                "RayCronJob",
+            )
+        validate_raycronjob_spec(obj, out, gates)

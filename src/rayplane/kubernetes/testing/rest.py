@@ -29,6 +29,7 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "rayclusters": ("/apis/ray.io/v1", True),
     "rayjobs": ("/apis/ray.io/v1", True),
     "rayservices": ("/apis/ray.io/v1", True),
+    "raycronjobs": ("/apis/ray.io/v1", True),
     "customresourcedefinitions": ("/apis/apiextensions.k8s.io/v1", False),
     "validatingwebhookconfigurations": ("/apis/admissionregistration.k8s.io/v1", False),
 }
@@ -47,6 +48,7 @@ KIND_PLURALS = {
     "RayCluster": "rayclusters",
     "RayJob": "rayjobs",
     "RayService": "rayservices",
+    "RayCronJob": "raycronjobs",
     "CustomResourceDefinition": "customresourcedefinitions",
     "ValidatingWebhookConfiguration": "validatingwebhookconfigurations",
 }

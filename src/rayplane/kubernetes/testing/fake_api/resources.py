@@ -60,6 +60,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("ray.io", "v1", "rayclusters", "RayCluster", status_subresource=True),
     ResourceType("ray.io", "v1", "rayjobs", "RayJob", status_subresource=True),
     ResourceType("ray.io", "v1", "rayservices", "RayService", status_subresource=True),
+    ResourceType("ray.io", "v1", "raycronjobs", "RayCronJob", status_subresource=True),
     ResourceType(
         "apiextensions.k8s.io",
         "v1",
