@@ -19,6 +19,7 @@ from datetime import UTC, timedelta, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rayplane.api.goduration import parse_duration
 from rayplane.errors import RayplaneError
 
 # robfig marks a field written as * or ? (and not stepped): the day-of-month/day-of-week
@@ -117,7 +118,7 @@ def _descriptor(line: str) -> Schedule:
         return found
     if line.startswith("@every "):
         text = line[len("@every ") :]
-        delay = _go_duration(text)
+        delay = parse_duration(text)
         if delay is None:
             raise CronError(f'failed to parse duration {line}: time: invalid duration "{text}"')
         # robfig rounds down to whole seconds, with one second at least.
@@ -186,36 +187,6 @@ def _int(text: str) -> int:
     if value < 0:
         raise CronError(f"negative number ({value}) not allowed: {text}")
     return value
-
-
-_DURATION: Final = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_UNIT: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-
-def _go_duration(text: str) -> timedelta | None:
-    """time.ParseDuration for @every. rayplane.reconcile.gotime has the same parser, but
-    the API layer may not import the reconcile layer."""
-    sign = -1.0 if text.startswith("-") else 1.0
-    text = text[1:] if text[:1] in ("-", "+") else text
-    if text == "0":
-        return timedelta(0)
-    pos, seconds = 0, 0.0
-    while pos < len(text):
-        match = _DURATION.match(text, pos)
-        if match is None or match.group(1) in ("", "."):
-            return None
-        seconds += float(match.group(1)) * _UNIT[match.group(2)]
-        pos = match.end()
-    return timedelta(seconds=sign * seconds) if text else None
 
 
 def load_zone(name: str | None) -> tzinfo | None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Final
+
+from rayplane.api.goduration import parse_duration
 
 
 def utc(moment: datetime) -> datetime:
@@ -53,37 +54,15 @@ def go_datetime(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-_GO_DURATION: Final = re.compile(
-    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:ns|us|\u00b5s|\u03bcs|ms|s|m|h))+"
-)
-_DURATION_PART: Final = re.compile(
-    r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)"
-)
-_UNIT_SECONDS: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,
-    "\u03bcs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-
-
 def parse_go_duration(text: str) -> timedelta | None:
     """A positive timeout as KubeRay reads the annotation: a Go duration, else whole seconds.
 
     None for anything else (validation reports it; KubeRay then ignores the annotation).
     """
     text = text.strip()
-    if _GO_DURATION.fullmatch(text):
-        if text.startswith("-"):
-            return None
-        total = sum(
-            float(number) * _UNIT_SECONDS[unit] for number, unit in _DURATION_PART.findall(text)
-        )
-        return timedelta(seconds=total) if total > 0 else None
+    span = parse_duration(text)
+    if span is not None:
+        return span if span > timedelta(0) else None
     if re.fullmatch(r"[+-]?[0-9]+", text) and int(text) > 0:
         return timedelta(seconds=int(text))
     return None

@@ -44,6 +44,16 @@ class Applied:
     verb: Verb
 
 
+def verb_of(before: Obj | None, after: Obj) -> Verb:
+    """What an apply did, as kubectl says it: created, or configured when the generation
+    moved (the spec changed), else unchanged. Both runtimes bump the generation as the
+    API server does, so one rule serves both backends."""
+    if before is None:
+        return "created"
+    moved = after["metadata"].get("generation") != before["metadata"].get("generation")
+    return "configured" if moved else "unchanged"
+
+
 @dataclass(frozen=True)
 class NodeInfo:
     """One Ray node (a Pod on Kubernetes, a `ray start` process locally), as progress

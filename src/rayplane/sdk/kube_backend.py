@@ -34,7 +34,15 @@ from rayplane.kubernetes.builders.core_services import DEFAULT_PORTS
 from rayplane.kubernetes.kube import KINDS
 from rayplane.kubernetes.pod_nodes import observed_node
 from rayplane.reconcile.gotime import parse_time
-from rayplane.sdk.backend import Applied, Backend, BackendError, NodeInfo, Obj, PortName, Verb
+from rayplane.sdk.backend import (
+    Applied,
+    Backend,
+    BackendError,
+    NodeInfo,
+    Obj,
+    PortName,
+    verb_of,
+)
 from rayplane.sdk.portforward import PortForward, PortForwardError, open_channel
 from rayplane.settings import KubeconfigError, load_kubeconfig
 
@@ -241,14 +249,7 @@ class KubeBackend:
         except (ApiError, httpx2.HTTPError) as exc:
             raise _error(exc, f"apply {kind} {ns}/{name}") from exc
         after = applied.to_dict()
-        verb: Verb
-        if before is None:
-            verb = "created"
-        elif after["metadata"].get("generation") != before["metadata"].get("generation"):
-            verb = "configured"
-        else:
-            verb = "unchanged"
-        return Applied(after, verb)
+        return Applied(after, verb_of(before, after))
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         kind = _kind(kind)

@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Literal
 
 from rayplane.local.client import ControllerClient, ControllerError
-from rayplane.sdk.backend import Applied, BackendError, NodeInfo, Obj, PortName, Verb
+from rayplane.sdk.backend import Applied, BackendError, NodeInfo, Obj, PortName, verb_of
 from rayplane.settings import LocalSettings, load_local
 
 # KubeRay's port names -> the keys of status.endpoints the local controller writes.
@@ -57,14 +57,7 @@ class LocalBackend:
             after = self.client.apply(obj)
         except ControllerError as exc:
             raise _error(exc) from exc
-        verb: Verb
-        if before is None:
-            verb = "created"
-        elif after["metadata"].get("generation") != before["metadata"].get("generation"):
-            verb = "configured"
-        else:
-            verb = "unchanged"
-        return Applied(after, verb)
+        return Applied(after, verb_of(before, after))
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
         try:
