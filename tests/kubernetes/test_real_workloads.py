@@ -220,6 +220,22 @@ def _register_webhook(cluster: Cluster, ns: Namespace, port: int) -> str:
     return name
 
 
+def complete_structure(seed: dict[str, Any]) -> None:
+    """Give the pod-identity seed RayJob what KubeRay's CRD requires (containers, a group
+    name), so that only the webhook's rules (its missing entrypoint) refuse it."""
+    cluster_spec = seed["spec"]["rayClusterSpec"]
+    image = "rayproject/ray:2.60.0"
+    cluster_spec["headGroupSpec"]["template"]["spec"]["containers"] = [
+        {"name": "ray-head", "image": image}
+    ]
+    worker = cluster_spec["workerGroupSpecs"][0]
+    worker["groupName"] = "workers"
+    worker["template"]["spec"]["containers"] = [{"name": "ray-worker", "image": image}]
+    seed["spec"]["submitterPodTemplate"]["spec"]["containers"] = [
+        {"name": "submitter", "image": image}
+    ]
+
+
 def test_api_server_calls_the_webhook_and_denies_the_seed_rayjob(kube_cluster: Cluster) -> None:
     ns = kube_cluster.namespace("webhook")
     if kube_cluster.webhook_cert is None:
@@ -246,17 +262,7 @@ def test_api_server_calls_the_webhook_and_denies_the_seed_rayjob(kube_cluster: C
                 refused.json()["message"]
             )
             # Complete its structure: only the rules remain, and the webhook applies them.
-            cluster_spec = seed["spec"]["rayClusterSpec"]
-            image = "rayproject/ray:2.60.0"
-            cluster_spec["headGroupSpec"]["template"]["spec"]["containers"] = [
-                {"name": "ray-head", "image": image}
-            ]
-            worker = cluster_spec["workerGroupSpecs"][0]
-            worker["groupName"] = "workers"
-            worker["template"]["spec"]["containers"] = [{"name": "ray-worker", "image": image}]
-            seed["spec"]["submitterPodTemplate"]["spec"]["containers"] = [
-                {"name": "submitter", "image": image}
-            ]
+            complete_structure(seed)
 
             def attempt() -> httpx.Response | None:
                 answer = kube_cluster.admin.post(path_of("rayjobs", ns.name), json=seed)

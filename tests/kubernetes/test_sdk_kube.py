@@ -25,7 +25,7 @@ from rayplane.sdk.backend import BackendError
 from rayplane.sdk.kube_backend import KubeBackend, _findings, node_info
 from rayplane.settings import KubeconfigError, load_kubeconfig
 from tests.kubernetes.real_api import Cluster, Namespace, example, operator, path_of, run
-from tests.kubernetes.test_real_workloads import _register_webhook
+from tests.kubernetes.test_real_workloads import _register_webhook, complete_structure
 from tests.support import free_port
 
 pytestmark = pytest.mark.timeout(180)
@@ -357,8 +357,9 @@ def test_kubeconfig_follows_kubectls_order(tmp_path: Path) -> None:
 
 
 def test_the_webhooks_denial_arrives_as_findings(kube_cluster: Cluster) -> None:
-    """Our operator's webhook, called by the API server, refuses the seed RayJob (no
-    containers); KubeBackend.apply raises with each denied field as a finding."""
+    """The seed RayJob as written is refused by the CRD's schema (no containers), and once
+    completed by our operator's webhook, called by the API server (no entrypoint);
+    KubeBackend.apply raises with each refused field as a finding either way."""
     ns = kube_cluster.namespace("sdk-webhook")
     if kube_cluster.webhook_cert is None:
         pytest.skip("the API server under test cannot call a webhook on this machine's loopback")
@@ -368,6 +369,12 @@ def test_the_webhooks_denial_arrives_as_findings(kube_cluster: Cluster) -> None:
     backend = KubeBackend(kubeconfig=str(kube_cluster.kubeconfig))
     seed = example("rayjob-pod-identity.yaml")
     seed["metadata"]["namespace"] = ns.name
+    with pytest.raises(BackendError) as refused:
+        backend.apply(seed)
+    assert refused.value.status == 422, refused.value
+    paths = [f["path"] for f in refused.value.findings]
+    assert "spec.rayClusterSpec.headGroupSpec.template.spec.containers" in paths, paths
+    complete_structure(seed)
 
     def attempt() -> BackendError | None:
         try:
@@ -389,8 +396,7 @@ def test_the_webhooks_denial_arrives_as_findings(kube_cluster: Cluster) -> None:
             denied = await ns.wait_for(attempt)
             assert denied.status == 422, denied
             assert 'admission webhook "vrayjob.ray.io" denied the request' in str(denied)
-            paths = [f["path"] for f in denied.findings]
-            assert "spec.rayClusterSpec.headGroupSpec.template.spec.containers" in paths
+            assert "spec.entrypoint" in [f["path"] for f in denied.findings], denied.findings
             assert all(f["message"] for f in denied.findings)
             # A message with "; " in it stays one finding.
             assert not [f for f in denied.findings if " " in f["path"]], denied.findings
