@@ -107,6 +107,18 @@ def test_a_failing_job_exits_1_with_rays_reason_on_the_last_line(
     assert api.jobs["raysubmit_1"]["body"]["entrypoint"] == "python bad.py"  # one word: as is
 
 
+def test_a_local_script_without_working_dir_is_named_before_it_fails(
+    runtime: Runtime, api: JobsAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_script.py").write_text("print('hi')\n")
+    monkeypatch.chdir(tmp_path)
+    result = submit("--cluster", "demo", "--no-wait", "--", "python", "my_script.py")
+    assert "note: my_script.py is in this directory" in result.stderr
+    assert "--working-dir ." in result.stderr
+    uploaded = submit("--cluster", "demo", "--no-wait", "--working-dir", ".", "--", "python x.py")
+    assert "note:" not in uploaded.stderr
+
+
 def test_no_wait_returns_once_submitted(runtime: Runtime, api: JobsAPI) -> None:
     result = submit("--cluster", "demo", "--no-wait", "--submission-id", "mine", "--", "true")
     assert result.exit_code == 0

@@ -128,7 +128,8 @@ def test_hint_lines_name_the_cluster_for_each_runtime() -> None:
     assert hint_lines(cluster("raycluster-basic", "raydata")) == [
         'connect: import rayplane; rayplane.Cluster.get("raycluster-basic", "raydata").connect()',
         "shell:   rayplane connect raycluster-basic -n raydata",
-        "submit:  rayplane job submit --cluster raycluster-basic -n raydata -- python my_script.py",
+        "submit:  rayplane job submit --cluster raycluster-basic -n raydata --working-dir . "
+        "-- python my_script.py",
     ]
     (line, *_) = hint_lines(cluster("demo", local=False))
     assert line == (

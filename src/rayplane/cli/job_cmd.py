@@ -225,6 +225,14 @@ def follow_to_end(handle: JobHandle) -> int:
     return 1
 
 
+def files_left_behind(entrypoint: list[str]) -> list[str]:
+    """Words of the entrypoint that name a file here, which a job without a working_dir
+    will not see (it runs in the head's directory, as `ray job submit` does): the usual
+    first mistake, so it is named before the job fails with "can't open file"."""
+    words = [w for arg in entrypoint for w in arg.split()]
+    return [w for w in words if not w.startswith("-") and "/" not in w and Path(w).is_file()]
+
+
 @job_app.command("submit")
 def submit_cmd(
     entrypoint: Annotated[
@@ -267,6 +275,12 @@ def submit_cmd(
     raw = read_rayjob(filename, namespace) if filename else None
     if raw is not None and env is None and raw["spec"].get("runtimeEnvYAML"):
         env = parse_runtime_env(raw["spec"]["runtimeEnvYAML"], f"{filename}: spec.runtimeEnvYAML")
+    if working_dir is None and not (env or {}).get("working_dir"):
+        for local_file in files_left_behind(entrypoint):
+            err.print(
+                f"note: {safe(local_file)} is in this directory, but the job runs on the "
+                "cluster without it; add --working-dir . to upload this directory."
+            )
     limit = _limit(timeout)
     backend = runtime_backend(start=raw is not None)
     try:

@@ -252,5 +252,5 @@ def hint_lines(obj: Obj) -> list[str]:
     return [
         f"connect: import rayplane; rayplane.Cluster.get({', '.join(args)}).connect()",
         f"shell:   rayplane connect {target}",
-        f"submit:  rayplane job submit --cluster {target} -- python my_script.py",
+        f"submit:  rayplane job submit --cluster {target} --working-dir . -- python my_script.py",
     ]
