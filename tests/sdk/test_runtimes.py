@@ -18,11 +18,12 @@ from tests.sdk.fake import FakeBackend, status
 
 
 class KubeBackendStandIn(FakeBackend):
-    """Stands in for rayplane.sdk.kube_backend.KubeBackend (written by another part)."""
+    """Stands in for rayplane.sdk.kube_backend.KubeBackend: no API server needed."""
 
     def __init__(self, kubeconfig: str | None, context: str | None) -> None:
         super().__init__()
         self.args = (kubeconfig, context)
+        self.namespace = "from-context"  # the kubeconfig context's namespace
 
 
 def test_kubernetes_makes_its_backend_from_kubeconfig_and_context(
@@ -38,6 +39,8 @@ def test_kubernetes_makes_its_backend_from_kubeconfig_and_context(
     cluster = rayplane.Cluster.from_dict(raycluster(), runtime).apply(wait=False)
     assert cluster.namespace == "ray"
     assert list(backend.objects) == [("RayCluster", "ray", "c1")]
+    # Without namespace=, handles go where the context points, as kubectl's do.
+    assert rayplane.kubernetes(context="kind").namespace == "from-context"
 
 
 def test_an_object_that_names_its_namespace_keeps_it(fake: FakeBackend) -> None:

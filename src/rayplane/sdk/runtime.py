@@ -11,7 +11,6 @@ import dataclasses
 import threading
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from rayplane.sdk.backend import Backend, Obj, PortName
 from rayplane.settings import load_local
@@ -97,15 +96,11 @@ def kubernetes(
 ) -> Runtime:
     """A Kubernetes cluster running the rayplane (or KubeRay) operator: *kubeconfig* and
     *context* as kubectl takes them (None: the default ones); *namespace* is where handles
-    look when none is given."""
-    # Written beside this module by the Kubernetes part of issue 14; until it is there
-    # mypy cannot see it (the ignore then goes unused, which is allowed).
-    from rayplane.sdk.kube_backend import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
-        KubeBackend,
-    )
+    look when none is given (default: the context's namespace, as kubectl has it)."""
+    from rayplane.sdk.kube_backend import KubeBackend
 
-    backend: Any = KubeBackend(kubeconfig, context)
-    return Runtime(backend, namespace=namespace or "default")
+    backend = KubeBackend(kubeconfig, context)
+    return Runtime(backend, namespace=namespace or backend.namespace)
 
 
 _default: Runtime | None = None
