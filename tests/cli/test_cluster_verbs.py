@@ -11,7 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from rayplane.api.validation import validate
-from rayplane.cli import create_cmd, nodes_cmd, scale_cmd
+from rayplane.cli import nodes_cmd, resources, scale_cmd
 from rayplane.cli.main import app
 from rayplane.sdk.builder import build_cluster
 from tests.cli.fake_backend import FakeBackend
@@ -20,7 +20,7 @@ from tests.cli.fake_backend import FakeBackend
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[FakeBackend]]:
     FakeBackend.reset()
-    for module in (create_cmd, scale_cmd, nodes_cmd):
+    for module in (resources, scale_cmd, nodes_cmd):  # create cluster starts it via resources
         monkeypatch.setattr(module, "LocalBackend", FakeBackend)
     yield FakeBackend
     FakeBackend.reset()

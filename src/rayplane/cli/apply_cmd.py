@@ -11,7 +11,7 @@ from rayplane.api.loading import Document, LoadError, load
 from rayplane.cli.jobwatch import follow
 from rayplane.cli.kinds import qualified
 from rayplane.cli.output import err, out, print_findings, safe
-from rayplane.cli.resources import dashboard_url
+from rayplane.cli.resources import dashboard_url, started_backend
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.connect import hint_lines
 from rayplane.sdk.documents import (
@@ -23,9 +23,8 @@ from rayplane.sdk.documents import (
     with_generated_name,
     with_source_dir,
 )
-from rayplane.sdk.local_backend import LocalBackend
 from rayplane.sdk.waiting import cluster_outcome, service_outcome, wait_for
-from rayplane.settings import SettingsError, load_gates, load_local
+from rayplane.settings import SettingsError, load_gates
 
 Fetch = Callable[[], dict[str, Any] | None]
 
@@ -75,18 +74,6 @@ def read_resources(files: list[str]) -> list[Document]:
     return keep
 
 
-def _backend() -> LocalBackend:
-    """The local runtime's backend, its controller started (and said so) if none runs."""
-    backend = LocalBackend(load_local())
-    try:
-        if backend.ensure_running():
-            err.print(f"started the local controller ({backend.settings.home})")
-    except BackendError as exc:
-        err.print(safe(exc))
-        raise typer.Exit(1) from exc
-    return backend
-
-
 def apply_cmd(
     filename: Annotated[list[str], typer.Option("-f", "--filename", help="File, dir or -.")],
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Return once stored.")] = False,
@@ -95,7 +82,7 @@ def apply_cmd(
     """Create or update resources on the local runtime and wait until they are ready."""
     docs = apply_order(read_resources(filename))
     say_what_is_not_honoured(docs, err)
-    backend = _backend()
+    backend = started_backend()
     applied: list[tuple[str, str, str]] = []
     for doc in docs:
         ns = (doc.raw.get("metadata") or {}).get("namespace") or "default"

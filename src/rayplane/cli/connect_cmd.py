@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from typing import Annotated, cast
+from typing import Annotated
 
 import typer
 
@@ -30,9 +30,7 @@ Command = Annotated[
 def runtime_backend(start: bool = False) -> Backend:
     """The runtime the driver verbs act on (the local one; a --kubeconfig would pick the
     Kubernetes backend here)."""
-    # cast: Backend.name is a plain attribute typed with both runtimes' names, which
-    # mypy will not match with LocalBackend's narrower Literal["local"].
-    return cast(Backend, LocalBackend(start=start))
+    return LocalBackend(start=start)
 
 
 def find_cluster(backend: Backend, namespace: str, name: str) -> Obj:

@@ -17,10 +17,10 @@ from rayplane.api.loading import Document
 from rayplane.cli.apply_cmd import cluster_ready
 from rayplane.cli.kinds import qualified
 from rayplane.cli.output import dump, err, out, safe
+from rayplane.cli.resources import started_backend
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.builder import build_cluster
 from rayplane.sdk.documents import say_what_is_not_honoured
-from rayplane.sdk.local_backend import LocalBackend
 
 create_app = typer.Typer(
     help="Create a resource from flags (no YAML): create cluster NAME.",
@@ -108,10 +108,8 @@ def create_cluster_cmd(
         out.print(dump([obj], output), markup=False, end="" if output == "yaml" else "\n")
         return
     say_what_is_not_honoured([Document(obj, "<flags>", 0)], err)
-    backend = LocalBackend()
+    backend = started_backend()
     try:
-        if backend.ensure_running():
-            err.print(f"started the local controller ({safe(backend.settings.home)})")
         if backend.get("RayCluster", namespace, name) is not None:
             err.print(
                 f"RayCluster {safe(namespace)}/{safe(name)} already exists; change it with "

@@ -1,5 +1,5 @@
-"""What the resource verbs share: the local controller's client, the namespace option, and
-where a cluster's status says its dashboard and GCS are."""
+"""What the resource verbs share: the local controller's client (and its backend, started
+on demand), the namespace option, and where a cluster's status says its dashboard is."""
 
 from __future__ import annotations
 
@@ -9,22 +9,29 @@ import typer
 
 from rayplane.cli.output import err, safe
 from rayplane.local.client import ControllerClient, ControllerError
+from rayplane.sdk.backend import BackendError
+from rayplane.sdk.local_backend import LocalBackend
 from rayplane.settings import load_local
 
 Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]
 
 
-def client(start: bool = False) -> ControllerClient:
-    settings = load_local()
-    ctl = ControllerClient(settings)
-    if start:
-        try:
-            if ctl.ensure_running():
-                err.print(f"started the local controller ({settings.home})")
-        except ControllerError as exc:
-            err.print(safe(exc))
-            raise typer.Exit(1) from exc
-    return ctl
+def client() -> ControllerClient:
+    """The local controller's client; it does not start one (reading verbs never do)."""
+    return ControllerClient(load_local())
+
+
+def started_backend() -> LocalBackend:
+    """The local runtime's backend, its controller started (and said so) if none runs;
+    exit 1 with the reason when it cannot be started. For the verbs that create things."""
+    backend = LocalBackend(load_local())
+    try:
+        if backend.ensure_running():
+            err.print(f"started the local controller ({safe(backend.settings.home)})")
+    except BackendError as exc:
+        err.print(safe(exc))
+        raise typer.Exit(1) from exc
+    return backend
 
 
 def fail(exc: ControllerError) -> typer.Exit:
