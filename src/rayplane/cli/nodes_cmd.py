@@ -13,6 +13,7 @@ on, so its nodes can be watched under the name the user applied.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -178,16 +179,7 @@ def get_nodes(
 ) -> None:
     """`get nodes [CLUSTER]` or kubectl-ray's `get nodes [NODE] -c CLUSTER`."""
     cluster, only = (ray_cluster, name) if ray_cluster else (name, None)
-    backend = LocalBackend(start=False)
-    try:
-        rows = [
-            row
-            for found in _clusters(backend, namespace, cluster, all_namespaces)
-            for row in node_rows(backend, found)
-            if only is None or row["name"] == only
-        ]
-    except BackendError as exc:
-        rows = _nothing_running(exc, bool(cluster))
+    rows = _rows(namespace, cluster, only, all_namespaces, node_rows)
     if only is not None and not rows:
         err.print(f"Ray node {safe(only)} not found in RayCluster {safe(cluster)}.")
         raise typer.Exit(1)
@@ -224,16 +216,9 @@ def get_workergroups(
 ) -> None:
     """`get workergroups [CLUSTER]` or kubectl-ray's `get workergroups [GROUP] -c CLUSTER`."""
     cluster, only = (ray_cluster, name) if ray_cluster else (name, None)
-    backend = LocalBackend(start=False)
-    try:
-        rows = [
-            row
-            for found in _clusters(backend, namespace, cluster, all_namespaces)
-            for row in group_rows(backend.nodes(found), found)
-            if only is None or row["name"] == only
-        ]
-    except BackendError as exc:
-        rows = _nothing_running(exc, bool(cluster))
+    rows = _rows(
+        namespace, cluster, only, all_namespaces, lambda b, found: group_rows(b.nodes(found), found)
+    )
     if only is not None and not rows:
         err.print(f"Ray worker group {safe(only)} not found in RayCluster {safe(cluster)}.")
         raise typer.Exit(1)
@@ -260,6 +245,27 @@ def get_workergroups(
         for row in rows:
             row.pop("replicas")
     _print(rows, output, columns)
+
+
+def _rows(
+    namespace: str,
+    cluster: str | None,
+    only: str | None,
+    all_namespaces: bool,
+    rows_of: Callable[[LocalBackend, dict[str, Any]], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """*rows_of* each cluster asked for, keeping only the row named *only* when given;
+    none when no controller runs and no cluster was named (see _nothing_running)."""
+    backend = LocalBackend(start=False)
+    try:
+        return [
+            row
+            for found in _clusters(backend, namespace, cluster, all_namespaces)
+            for row in rows_of(backend, found)
+            if only is None or row["name"] == only
+        ]
+    except BackendError as exc:
+        return _nothing_running(exc, bool(cluster))
 
 
 def _nothing_running(exc: BackendError, named: bool) -> list[dict[str, Any]]:
