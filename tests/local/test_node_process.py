@@ -135,6 +135,18 @@ def _marked(marker: str) -> list[int]:
     return out
 
 
+def _sessions(marker: str) -> dict[int, int]:
+    """Session of each marked process that still exists: the loop's `sleep 0.1`
+    children come and go between the listing and the question."""
+    out = {}
+    for pid in _marked(marker):
+        try:
+            out[pid] = os.getsid(pid)
+        except ProcessLookupError:
+            continue
+    return out
+
+
 @pytest.mark.timeout(60)
 def test_spawn_runs_in_own_group_and_logs(tmp_path: Path) -> None:
     node = _sh(tmp_path, f'echo "$RAY_AUTH_MODE ${loopback.CLUSTER_SWITCH_ENV}"; exec sleep 30')
@@ -164,7 +176,7 @@ def test_stop_kills_escaped_sessions_and_stubborn_processes(tmp_path: Path) -> N
     node = _sh(tmp_path, script)
     wait_for(lambda: "started" in (tmp_path / "node.log").read_text(), 10, "start")
     wait_for(lambda: len(_marked(node.marker)) >= 3, 10, "children")
-    escaped = [p for p in _marked(node.marker) if os.getsid(p) != node.pid]
+    escaped = [pid for pid, sid in _sessions(node.marker).items() if sid != node.pid]
     assert escaped, "the setsid child should be in another session"
     result = process.stop_group(node.pgid, node.pid, node.create_time, 0.5, marker=node.marker)
     assert not result.graceful
