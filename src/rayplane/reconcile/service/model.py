@@ -43,6 +43,7 @@ SUSPEND_REQUESTED = "SuspendRequested"
 SUSPEND_IN_PROGRESS = "SuspendInProgress"
 SUSPEND_COMPLETE = "SuspendComplete"
 RESUMED = "RayServiceResumed"
+DESIRED_CLUSTER_SPEC_CHANGED = "DesiredClusterSpecChanged"
 
 # Condition messages, verbatim from rayservice_controller.go so that tools matching on them work.
 MSG_INITIALIZING = "RayService is initializing"
@@ -65,6 +66,9 @@ MSG_NO_ROLLBACK = "No rollback in progress."
 MSG_SUSPEND_WAITING = "Waiting for all Kubernetes resources owned by this RayService to be deleted."
 MSG_SUSPEND_COMPLETE = "All owned resources have been deleted."
 MSG_SUSPENDED_READY = "RayService is suspended."
+MSG_ROLLBACK_REVERTED = "Goal state reverted to original cluster, rolling back."
+MSG_ROLLBACK_CHANGED = "Goal state changed mid-upgrade, rolling back to original cluster."
+MSG_ROLLBACK_COMPLETE = "Rollback complete, active Ray cluster exists and no pending Ray cluster"
 
 # serviceStatus (deprecated in KubeRay, equivalent to Ready=True). Not running is KubeRay's ""
 # which its JSON omits; here it is None, which dumps the same.
@@ -149,6 +153,8 @@ class ObservedServiceCluster:
       endpoint unless ``excludeHeadPodFromServeSvc``.
     * ``cached_serve_config``: the serveConfigV2 text last PUT successfully to this cluster,
       stored by the runtime after carrying out :class:`ApplyServeConfig`.
+    * ``serve_target_capacity``: the ``target_capacity`` Serve reports (None: unset, 100 %);
+      an incremental upgrade moves traffic only to a cluster running at the capacity asked.
     """
 
     name: str
@@ -161,6 +167,7 @@ class ObservedServiceCluster:
     worker_serve_endpoints: int = 0
     head_proxy_healthy: bool = False
     cached_serve_config: str | None = None
+    serve_target_capacity: float | None = None
 
     @property
     def head_ready(self) -> bool:
@@ -290,6 +297,19 @@ class SwitchTraffic:
 
 
 @dataclass(frozen=True)
+class RouteTraffic:
+    """Split the serve endpoint's traffic by weight (NewClusterWithIncrementalUpgrade).
+
+    *weights* are (cluster, percent) pairs summing to 100, the active cluster first.
+    Kubernetes: the Gateway ``<svc>-gateway`` and the HTTPRoute ``<svc>-httproute`` whose
+    backendRefs are the clusters' ``<cluster>-serve-svc`` Services with these weights.
+    Locally: the stable port forwards that share of new requests to each cluster.
+    """
+
+    weights: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
 class RemoveServeEndpoint:
     """Remove the serve endpoint altogether (suspend): the Services, or the local port."""
 
@@ -308,6 +328,7 @@ ServiceAction = (
     | DeleteCluster
     | ApplyServeConfig
     | SwitchTraffic
+    | RouteTraffic
     | RemoveServeEndpoint
     | Promote
 )

@@ -47,8 +47,13 @@ Where this differs from KubeRay, on purpose:
   that cluster's previous application statuses are kept.
 * ``lastUpdateTime`` moves whenever anything but itself changes, embedded cluster status
   included (KubeRay ignores changes of the embedded RayClusterStatus, leaving it stale).
-* NewClusterWithIncrementalUpgrade runs as NewCluster (no Gateway, no target_capacity
-  steps); RollbackInProgress is therefore never set except by suspend, as KubeRay does.
+* NewClusterWithIncrementalUpgrade follows KubeRay's steps (:mod:`.incremental`): the
+  pending cluster's Serve ``target_capacity`` and the traffic split (:class:`RouteTraffic`)
+  move pass by pass, the endpoint stays on the active cluster until the split is complete,
+  and a reverted or changed spec rolls back (RollbackInProgress). Differences: traffic does
+  not move in the pass that changed a capacity, and only to a pending cluster whose Serve
+  reports the capacity asked; the pending cluster keeps its worker ``replicas`` (KubeRay
+  clears them so that the autoscaler sizes it from ``target_capacity``).
 """
 
 from __future__ import annotations
@@ -93,11 +98,13 @@ from rayplane.reconcile.kuberay import (
     ORIGINATED_FROM_CR_NAME,
     ORIGINATED_FROM_CRD,
 )
+from rayplane.reconcile.service import incremental
 from rayplane.reconcile.service.failures import ServeFailure, serve_failures
 from rayplane.reconcile.service.model import (
     APP_RUNNING,
     BOTH_ACTIVE_PENDING_CLUSTERS_EXIST,
     DELETE_OUTDATED,
+    DESIRED_CLUSTER_SPEC_CHANGED,
     DELETE_SERVICE_DELETED,
     DELETE_SUSPEND,
     INITIALIZING,
@@ -111,6 +118,9 @@ from rayplane.reconcile.service.model import (
     MSG_NON_ZERO,
     MSG_RESUME_INITIALIZING,
     MSG_RESUMED,
+    MSG_ROLLBACK_CHANGED,
+    MSG_ROLLBACK_COMPLETE,
+    MSG_ROLLBACK_REVERTED,
     MSG_SUSPEND_COMPLETE,
     MSG_SUSPEND_REQUESTED,
     MSG_SUSPEND_WAITING,
@@ -142,6 +152,7 @@ from rayplane.reconcile.service.model import (
     ObservedServiceCluster,
     Promote,
     RemoveServeEndpoint,
+    RouteTraffic,
     ServiceAction,
     ServicePlan,
     SwitchTraffic,
@@ -255,20 +266,44 @@ class _Pass:
             if pending is not None and self.should_update(pending, is_active=False):
                 pending = self.update_cluster(pending, "pending")
 
+        # Incremental upgrade: both clusters serve; a reverted spec rolls back.
+        gradual = self.incremental_options()
+        upgrading = (
+            gradual is not None
+            and is_true(self.previous.conditions, UPGRADE_IN_PROGRESS)
+            and active is not None
+            and pending is not None
+        )
+        if upgrading:
+            assert active is not None and pending is not None
+            self.rollback_state(active, pending)
+        rolling_back = upgrading and is_true(self.conditions, ROLLBACK_IN_PROGRESS)
+
         # Serve: the pending cluster, else the active one unless it is about to be replaced.
         pending_ready = active_ready = False
         pending_apps: dict[str, AppStatus] | None = None
         active_apps: dict[str, AppStatus] | None = None
         if pending is not None:
-            pending_ready, pending_apps = self.reconcile_serve(pending)
+            pending_ready, pending_apps = self.reconcile_serve(pending, apply=not rolling_back)
         if active is not None:
-            if pending is None and not self.should_prepare(active, None, serving_pending=False):
+            if upgrading:
+                active_ready, active_apps = self.reconcile_serve(active, apply=rolling_back)
+            elif pending is None and not self.should_prepare(active, None, serving_pending=False):
                 active_ready, active_apps = self.reconcile_serve(active)
             else:
                 active_apps = self.observed_apps(active)
 
-        # Traffic goes to the pending cluster once ready, else to a ready active one.
-        target = pending if pending_ready else active if active_ready else None
+        promote_now = False
+        if upgrading and gradual is not None:
+            assert active is not None and pending is not None
+            promote_now = self.incremental_step(gradual, active, pending, pending_ready)
+            # The endpoint stays on the active cluster; the split moves traffic.
+            target = active if (active_ready or pending_ready) else None
+        else:
+            # Traffic goes to the pending cluster once ready, else to a ready active one.
+            target = pending if pending_ready else active if active_ready else None
+        if promote_now and pending is not None:
+            target = pending
         serving = self.observed.serving_cluster
         if target is not None and serving != target.name:
             self.actions.append(SwitchTraffic(target.name))
@@ -294,9 +329,15 @@ class _Pass:
         if self.should_prepare(active, pending, serving_pending=serving_pending):
             prepared = f"{self.svc.name}-{self.rand()}"
             self.pending = ServiceClusterStatus(ray_cluster_name=prepared)
+            if gradual is not None:
+                # A first cluster serves at full capacity at once; an upgrade's starts at 0.
+                first = not self.active.ray_cluster_name
+                self.pending.target_capacity = 100 if first else 0
             self.note(
                 reasons.PREPARING_RAY_CLUSTER, f"Preparing a new pending RayCluster {prepared}"
             )
+        if gradual is not None:
+            self.route_traffic()
 
         serving_cluster = self.clusters.get(serving) if serving else None
         self.endpoints = self.serve_endpoints(serving_cluster) if serving_cluster else 0
@@ -365,6 +406,8 @@ class _Pass:
         """KubeRay's shouldPrepareNewCluster: is a new pending cluster needed?"""
         if serving_pending:
             return False
+        if is_true(self.conditions, ROLLBACK_IN_PROGRESS):
+            return False  # the rollback finishes before anything new is built
         if active is None and pending is None:
             return True  # nothing exists yet (new service, or its clusters were lost)
         cluster = pending if pending is not None else active
@@ -396,9 +439,13 @@ class _Pass:
         return None
 
     def reconcile_serve(
-        self, cluster: ObservedServiceCluster
+        self, cluster: ObservedServiceCluster, *, apply: bool = True
     ) -> tuple[bool, dict[str, AppStatus] | None]:
-        """KubeRay's reconcileServe: (ready for traffic, application statuses)."""
+        """KubeRay's reconcileServe: (ready for traffic, application statuses).
+
+        *apply* False reads only: during an incremental upgrade the active cluster keeps its
+        config (and during a rollback, the pending one).
+        """
         if not cluster.head_ready:
             return False, None
         if cluster.serve_error:
@@ -417,7 +464,7 @@ class _Pass:
             # Only the apps of the config the spec wants can have failed it; apps about to be
             # replaced by a PUT this pass say nothing about the new config.
             self.serve_failures = serve_failures(cluster.name, apps)
-        if reason is not None:
+        if reason is not None and apply:
             if not wanted:
                 self.note(
                     reasons.SERVE_CONFIG_EMPTY,
@@ -426,12 +473,135 @@ class _Pass:
             else:
                 config = self.parse_serve_config(wanted)
                 if config is not None:
+                    capacity = self.target_capacity_of(cluster.name)
+                    if capacity is not None:
+                        config["target_capacity"] = capacity
                     self.actions.append(ApplyServeConfig(cluster.name, config, wanted))
                     self.note(
                         reasons.UPDATED_SERVE_APPLICATIONS,
                         f"Applying Serve config to RayCluster {cluster.name}: {reason}",
                     )
         return ready, app_statuses(apps)
+
+    # -- incremental upgrade ------------------------------------------------------------------
+
+    def incremental_options(self) -> incremental.UpgradeOptions | None:
+        """The options when this service upgrades incrementally (type and gate), else None."""
+        strategy = self.spec.upgrade_strategy
+        if strategy is None or strategy.type != "NewClusterWithIncrementalUpgrade":
+            return None
+        if not self.options.gates.RayServiceIncrementalUpgrade:
+            return None
+        return incremental.UpgradeOptions.of(strategy.cluster_upgrade_options)
+
+    def target_capacity_of(self, name: str) -> int | None:
+        """The ``target_capacity`` status holds for cluster *name* (PUT with its config)."""
+        if self.incremental_options() is None:
+            return None
+        for status in (self.active, self.pending):
+            if status.ray_cluster_name == name:
+                return status.target_capacity
+        return None
+
+    def rollback_state(
+        self, active: ObservedServiceCluster, pending: ObservedServiceCluster
+    ) -> None:
+        """KubeRay's reconcileRollbackState: a spec back at the active cluster's, or at a
+        third one, rolls back; a spec at the pending cluster's resumes the upgrade."""
+        goal = service_cluster_hash(self.spec.ray_cluster_config)
+        rolling_back = is_true(self.conditions, ROLLBACK_IN_PROGRESS)
+        if goal == active.annotations.get(HASH_ANNOTATION):
+            message = MSG_ROLLBACK_REVERTED
+        elif goal == pending.annotations.get(HASH_ANNOTATION):
+            if rolling_back:
+                self.conditions = remove_condition(self.conditions, ROLLBACK_IN_PROGRESS)
+                self.note(reasons.UPGRADE_RESUMED, "The spec matches the pending cluster again")
+            return
+        else:
+            message = MSG_ROLLBACK_CHANGED
+        if not rolling_back:
+            self.set(ROLLBACK_IN_PROGRESS, TRUE, DESIRED_CLUSTER_SPEC_CHANGED, message)
+            self.note(reasons.ROLLBACK_STARTED, message)
+
+    def incremental_step(
+        self,
+        options: incremental.UpgradeOptions,
+        active: ObservedServiceCluster,
+        pending: ObservedServiceCluster,
+        pending_ready: bool,
+    ) -> bool:
+        """Move capacity or traffic one step; True when the pending cluster is promoted."""
+        rolling_back = is_true(self.conditions, ROLLBACK_IN_PROGRESS)
+        progress = incremental.Progress(
+            active=_side(self.active, 100),
+            pending=_side(self.pending, 0),
+            rolling_back=rolling_back,
+        )
+        at_capacity = pending.serve_target_capacity is None or round(
+            pending.serve_target_capacity
+        ) == (self.pending.target_capacity or 0)
+        out = incremental.step(
+            progress,
+            options,
+            utc(self.now),
+            pending_ready=pending_ready and at_capacity,
+            pending_head_ready=pending.head_ready,
+        )
+        if out.capacity is not None:
+            cluster = active if out.capacity.role == "active" else pending
+            if not self.put_capacity(cluster, out.capacity.goal):
+                return False  # retried next pass; nothing else moves meanwhile
+            status = self.active if out.capacity.role == "active" else self.pending
+            status.target_capacity = out.capacity.goal
+        self.set_weights(out.active_weight, out.pending_weight)
+        if out.rollback_done:
+            self.pending = ServiceClusterStatus()
+            self.conditions = remove_condition(self.conditions, ROLLBACK_IN_PROGRESS)
+            self.set(UPGRADE_IN_PROGRESS, FALSE, NO_PENDING_CLUSTER, MSG_ROLLBACK_COMPLETE)
+            self.note(reasons.ROLLBACK_COMPLETE, MSG_ROLLBACK_COMPLETE)
+        return out.promote
+
+    def put_capacity(self, cluster: ObservedServiceCluster, goal: int) -> bool:
+        """KubeRay's applyServeTargetCapacity: PUT the config with the new capacity."""
+        if not cluster.head_ready or cluster.serve_apps is None or cluster.serve_error:
+            return False
+        wanted = cluster.cached_serve_config or self.spec.serve_config_v2 or ""
+        config = self.parse_serve_config(wanted) if wanted else None
+        if config is None:
+            return False
+        config["target_capacity"] = goal
+        self.actions.append(ApplyServeConfig(cluster.name, config, wanted))
+        self.note(
+            reasons.UPDATED_SERVE_TARGET_CAPACITY,
+            f"Setting target_capacity of RayCluster {cluster.name} to {goal}",
+        )
+        return True
+
+    def set_weights(self, active_weight: int, pending_weight: int) -> None:
+        """Record the split as KubeRay reads it back from its HTTPRoute."""
+        stamp = format_time(self.now)
+        if self.active.traffic_routed_percent != active_weight:
+            self.active.traffic_routed_percent = active_weight
+            self.active.last_traffic_migrated_time = stamp
+        if self.pending.ray_cluster_name and self.pending.traffic_routed_percent != pending_weight:
+            self.pending.traffic_routed_percent = pending_weight
+            self.pending.last_traffic_migrated_time = stamp
+
+    def route_traffic(self) -> None:
+        """The split after this pass, for the Gateway's HTTPRoute or the local endpoint."""
+        active = self.active.ray_cluster_name
+        if not active or active not in self.clusters:
+            return
+        if self.active.traffic_routed_percent is None:
+            self.set_weights(100, 0)
+        weights = [(active, self.active.traffic_routed_percent or 0)]
+        pending = self.pending.ray_cluster_name
+        if pending and pending in self.clusters:
+            weights.append((pending, self.pending.traffic_routed_percent or 0))
+        elif weights[0][1] != 100:
+            weights = [(active, 100)]
+            self.set_weights(100, 0)
+        self.actions.append(RouteTraffic(tuple(weights)))
 
     def parse_serve_config(self, text: str) -> dict[str, Any] | None:
         try:
@@ -662,3 +832,14 @@ class _Pass:
             error=self.error,
             serve_failures=self.serve_failures,
         )
+
+
+def _side(status: ServiceClusterStatus, default: int) -> incremental.Side:
+    """KubeRay's ptr.Deref defaults: active 100 %, pending 0 %."""
+    return incremental.Side(
+        target_capacity=default if status.target_capacity is None else status.target_capacity,
+        traffic_routed_percent=(
+            default if status.traffic_routed_percent is None else status.traffic_routed_percent
+        ),
+        last_traffic_migrated_time=parse_time(status.last_traffic_migrated_time),
+    )
