@@ -113,7 +113,9 @@ def test_traffic_never_moves_to_a_pending_cluster_that_is_not_ready() -> None:
 
 
 def test_traffic_does_not_move_in_the_pass_that_changes_capacity() -> None:
-    out = step(START, UpgradeOptions(step_size_percent=50, interval_seconds=1), T0, pending_ready=True)
+    out = step(
+        START, UpgradeOptions(step_size_percent=50, interval_seconds=1), T0, pending_ready=True
+    )
     assert out.capacity == CapacityChange("pending", 100)
     assert (out.active_weight, out.pending_weight) == (100, 0)
     assert not out.promote

@@ -296,7 +296,11 @@ class _Pass:
         promote_now = False
         if upgrading and gradual is not None:
             assert active is not None and pending is not None
-            promote_now = self.incremental_step(gradual, active, pending, pending_ready)
+            promote_now, rolled_back = self.incremental_step(
+                gradual, active, pending, pending_ready
+            )
+            if rolled_back:
+                pending = None  # dropped: the deletion rule removes it
             # The endpoint stays on the active cluster; the split moves traffic.
             target = active if (active_ready or pending_ready) else None
         else:
@@ -529,8 +533,8 @@ class _Pass:
         active: ObservedServiceCluster,
         pending: ObservedServiceCluster,
         pending_ready: bool,
-    ) -> bool:
-        """Move capacity or traffic one step; True when the pending cluster is promoted."""
+    ) -> tuple[bool, bool]:
+        """Move capacity or traffic one step; (promote the pending cluster, rollback done)."""
         rolling_back = is_true(self.conditions, ROLLBACK_IN_PROGRESS)
         progress = incremental.Progress(
             active=_side(self.active, 100),
@@ -550,7 +554,7 @@ class _Pass:
         if out.capacity is not None:
             cluster = active if out.capacity.role == "active" else pending
             if not self.put_capacity(cluster, out.capacity.goal):
-                return False  # retried next pass; nothing else moves meanwhile
+                return False, False  # retried next pass; nothing else moves meanwhile
             status = self.active if out.capacity.role == "active" else self.pending
             status.target_capacity = out.capacity.goal
         self.set_weights(out.active_weight, out.pending_weight)
@@ -559,7 +563,7 @@ class _Pass:
             self.conditions = remove_condition(self.conditions, ROLLBACK_IN_PROGRESS)
             self.set(UPGRADE_IN_PROGRESS, FALSE, NO_PENDING_CLUSTER, MSG_ROLLBACK_COMPLETE)
             self.note(reasons.ROLLBACK_COMPLETE, MSG_ROLLBACK_COMPLETE)
-        return out.promote
+        return out.promote, out.rollback_done
 
     def put_capacity(self, cluster: ObservedServiceCluster, goal: int) -> bool:
         """KubeRay's applyServeTargetCapacity: PUT the config with the new capacity."""
