@@ -32,6 +32,7 @@ from rayplane.reconcile.service import (
     ObservedServiceCluster,
     Promote,
     RemoveServeEndpoint,
+    RouteTraffic,
     ServiceAction,
     ServiceOptions,
     SwitchTraffic,
@@ -92,6 +93,8 @@ class RayServiceController:
             svc, observed, datetime.now(UTC), random_suffix, options=self.options
         )
         ok = True
+        if not any(isinstance(a, RouteTraffic) for a in plan.actions):
+            state.pop("split", None)  # not (or no longer) an incremental upgrade
         for action in plan.actions:
             try:
                 self._act(stored, action, state)
@@ -140,13 +143,15 @@ class RayServiceController:
         nodes = [n for n in self.store.nodes(cluster.uid) if n.deleting is None]
         ready = {n.name for n in nodes if n.info.get("why") == "registered with Ray"}
         apps = None
+        capacity = None
         error = None
         head_healthy = False
         workers = 0
         port = (status.endpoints or {}).get("dashboard")
         if port and any(n.kind == "head" and n.name in ready for n in nodes):
             try:
-                apps = self._serve.get_applications(f"http://127.0.0.1:{port}").applications
+                serve = self._serve.get_applications(f"http://127.0.0.1:{port}")
+                apps, capacity = serve.applications, serve.target_capacity
                 self._apps_seen[cluster.name] = serve_snapshot(apps, cluster.name)
             except ServeClientError as exc:
                 error = str(exc)
@@ -169,6 +174,7 @@ class RayServiceController:
             worker_serve_endpoints=workers,
             head_proxy_healthy=head_healthy,
             cached_serve_config=cached,
+            serve_target_capacity=capacity,
         )
 
     # actions ----------------------------------------------------------------------------------
@@ -214,6 +220,12 @@ class RayServiceController:
             self.store.event(
                 stored.uid, "TrafficSwitched", f"serve endpoint now forwards to {action.to_cluster}"
             )
+        elif isinstance(action, RouteTraffic):
+            split = [[name, weight] for name, weight in action.weights]
+            if split != state.get("split"):
+                state["split"] = split
+                shares = ", ".join(f"{name} {weight}%" for name, weight in action.weights)
+                self.store.event(stored.uid, "TrafficSplit", f"serve endpoint traffic: {shares}")
         elif isinstance(action, RemoveServeEndpoint):
             state.pop("serving", None)
             self.proxy.remove(stored.uid)
@@ -257,7 +269,29 @@ class RayServiceController:
             taken = ports_in_use(n.ports for n in self.store.nodes())
             (state["endpoint_port"],) = find_free_ports(1, exclude=taken)
             self.store.set_runtime_state(stored.uid, state)
-        cluster = self.store.get("RayCluster", stored.namespace, serving)
+        port = int(state["endpoint_port"])
+        split = state.get("split")
+        if split and len(split) > 1:
+            # An incremental upgrade: KubeRay's HTTPRoute weights, one pool per cluster.
+            before = self.proxy.pools(stored.uid)
+            pools: list[tuple[int, list[str]]] = []
+            for index, (name, weight) in enumerate(split):
+                backends = self._healthy_proxies(stored.namespace, name)
+                if not backends and index < len(before):
+                    # keep what it had, as a Service keeps its last ready endpoints
+                    backends = before[index][1]
+                pools.append((int(weight), backends))
+            self.proxy.ensure_split(stored.uid, port, pools)
+            return
+        backends = self._healthy_proxies(stored.namespace, serving)
+        if not backends:
+            # Nothing healthy behind the new target yet: keep forwarding where we did, as a
+            # Service keeps its old endpoints until new ones pass their readiness probes.
+            backends = self.proxy.backends(stored.uid)
+        self.proxy.ensure(stored.uid, port, backends)
+
+    def _healthy_proxies(self, namespace: str, cluster_name: str) -> list[str]:
+        cluster = self.store.get("RayCluster", namespace, cluster_name)
         backends: list[str] = []
         if cluster is not None:
             for node in self.store.nodes(cluster.uid):
@@ -267,11 +301,7 @@ class RayServiceController:
                     and "serve" in node.ports
                 ):
                     backends.append(f"127.0.0.1:{node.ports['serve']}")
-        if not backends:
-            # Nothing healthy behind the new target yet: keep forwarding where we did, as a
-            # Service keeps its old endpoints until new ones pass their readiness probes.
-            backends = self.proxy.backends(stored.uid)
-        self.proxy.ensure(stored.uid, int(state["endpoint_port"]), backends)
+        return backends
 
     def serve_details(self, stored: StoredResource) -> dict[str, Any]:
         """Apps, deployments and replica counts of the active and pending clusters."""

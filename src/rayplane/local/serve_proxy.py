@@ -6,6 +6,13 @@ requests already in flight finish where they started and new ones go to the new 
 the zero-downtime promotion of KubeRay, on one machine. A backend that refuses the
 connection, or drops it before answering, is retried on the next one, which covers the
 window between a proxy dying (a head crash) and the next health check removing it.
+
+During an incremental upgrade (KubeRay's HTTPRoute with weighted backendRefs) the endpoint
+holds one pool of proxies per cluster with a weight each, and deals new requests out in
+proportion (smooth weighted round robin: deterministic, so 25 % is one request in four, not
+one in four on average). Changing the weights swaps the pools only; requests in flight are
+not touched. A pool of weight 0 gets nothing, not even a retry: its cluster may be at
+``target_capacity`` 0, with no replica to answer.
 """
 
 from __future__ import annotations
@@ -36,20 +43,55 @@ _HOP_BY_HOP = {
 }
 
 
+class _Pool:
+    """One cluster's healthy proxies and its share of the traffic."""
+
+    def __init__(self, weight: int, backends: Sequence[str]) -> None:
+        self.weight = weight
+        self.backends = list(backends)
+        self.credit = 0  # smooth weighted round robin (nginx's)
+        self._turn = itertools.count()
+
+    def order(self) -> list[str]:
+        if not self.backends:
+            return []
+        start = next(self._turn) % len(self.backends)
+        return self.backends[start:] + self.backends[:start]
+
+
 class _Endpoint:
     def __init__(self, port: int) -> None:
         self.port = port
-        self.backends: list[str] = []
-        self._turn = itertools.count()
+        self.pools: list[_Pool] = []
         self.runner: web.AppRunner | None = None
         self.session: aiohttp.ClientSession | None = None
 
+    @property
+    def backends(self) -> list[str]:
+        return [b for pool in self.pools if pool.weight > 0 for b in pool.backends]
+
+    def route(self, split: Sequence[tuple[int, Sequence[str]]]) -> None:
+        """Replace the pools; a pool keeping its backends keeps its place in the rotation."""
+        old = {tuple(p.backends): p for p in self.pools}
+        pools = []
+        for weight, backends in split:
+            pool = old.get(tuple(backends)) or _Pool(weight, backends)
+            pool.weight = weight
+            pools.append(pool)
+        self.pools = pools
+
     def order(self) -> list[str]:
-        backends = list(self.backends)
-        if not backends:
+        """The backends to try for one request: the chosen pool's first, then the other
+        weighted pools' (a connection refused is retried elsewhere)."""
+        live = [p for p in self.pools if p.weight > 0 and p.backends]
+        if not live:
             return []
-        start = next(self._turn) % len(backends)
-        return backends[start:] + backends[:start]
+        total = sum(p.weight for p in live)
+        for pool in live:
+            pool.credit += pool.weight
+        chosen = max(live, key=lambda p: p.credit)
+        chosen.credit -= total
+        return chosen.order() + [b for p in live if p is not chosen for b in p.order()]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -90,6 +132,11 @@ class ServeProxy:
 
     def ensure(self, key: str, port: int, backends: Sequence[str]) -> None:
         """Listen on *port* for *key* (once) and forward to *backends* from now on."""
+        self.ensure_split(key, port, [(100, backends)])
+
+    def ensure_split(self, key: str, port: int, split: Sequence[tuple[int, Sequence[str]]]) -> None:
+        """Listen on *port* for *key* (once) and deal new requests to the pools of *split*
+        ((weight, backends) pairs) in proportion to their weights from now on."""
         endpoint = self._endpoints.get(key)
         if endpoint is None or endpoint.port != port:
             if endpoint is not None:
@@ -97,11 +144,16 @@ class ServeProxy:
             endpoint = _Endpoint(port)
             self._call(self._start(endpoint))
             self._endpoints[key] = endpoint
-        endpoint.backends = list(backends)
+        endpoint.route(split)
 
     def backends(self, key: str) -> list[str]:
         endpoint = self._endpoints.get(key)
         return list(endpoint.backends) if endpoint else []
+
+    def pools(self, key: str) -> list[tuple[int, list[str]]]:
+        """The (weight, backends) pools *key* forwards to now."""
+        endpoint = self._endpoints.get(key)
+        return [(p.weight, list(p.backends)) for p in endpoint.pools] if endpoint else []
 
     def remove(self, key: str) -> None:
         endpoint = self._endpoints.pop(key, None)
