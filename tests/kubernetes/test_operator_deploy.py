@@ -33,6 +33,10 @@ KUBERAY_ROLE: dict[tuple[str, str], set[str]] = {
     ("coordination.k8s.io", "leases"): {"create", "get", "list", "update"},
     ("discovery.k8s.io", "endpointslices"): {"get", "list", "watch"},
     ("networking.k8s.io", "ingresses"): _ALL,
+    **{
+        ("gateway.networking.k8s.io", r): {"create", "delete", "get", "list", "update", "watch"}
+        for r in ("gateways", "httproutes")
+    },
     ("rbac.authorization.k8s.io", "rolebindings"): {"create", "delete", "get", "list", "watch"},
     ("rbac.authorization.k8s.io", "roles"): {"create", "delete", "get", "list", "update", "watch"},
     **{("ray.io", r): _ALL for r in ("rayclusters", "raycronjobs", "rayjobs", "rayservices")},

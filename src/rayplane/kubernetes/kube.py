@@ -48,6 +48,9 @@ _KIND_TABLE = (
     ("ray.io", "v1", "RayJob", "rayjobs"),
     ("ray.io", "v1", "RayService", "rayservices"),
     ("ray.io", "v1", "RayCronJob", "raycronjobs"),
+    # NewClusterWithIncrementalUpgrade's routing (Gateway API CRDs must be installed)
+    ("gateway.networking.k8s.io", "v1", "Gateway", "gateways"),
+    ("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes"),
 )
 KINDS: dict[str, Any] = {
     kind: create_namespaced_resource(group, version, kind, plural)

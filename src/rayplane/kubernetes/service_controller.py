@@ -12,6 +12,12 @@ this module observes and acts:
   and **switch traffic** by setting the selectors of ``<svc>-head-svc`` and
   ``<svc>-serve-svc`` to the promoted cluster (creating them the first time), which is
   KubeRay's zero-downtime switch;
+* NewClusterWithIncrementalUpgrade: **route traffic** by weight through KubeRay's Gateway
+  ``<svc>-gateway`` and HTTPRoute ``<svc>-httproute`` over the clusters' own
+  ``<cluster>-serve-svc`` Services (:mod:`.builders.gateway`), weights updated each step;
+  a failed ``target_capacity`` PUT stops the pass so status never claims a capacity Serve
+  was not given. No Gateway controller ships with rayplane: the user's (Istio, Envoy
+  Gateway, ...) serves the route;
 * the head Pod's ``ray.io/serve`` label follows its proxy's health (KubeRay's
   updateHeadPodServeLabel); the finalizer ``ray.io/rayservice-finalizer`` is removed once a
   deleted service has no cluster left.
@@ -37,6 +43,7 @@ from rayplane.kubernetes.builders import (
     rayservice_serve_service,
 )
 from rayplane.kubernetes.builders import labels as L
+from rayplane.kubernetes.builders.gateway import rayservice_gateway, rayservice_http_route
 from rayplane.kubernetes.builders.names import owner_head_service_name, serve_service_name
 from rayplane.kubernetes.controller import KindController, parse_cluster
 from rayplane.kubernetes.kube import KubeError, Obj
@@ -54,6 +61,7 @@ from rayplane.reconcile.service import (
     ObservedServiceCluster,
     Promote,
     RemoveServeEndpoint,
+    RouteTraffic,
     ServiceAction,
     SwitchTraffic,
     UpdateCluster,
@@ -110,6 +118,8 @@ class RayServiceController(KindController[RayService, None]):
 
         clusters, heads = await self._observe_clusters(svc, raw)
         serving = await self.ctx.kube.get("Service", namespace, serve_service_name(name))
+        if serving is None:  # incremental: no <svc>-serve-svc; the head Service says
+            serving = await self.ctx.kube.get("Service", namespace, owner_head_service_name(name))
         serving_cluster = ((serving or {}).get("spec") or {}).get("selector", {}).get(L.CLUSTER)
         observed = ObservedService.of(
             svc,
@@ -182,13 +192,14 @@ class RayServiceController(KindController[RayService, None]):
                 heads[model.name] = head
             ready_workers = sum(1 for _, n in nodes if n.kind == "worker" and n.running_and_ready)
             apps: Any = None
+            capacity: float | None = None
             serve_error: str | None = None
             proxy_healthy = False
             if is_true(status.conditions, "HeadPodReady"):
                 url = self._dashboard_url(model)
                 try:
                     state = await self.ctx.in_thread(self._get_applications(url))
-                    apps = state.applications
+                    apps, capacity = state.applications, state.target_capacity
                 except Exception as exc:
                     serve_error = str(exc)
                 head_ip = ((head or {}).get("status") or {}).get("podIP")
@@ -206,6 +217,7 @@ class RayServiceController(KindController[RayService, None]):
                     worker_serve_endpoints=ready_workers,
                     head_proxy_healthy=proxy_healthy,
                     cached_serve_config=self.serve_cache.get((ns, model.name)),
+                    serve_target_capacity=capacity,
                 )
             )
         return observed, heads
@@ -281,10 +293,14 @@ class RayServiceController(KindController[RayService, None]):
                 await self.ctx.in_thread(self._put_config(url, action.config))
             except Exception as exc:
                 await self.ctx.event(raw, "FailedToUpdateServeApplications", str(exc), warning=True)
+                if "target_capacity" in action.config:  # status must not move without it
+                    raise KubeError(f"target_capacity not set on {action.cluster}: {exc}") from exc
                 return
             self.serve_cache[(ns, action.cluster)] = action.config_yaml
         elif isinstance(action, SwitchTraffic):
             await self._switch(svc, action.to_cluster)
+        elif isinstance(action, RouteTraffic):
+            await self._route(raw, svc, action)
         elif isinstance(action, RemoveServeEndpoint):
             await self.ctx.kube.delete("Service", ns, serve_service_name(svc.name))
             await self.ctx.kube.delete("Service", ns, owner_head_service_name(svc.name))
@@ -308,3 +324,27 @@ class RayServiceController(KindController[RayService, None]):
             if (existing.get("spec") or {}).get("selector") != wanted["spec"]["selector"]:
                 patch = {"spec": {"selector": wanted["spec"]["selector"]}}
                 await self.ctx.kube.patch("Service", svc.namespace, name, patch)
+
+    async def _route(self, raw: Obj, svc: RayService, action: RouteTraffic) -> None:
+        """The clusters' serve Services, the Gateway and the HTTPRoute with the weights."""
+        backends: list[tuple[str, int, int]] = []
+        for cluster, weight in action.weights:
+            model = await self._cluster_model(svc.namespace, cluster)
+            if model is None:
+                continue
+            await self.ctx.kube.ensure(rayservice_serve_service(svc, model))
+            backends.append((cluster, _serve_port(model), weight))
+        if not backends:
+            return
+        for wanted in (rayservice_gateway(svc), rayservice_http_route(svc, backends)):
+            kind, name = wanted["kind"], wanted["metadata"]["name"]
+            existing = await self.ctx.kube.get(kind, svc.namespace, name)
+            if existing is None:
+                await self.ctx.kube.create(wanted)
+                what = "CreatedGateway" if kind == "Gateway" else "CreatedHTTPRoute"
+                await self.ctx.event(raw, what, f"Created {kind} {svc.namespace}/{name}")
+            elif existing.get("spec") != wanted["spec"]:
+                existing["spec"] = wanted["spec"]
+                await self.ctx.kube.replace(existing)
+                what = "UpdatedGateway" if kind == "Gateway" else "UpdatedHTTPRoute"
+                await self.ctx.event(raw, what, f"Updated {kind} {svc.namespace}/{name}")

@@ -26,6 +26,8 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "clusterrolebindings": ("/apis/rbac.authorization.k8s.io/v1", False),
     "leases": ("/apis/coordination.k8s.io/v1", True),
     "ingresses": ("/apis/networking.k8s.io/v1", True),
+    "gateways": ("/apis/gateway.networking.k8s.io/v1", True),
+    "httproutes": ("/apis/gateway.networking.k8s.io/v1", True),
     "rayclusters": ("/apis/ray.io/v1", True),
     "rayjobs": ("/apis/ray.io/v1", True),
     "rayservices": ("/apis/ray.io/v1", True),
