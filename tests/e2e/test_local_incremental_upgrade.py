@@ -9,6 +9,7 @@ Ordering is asserted, not times; the waits' deadlines are safety nets.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import Any
 
@@ -122,7 +123,7 @@ def test_incremental_upgrade_moves_traffic_in_steps_without_failures(local: Loca
     assert fractions[0] == 0.0 and fractions[-1] == 1.0
     # Up in steps: never back by more than one response's worth of reordering, and the
     # intermediate shares of stepSizePercent 25 were each served for a while.
-    assert all(b >= a - 0.1 for a, b in zip(fractions, fractions[1:], strict=False)), fractions
+    assert all(b >= a - 0.1 for a, b in itertools.pairwise(fractions)), fractions
     for step in (0.25, 0.5, 0.75):
         assert any(abs(f - step) <= 0.05 for f in fractions), (step, fractions)
     # Status moved the same way: KubeRay's trafficRoutedPercent, step by step.
