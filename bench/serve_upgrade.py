@@ -115,14 +115,10 @@ def main() -> None:
 
         detail = wait(ready, 900, poll=1)
         endpoint = detail["local"]["endpoint"] + "/"
-        cluster = (
-            client.get(
-                "RayCluster", "default", detail["status"]["activeServiceStatus"]["rayClusterName"]
-            )
-            or {}
+        head_serve = _head_serve_port(
+            client, detail["status"]["activeServiceStatus"]["rayClusterName"]
         )
-        head = next(n for n in cluster["local"]["nodes"] if n["kind"] == "head")
-        floor = Load(f"http://127.0.0.1:{head['ports']['serve']}/", RATE, 20).start().wait()
+        floor = Load(f"http://127.0.0.1:{head_serve}/", RATE, 20).start().wait()
         steady = Load(endpoint, RATE, 20).start().wait()
         blue_green = upgrade("v2", incremental=False)
         gradual = upgrade("v3", incremental=True)
@@ -149,6 +145,19 @@ def main() -> None:
         for label, result in (("blue/green", blue_green), ("incremental", gradual)):
             if result.failures:
                 print(f"{label}: first failure: {result.failures[0]}")
+
+
+def _head_serve_port(client: Any, cluster: str) -> int:
+    """The Serve port of the cluster's head (its proxy holds the replicas)."""
+    from rayplane.local.store import Store
+
+    store = Store(client.settings.home / "state.db")
+    try:
+        found = store.get("RayCluster", "default", cluster)
+        assert found is not None
+        return next(int(n.ports["serve"]) for n in store.nodes(found.uid) if n.kind == "head")
+    finally:
+        store.close()
 
 
 if __name__ == "__main__":
