@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rayplane.reconcile.service import RouteTraffic, ServicePlan
+from rayplane.reconcile.service import ApplyServeConfig, RouteTraffic, ServicePlan
 from tests.reconcile.test_service_reconciler import FakeRuntime, cond, group, of, service
 
 OPTIONS = {
@@ -132,3 +132,16 @@ def test_reverting_the_spec_mid_upgrade_rolls_traffic_back() -> None:
         rt.step()
     assert set(rt.clusters) == {old}  # the new one is deleted, and no other is built
     assert new not in rt.clusters
+
+
+def test_the_first_config_put_and_a_capacity_change_are_never_in_one_pass() -> None:
+    rt = Recorder(incremental_service())
+    rt.bring_up()
+    new = upgrade(rt)
+    for _ in range(10):
+        p = rt.step()
+        puts = [a.cluster for a in of(p, ApplyServeConfig)]
+        assert len(puts) == len(set(puts)), p.actions
+    assert [c for c, cfg in rt.puts if c == new][:2] == [new, new]
+    first, second = [cfg["target_capacity"] for c, cfg in rt.puts if c == new][:2]
+    assert (first, second) == (0, 100)

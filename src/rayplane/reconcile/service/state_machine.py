@@ -569,6 +569,10 @@ class _Pass:
         """KubeRay's applyServeTargetCapacity: PUT the config with the new capacity."""
         if not cluster.head_ready or cluster.serve_apps is None or cluster.serve_error:
             return False
+        if not cluster.cached_serve_config or any(
+            isinstance(a, ApplyServeConfig) and a.cluster == cluster.name for a in self.actions
+        ):
+            return False  # its config goes first, alone; the capacity moves on a later pass
         wanted = cluster.cached_serve_config or self.spec.serve_config_v2 or ""
         config = self.parse_serve_config(wanted) if wanted else None
         if config is None:
