@@ -84,7 +84,7 @@ def events(local: Local) -> list[dict[str, Any]]:
     try:
         found = store.get("RayService", "default", NAME)
         assert found is not None
-        return list(reversed(store.events(found.uid, limit=200)))
+        return store.events(found.uid, limit=200)
     finally:
         store.close()
 
