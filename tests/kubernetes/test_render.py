@@ -458,7 +458,15 @@ def test_rayservice_incremental_upgrade_names_the_serve_service_per_cluster() ->
     }
     objects = rendered(raw)
     cluster_name = objects[0]["metadata"]["name"]
-    assert inventory(objects)[-1] == f"Service/{cluster_name}-serve-svc"
+    assert inventory(objects)[-3:] == [
+        f"Service/{cluster_name}-serve-svc",
+        f"Gateway/{raw['metadata']['name']}-gateway",
+        f"HTTPRoute/{raw['metadata']['name']}-httproute",
+    ]
+    route = objects[-1]["spec"]["rules"][0]
+    assert route["backendRefs"][0]["name"] == f"{cluster_name}-serve-svc"
+    assert route["backendRefs"][0]["weight"] == 100
+    assert objects[-2]["spec"]["gatewayClassName"] == "istio"
 
 
 # -- the CLI --------------------------------------------------------------------------------------

@@ -6,13 +6,15 @@ Services, the embedded GCS store's claim, the head Pod and the worker Pods the p
 reconciler asks for (replicas clamped to min/max, times numOfHosts), and the Redis cleanup
 Job a fault-tolerant cluster gets when it is deleted; for a RayJob its RayCluster with all
 of the above, the K8sJobMode submitter Job and ``<rayjob>-head-svc``; for a RayService its
-RayCluster with all of the above, ``<service>-head-svc`` and ``<service>-serve-svc``.
+RayCluster with all of the above, ``<service>-head-svc`` and ``<service>-serve-svc`` (with
+NewClusterWithIncrementalUpgrade: ``<cluster>-serve-svc``, the Gateway ``<service>-gateway``
+and the HTTPRoute ``<service>-httproute`` sending it all the traffic).
 
 What the API server or randomness would decide is made stable, so the same input always
 renders the same output: uids are placeholders derived from kind/namespace/name, generated
 names (``<cluster>-head-xxxxx``, ``<rayjob>-xxxxx``, multi-host replica names, job ids) get
 suffixes derived from the object. Not rendered: the token-auth Secret (its content is a
-random token), the RayService incremental-upgrade Gateway and HTTPRoute, OpenShift Routes,
+random token), OpenShift Routes,
 and objects of alpha features (TLS certificates, network policies, history server).
 """
 
@@ -55,6 +57,8 @@ from rayplane.kubernetes.builders import (
     wants_ingress,
     wants_serve_service,
 )
+from rayplane.kubernetes.builders.core_services import incremental_upgrade, service_ports
+from rayplane.kubernetes.builders.gateway import rayservice_gateway, rayservice_http_route
 from rayplane.kubernetes.builders.labels import NODE_TYPE, REDIS_CLEANUP
 from rayplane.kubernetes.builders.names import (
     fqdn,
@@ -219,12 +223,17 @@ def _render_service(
         options=options,
         uid=placeholder_uid("RayCluster", namespace, cluster_name),
     )
-    return [
+    objects = [
         cluster_manifest(cluster),
         *render_cluster(cluster, options, include_cleanup=include_cleanup),
         owner_head_service(service, cluster, options),
         rayservice_serve_service(service, cluster),
     ]
+    if incremental_upgrade(service):
+        serve_port = service_ports(cluster).get("serve", 8000)
+        objects.append(rayservice_gateway(service))
+        objects.append(rayservice_http_route(service, [(cluster.name, serve_port, 100)]))
+    return objects
 
 
 # -- stable stand-ins for what the API server and randomness decide ----------------------------
