@@ -332,7 +332,10 @@ class RayServiceController(KindController[RayService, None]):
             model = await self._cluster_model(svc.namespace, cluster)
             if model is None:
                 continue
-            await self.ctx.kube.ensure(rayservice_serve_service(svc, model))
+            serve_svc = rayservice_serve_service(svc, model)
+            # KubeRay creates it once and leaves it; a GET spares a 409 on every pass.
+            if not await self.ctx.kube.get("Service", svc.namespace, serve_svc["metadata"]["name"]):
+                await self.ctx.kube.ensure(serve_svc)
             backends.append((cluster, _serve_port(model), weight))
         if not backends:
             return
