@@ -128,6 +128,7 @@ def test_reverting_the_spec_mid_upgrade_rolls_traffic_back() -> None:
     assert rt.svc.status.active_service_status.ray_cluster_name == old  # type: ignore[union-attr]
     assert cond(rt.last, "UpgradeInProgress") == ("False", "NoPendingCluster")  # type: ignore[arg-type]
     assert cond(rt.last, "RollbackInProgress") is None
+    assert rt.svc.status.pending_service_status.application_statuses is None  # type: ignore[union-attr]
     for _ in range(3):
         rt.step()
     assert set(rt.clusters) == {old}  # the new one is deleted, and no other is built

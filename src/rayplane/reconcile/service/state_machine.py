@@ -300,7 +300,7 @@ class _Pass:
                 gradual, active, pending, pending_ready
             )
             if rolled_back:
-                pending = None  # dropped: the deletion rule removes it
+                pending, pending_apps = None, None  # dropped: the deletion rule removes it
             # The endpoint stays on the active cluster; the split moves traffic.
             target = active if (active_ready or pending_ready) else None
         else:
