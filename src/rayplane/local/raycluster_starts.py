@@ -16,6 +16,7 @@ from pathlib import Path
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
 from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import node_environment
+from rayplane.local.prometheus import dashboard_env
 from rayplane.local.homepaths import under_home
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.node_launcher import NodeLauncher
@@ -187,6 +188,8 @@ class NodeStarts:
             object_store_bytes=self.settings.object_store_bytes,
         )
         env.update(ports.env())
+        if group is None:  # the head's dashboard graphs come from this home's Prometheus
+            env.update(dashboard_env(self.settings.home, env))
         if group is not None:
             # Serve's per-worker proxy port: several proxies share this machine.
             env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(node.ports["serve"])

@@ -102,6 +102,8 @@ class Store:
             if part.exists():
                 part.chmod(0o600)
         self.path = path
+        #: Called with (reason, type) after each event is recorded (the /metrics counters).
+        self.event_listeners: list[Callable[[str, str], None]] = []
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             str(path), check_same_thread=False, isolation_level=None, timeout=30
@@ -306,6 +308,8 @@ class Store:
                 "WHERE uid=? ORDER BY id DESC LIMIT 200)",
                 (uid, uid),
             )
+        for listener in self.event_listeners:
+            listener(reason, type_)
 
     def events(self, uid: str, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:
