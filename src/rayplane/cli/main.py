@@ -212,6 +212,13 @@ def _register() -> None:
     app.add_typer(create_app, name="create")
     app.add_typer(scale_app, name="scale")
     app.command("completion")(completion_cmd)
+    _register_observability()
+
+
+def _register_observability() -> None:
+    from rayplane.cli.metrics_cmd import metrics_app
+
+    app.add_typer(metrics_app, name="metrics")
 
 
 def _register_driver_verbs() -> None:

@@ -96,7 +96,9 @@ class Controller:
         self.lock()
         server, _ = serve(self.settings.home / "controller.sock", self.handle)
         try:
-            self.metrics_address = self.metrics.serve(self.settings.home, self.settings.metrics_port)
+            self.metrics_address = self.metrics.serve(
+                self.settings.home, self.settings.metrics_port
+            )
         except OSError as exc:  # the controller still runs; status says why there are none
             log.warning("no /metrics: 127.0.0.1:%d: %s", self.settings.metrics_port, exc)
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -112,9 +112,7 @@ class LocalMetrics:
         for key in set(m.services) - set(services):
             m.service_gone(*key)
         for (ns, name), r in services.items():
-            m.service_seen(
-                ns, name, _true(r.status, "Ready"), _true(r.status, "UpgradeInProgress")
-            )
+            m.service_seen(ns, name, _true(r.status, "Ready"), _true(r.status, "UpgradeInProgress"))
         self._count_starts(clusters)
 
     def _count_starts(self, clusters: dict[tuple[str, str], StoredResource]) -> None:

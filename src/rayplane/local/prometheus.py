@@ -281,7 +281,7 @@ def up(
         "--storage.tsdb.retention.time=7d",
     ]
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+        proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
         )
     try:

@@ -16,7 +16,6 @@ from pathlib import Path
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
 from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import node_environment
-from rayplane.local.prometheus import dashboard_env
 from rayplane.local.homepaths import under_home
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
 from rayplane.local.node_launcher import NodeLauncher
@@ -28,6 +27,7 @@ from rayplane.local.ports import (
     port_is_free,
     ports_in_use,
 )
+from rayplane.local.prometheus import dashboard_env
 from rayplane.local.raycluster_describe import REGISTERED
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.kuberay import random_suffix

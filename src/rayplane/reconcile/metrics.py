@@ -57,7 +57,7 @@ class ServiceFacts:
 
 
 class _StateCollector(Collector):
-    def __init__(self, metrics: OperatorMetrics) -> None:
+    def __init__(self, metrics: ControlPlaneMetrics) -> None:
         self.metrics = metrics
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
