@@ -217,8 +217,10 @@ def _register() -> None:
 
 def _register_observability() -> None:
     from rayplane.cli.metrics_cmd import metrics_app
+    from rayplane.cli.top_cmd import top_cmd
 
     app.add_typer(metrics_app, name="metrics")
+    app.command("top")(top_cmd)
 
 
 def _register_driver_verbs() -> None:

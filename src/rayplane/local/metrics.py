@@ -16,10 +16,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 from prometheus_client import start_http_server
 
 from rayplane.local.loopback import LOOPBACK_IP
@@ -59,10 +59,11 @@ class LocalMetrics:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.metrics = ControlPlaneMetrics(refresh=self.refresh)
         self._lock = threading.Lock()  # scrapes may overlap; one refresh at a time
-        self._started_at = time.time()
+        # On psutil's clock, as the nodes' create_time is (it can differ from time.time()).
+        self._started_at = psutil.Process().create_time()
         self._seen_starts: set[tuple[str, float]] = set()
+        self.metrics = ControlPlaneMetrics(refresh=self.refresh)  # collects once, here
         self._server: Any = None
         self.port: int | None = None
 

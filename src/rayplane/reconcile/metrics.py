@@ -121,7 +121,7 @@ class ControlPlaneMetrics:
     """
 
     def __init__(self, refresh: Callable[[], None] | None = None) -> None:
-        self.refresh = refresh
+        self.refresh: Callable[[], None] | None = None  # not while registering (auto_describe)
         self.registry = CollectorRegistry(auto_describe=True)
         self.clusters: dict[Key, ClusterFacts] = {}
         self.jobs: dict[Key, JobFacts] = {}
@@ -175,6 +175,7 @@ class ControlPlaneMetrics:
             registry=self.registry,
         )
         self.registry.register(_StateCollector(self))
+        self.refresh = refresh
 
     # -- updates from the reconcilers -------------------------------------------------------------
 
