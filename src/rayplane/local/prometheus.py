@@ -118,15 +118,15 @@ def sync_targets(home: Path, store: Store) -> None:
         head = next((n for n in store.nodes(cluster.uid) if n.kind == "head"), None)
         if head is None or head.pid is None:
             continue
+        name = f"{_TARGET_PREFIX}{cluster.namespace}-{cluster.name}.json"
+        wanted.add(name)  # an unreadable file this pass keeps the targets last written
         source = Path(head.temp_dir) / "session_latest" / SERVICE_DISCOVERY_FILE
         try:
             discovery = json.loads(source.read_text())
         except (OSError, ValueError):
-            continue  # not written yet (the head is starting), or mid-replace
+            continue  # not written yet (the head is starting), or not Ray's JSON
         if not isinstance(discovery, list):
             continue
-        name = f"{_TARGET_PREFIX}{cluster.namespace}-{cluster.name}.json"
-        wanted.add(name)
         groups = cluster_targets(discovery, cluster.namespace, cluster.name)
         _write_if_changed(targets / name, json.dumps(groups, indent=1, sort_keys=True))
     address = controller_address(home)

@@ -126,6 +126,8 @@ class ControlPlaneMetrics:
         self.clusters: dict[Key, ClusterFacts] = {}
         self.jobs: dict[Key, JobFacts] = {}
         self.services: dict[Key, ServiceFacts] = {}
+        # First, so a scrape refreshes (``refresh``) before the gauges below are read.
+        self.registry.register(_StateCollector(self))
         self.cluster_provisioned_duration = Gauge(
             "kuberay_cluster_provisioned_duration_seconds",
             "The time, in seconds, when a RayCluster's `RayClusterProvisioned` status "
@@ -174,7 +176,6 @@ class ControlPlaneMetrics:
             ["reason", "type"],
             registry=self.registry,
         )
-        self.registry.register(_StateCollector(self))
         self.refresh = refresh
 
     # -- updates from the reconcilers -------------------------------------------------------------
