@@ -50,7 +50,9 @@ def _heads() -> list[tuple[str, Path]]:
 def up_cmd(
     port: Annotated[
         int | None,
-        typer.Option(help="Port on 127.0.0.1 (default: kept from the last up, else 9090 if free)"),
+        typer.Option(
+            help="Port on 127.0.0.1; 0: any free one (default: the last up's, else 9090 if free)"
+        ),
     ] = None,
     scrape_interval: Annotated[float, typer.Option(help="Seconds between scrapes")] = 10.0,
 ) -> None:
@@ -65,7 +67,7 @@ def up_cmd(
     out.print(f"prometheus: {found.url} (pid {found.pid})")
     if controller_address(home) is None:
         out.print("  the controller is not running: its /metrics joins when it starts")
-    if had_port != found.port:
+    if had_port != found.port and _heads():
         # Heads started before this port was chosen have no RAY_PROMETHEUS_HOST for it.
         out.print(
             "  clusters started before now keep their dashboard's own default Prometheus "

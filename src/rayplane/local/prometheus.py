@@ -263,8 +263,11 @@ def up(
     base = folder(home)
     base.mkdir(mode=0o700, exist_ok=True)
     (base / "targets").mkdir(exist_ok=True)
-    chosen = port or chosen_port(home) or (DEFAULT_PORT if _free(DEFAULT_PORT) else 0)
-    chosen = chosen or _any_free_port()
+    if port == 0:  # asked for any free port
+        chosen = _any_free_port()
+    else:
+        chosen = port or chosen_port(home) or (DEFAULT_PORT if _free(DEFAULT_PORT) else 0)
+        chosen = chosen or _any_free_port()
     if not _free(chosen):
         raise PrometheusError(
             f"127.0.0.1:{chosen} is in use: pass `rayplane metrics up --port N` with a free port"
