@@ -128,13 +128,20 @@ def test_job_duration_and_status(store: Store) -> None:
 
 
 def test_events_and_reconciles_are_counted(store: Store) -> None:
+    store.event("uid", "Old", "before this controller", "Warning")
     metrics = LocalMetrics(store)
-    store.event_listeners.append(metrics.event)
     store.event("uid", "CrashLoop", "node died", "Warning")
+    # The autoscaler is another process with its own connection to the store.
+    child = Store(store.path)
+    child.event("uid", "Autoscaler", "scaled workers to 2")
+    child.close()
     store.event("uid", "CrashLoop", "node died again", "Warning")
     metrics.reconciled("RayCluster", 0.01, ok=False)
     text = _samples(metrics)
     assert 'rayplane_events_total{reason="CrashLoop",type="Warning"} 2.0' in text
+    assert 'rayplane_events_total{reason="Autoscaler",type="Normal"} 1.0' in text
+    assert 'reason="Old"' not in text
+    assert 'reason="CrashLoop",type="Warning"} 2.0' in _samples(metrics)  # counted once
     assert 'controller_runtime_reconcile_total{controller="raycluster",result="error"} 1.0' in text
 
 

@@ -55,7 +55,6 @@ class Controller:
             raise SystemExit(str(exc)) from exc
         self.store = Store(settings.home / "state.db")
         self.metrics = LocalMetrics(self.store)
-        self.store.event_listeners.append(self.metrics.event)
         self.metrics_address: str | None = None
         self.launcher = ProcessLauncher()  # the one runtime port both controllers use
         self.clusters = RayClusterController(settings, self.store, self.launcher)

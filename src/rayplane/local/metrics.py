@@ -7,8 +7,9 @@ and in ``controller.metrics`` in the home, which the Prometheus target files rea
 
 The per-object series are computed from the store when Prometheus scrapes, as KubeRay
 lists its informer cache at scrape time: a deleted object's series go with it, and the
-reconcilers need no metrics calls. Counters (reconciles, node starts, events) are fed as
-things happen.
+reconcilers need no metrics calls. Reconciles are counted as they happen; node starts and
+events (the store's, the autoscaler child's decisions included) are counted from the store
+at each scrape, from where the last scrape stopped.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class LocalMetrics:
         # On psutil's clock, as the nodes' create_time is (it can differ from time.time()).
         self._started_at = psutil.Process().create_time()
         self._seen_starts: set[tuple[str, float]] = set()
+        self._last_event = store.last_event_id()  # events before this controller: not ours
         self.metrics = ControlPlaneMetrics(refresh=self.refresh)  # collects once, here
         self._server: Any = None
         self.port: int | None = None
@@ -72,9 +74,6 @@ class LocalMetrics:
     def reconciled(self, kind: str, seconds: float, ok: bool) -> None:
         """controller-runtime's names, one controller per kind (as KubeRay's are)."""
         self.metrics.reconciled(kind.lower(), seconds, "success" if ok else "error")
-
-    def event(self, reason: str, type_: str) -> None:
-        self.metrics.event(reason, type_)
 
     def refresh(self) -> None:
         with self._lock:
@@ -115,6 +114,9 @@ class LocalMetrics:
         for (ns, name), r in services.items():
             m.service_seen(ns, name, _true(r.status, "Ready"), _true(r.status, "UpgradeInProgress"))
         self._count_starts(clusters)
+        for event_id, reason, type_ in self.store.events_after(self._last_event):
+            self.metrics.event(reason, type_)
+            self._last_event = event_id
 
     def _count_starts(self, clusters: dict[tuple[str, str], StoredResource]) -> None:
         """Node processes started since this controller came up (adopted ones are not)."""
