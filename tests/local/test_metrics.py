@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from rayplane.clients.state_api import count_by_node, parse_nodes, pending_demand
+from rayplane.clients.state_api import cluster_load, count_by_node, parse_nodes, pending_demand
 from rayplane.local import dashboards, prometheus
 from rayplane.local.metrics import LocalMetrics
 from rayplane.local.store import Store, StoredNode
@@ -397,3 +397,33 @@ def test_pod_monitors_relabel_the_cluster_as_kuberay_does() -> None:
         relabel = endpoint["relabelings"][0]
         assert relabel["sourceLabels"] == ["__meta_kubernetes_pod_label_ray_io_cluster"]
         assert relabel["targetLabel"] == "ray_io_cluster"
+
+
+def test_top_reader_survives_a_failing_state_api() -> None:
+    summary = {
+        "result": True,
+        "data": {
+            "summary": [{"raylet": {"nodeId": "h", "instanceId": "rc-head", "isHeadNode": True}}],
+            "nodeLogicalResources": {"h": "1.0/2.0 CPU\n0B/1.00GiB memory"},
+        },
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/nodes":
+            return httpx.Response(200, json=summary)
+        if request.url.path.startswith("/api/v0/"):
+            return httpx.Response(500, text="state API timed out")
+        status = "Pending Demands:\n {'CPU': 4.0}: 1+ pending tasks/actors\n"
+        return httpx.Response(200, json={"result": True, "data": {"clusterStatus": status}})
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        load = cluster_load(client, "http://dashboard")
+    (node,) = load.nodes
+    assert (node.name, node.cpu_used, node.running_tasks, node.alive_actors) == (
+        "rc-head",
+        1.0,
+        None,  # unknown, not a misleading 0
+        None,
+    )
+    assert load.pending_demand == ["{'CPU': 4.0}: 1+ pending tasks/actors"]
+    assert any("state API" in p for p in load.problems)

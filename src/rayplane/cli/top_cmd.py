@@ -90,12 +90,12 @@ def _table(title: str, load: ClusterLoad) -> Table:
     return table
 
 
-def render(name: str | None, namespace: str | None, http: httpx.Client) -> Group:
+def render(name: str | None, namespace: str | None, http: httpx.Client) -> tuple[Group, bool]:
+    """The view, and whether the cluster asked for (or any) exists."""
     parts: list[Any] = []
     clusters = _clusters(name, namespace)
     if not clusters:
-        wanted = f"RayCluster {name}" if name else "no RayCluster"
-        parts.append(Text(f"{wanted} found" if not name else f"{wanted} not found"))
+        parts.append(Text(f"RayCluster {safe(name)} not found" if name else "no RayCluster"))
     for key, url, phase in clusters:
         if url is None:
             parts.append(Text(f"{key}: {phase}, no dashboard yet"))
@@ -110,7 +110,7 @@ def render(name: str | None, namespace: str | None, http: httpx.Client) -> Group
         parts.append(Text(f"  pending demand: {safe(demand)}"))
         for problem in load.problems:
             parts.append(Text(f"  {safe(problem)}", style="yellow"))
-    return Group(*parts)
+    return Group(*parts), bool(clusters)
 
 
 def top_cmd(
@@ -123,13 +123,16 @@ def top_cmd(
 ) -> None:
     """Each cluster's nodes: Ray's CPU, memory and object store use, tasks, actors, demand."""
     with httpx.Client(timeout=10.0) as http:
+        view, found = render(name, namespace, http)
         if once:
-            out.print(render(name, namespace, http))
+            out.print(view)
+            if name is not None and not found:
+                raise typer.Exit(1)
             return
-        with Live(render(name, namespace, http), console=out, auto_refresh=False) as live:
+        with Live(view, console=out, auto_refresh=False) as live:
             try:
                 while True:
                     time.sleep(interval)
-                    live.update(render(name, namespace, http), refresh=True)
+                    live.update(render(name, namespace, http)[0], refresh=True)
             except KeyboardInterrupt:
                 return
