@@ -19,7 +19,13 @@ import httpx
 import pytest
 import yaml
 
-from rayplane.clients.state_api import cluster_load, count_by_node, parse_nodes, pending_demand
+from rayplane.clients.state_api import (
+    cluster_load,
+    count_by_node,
+    cpus_held,
+    parse_nodes,
+    pending_demand,
+)
 from rayplane.local import dashboards, prometheus
 from rayplane.local.metrics import LocalMetrics
 from rayplane.local.store import Store, StoredNode
@@ -361,6 +367,12 @@ def test_node_rows_from_the_dashboard_summary() -> None:
 def test_state_counts_and_pending_demand() -> None:
     listed = {"result": {"result": [{"node_id": "a"}, {"node_id": "a"}, {"node_id": "b"}]}}
     assert count_by_node(listed) == {"a": 2, "b": 1}
+    tasks = {"result": {"result": [
+        {"node_id": "a", "type": "NORMAL_TASK", "required_resources": {"CPU": 1.0}},
+        {"node_id": "a", "type": "ACTOR_TASK", "required_resources": {"CPU": 1.0}},
+    ]}}  # fmt: skip
+    actors = {"result": {"result": [{"node_id": "b", "required_resources": {"CPU": 0.5}}]}}
+    assert cpus_held(tasks, actors) == {"a": 1.0, "b": 0.5}  # an actor's call holds nothing more
     report = (
         "Resources\n---\nTotal Usage:\n 1.0/1.0 CPU\n\nPending Demands:\n"
         " {'CPU': 0.5}: 2+ pending tasks/actors\n {'GPU': 1.0}: 1+ pending tasks/actors\n"

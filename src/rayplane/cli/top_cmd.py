@@ -105,7 +105,13 @@ def render(name: str | None, namespace: str | None, http: httpx.Client) -> tuple
         except (httpx.HTTPError, ValueError) as exc:
             parts.append(Text(f"{key}: dashboard {url} not answering ({type(exc).__name__})"))
             continue
-        parts.append(_table(f"{key}  {len(load.nodes)} nodes  {url}", load))
+        # Ray keeps nodes that left (scaled down, crashed) in its list as DEAD; they are
+        # counted, not shown: the question is what the cluster is doing now.
+        alive = [n for n in load.nodes if n.state != "DEAD"]
+        dead = len(load.nodes) - len(alive)
+        gone = f" ({dead} dead not shown)" if dead else ""
+        title = f"{key}  {len(alive)} nodes{gone}  {url}"
+        parts.append(_table(title, ClusterLoad(alive, load.pending_demand, load.problems)))
         demand = ", ".join(load.pending_demand) if load.pending_demand else "none"
         parts.append(Text(f"  pending demand: {safe(demand)}"))
         for problem in load.problems:
