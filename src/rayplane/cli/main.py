@@ -212,6 +212,15 @@ def _register() -> None:
     app.add_typer(create_app, name="create")
     app.add_typer(scale_app, name="scale")
     app.command("completion")(completion_cmd)
+    _register_observability()
+
+
+def _register_observability() -> None:
+    from rayplane.cli.metrics_cmd import metrics_app
+    from rayplane.cli.top_cmd import top_cmd
+
+    app.add_typer(metrics_app, name="metrics")
+    app.command("top")(top_cmd)
 
 
 def _register_driver_verbs() -> None:

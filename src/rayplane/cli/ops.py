@@ -206,6 +206,7 @@ def controller_status() -> None:
         out.print(f"not running ({ctl.settings.home})")
         raise typer.Exit(1) from exc
     out.print(f"running: pid {info['pid']}, version {info['version']}, home {info['home']}")
+    out.print(f"metrics: {info.get('metrics') or 'not served (see the controller log)'}")
 
 
 @controller_app.command("stop")

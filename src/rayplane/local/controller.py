@@ -23,7 +23,9 @@ from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.errors import RayplaneError
 from rayplane.local.admission import data_size_problem, identity_problem
+from rayplane.local.metrics import LocalMetrics
 from rayplane.local.node_launcher import ProcessLauncher
+from rayplane.local.prometheus import sync_targets
 from rayplane.local.raycluster_controller import RayClusterController, blocking_failure
 from rayplane.local.raycronjob_controller import RayCronJobController
 from rayplane.local.rayjob_controller import RayJobController
@@ -52,6 +54,8 @@ class Controller:
         except HomeError as exc:
             raise SystemExit(str(exc)) from exc
         self.store = Store(settings.home / "state.db")
+        self.metrics = LocalMetrics(self.store)
+        self.metrics_address: str | None = None
         self.launcher = ProcessLauncher()  # the one runtime port both controllers use
         self.clusters = RayClusterController(settings, self.store, self.launcher)
         self.jobs = RayJobController(settings, self.store, self.gates, launcher=self.launcher)
@@ -90,6 +94,12 @@ class Controller:
         """Serve the API and reconcile until SIGTERM/SIGINT or `controller stop`."""
         self.lock()
         server, _ = serve(self.settings.home / "controller.sock", self.handle)
+        try:
+            self.metrics_address = self.metrics.serve(
+                self.settings.home, self.settings.metrics_port
+            )
+        except OSError as exc:  # the controller still runs; status says why there are none
+            log.warning("no /metrics: 127.0.0.1:%d: %s", self.settings.metrics_port, exc)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop())
         log.info("controller %s up (pid %d, home %s)", __version__, os.getpid(), self.settings.home)
@@ -100,6 +110,10 @@ class Controller:
                     self.reconcile_all()
                 except Exception:  # one bad pass must not end the controller
                     log.exception("reconcile pass failed")
+                try:
+                    sync_targets(self.settings.home, self.store)
+                except OSError:
+                    log.warning("writing Prometheus target files failed", exc_info=True)
                 # While nodes are starting, look often: readiness is what users wait for.
                 busy = self.clusters.busy() or self.jobs.busy() or self.services.busy()
                 interval = 0.25 if busy else self.settings.reconcile_interval_s
@@ -108,6 +122,7 @@ class Controller:
         finally:
             server.shutdown()
             server.server_close()
+            self.metrics.close(self.settings.home)
             Path(self.settings.home / "controller.sock").unlink(missing_ok=True)
             self.clusters.close()
             self.services.close()
@@ -123,6 +138,7 @@ class Controller:
 
     def reconcile_all(self) -> None:
         for resource in self.store.resources():
+            started, ok = time.monotonic(), False
             try:
                 if resource.kind == "RayCluster":
                     self.clusters.reconcile(resource)
@@ -132,6 +148,7 @@ class Controller:
                     self.services.reconcile(resource)
                 elif resource.kind == "RayCronJob":
                     self.cronjobs.reconcile(resource)
+                ok = True
             except Exception as exc:
                 log.exception(
                     "reconciling %s %s/%s failed", resource.kind, resource.namespace, resource.name
@@ -139,6 +156,8 @@ class Controller:
                 self.store.event(
                     resource.uid, "ReconcileError", f"{type(exc).__name__}: {exc}", "Warning"
                 )
+            finally:
+                self.metrics.reconciled(resource.kind, time.monotonic() - started, ok)
 
     # API -----------------------------------------------------------------------------------------
 
@@ -149,6 +168,9 @@ class Controller:
                 "pid": os.getpid(),
                 "version": __version__,
                 "home": str(self.settings.home),
+                "metrics": f"http://{self.metrics_address}/metrics"
+                if self.metrics_address
+                else None,
             }
         if parts == ["shutdown"] and method == "POST":
             self.stop()

@@ -27,6 +27,7 @@ from rayplane.local.ports import (
     port_is_free,
     ports_in_use,
 )
+from rayplane.local.prometheus import dashboard_env
 from rayplane.local.raycluster_describe import REGISTERED
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.kuberay import random_suffix
@@ -187,6 +188,8 @@ class NodeStarts:
             object_store_bytes=self.settings.object_store_bytes,
         )
         env.update(ports.env())
+        if group is None:  # the head's dashboard graphs come from this home's Prometheus
+            env.update(dashboard_env(self.settings.home, env))
         if group is not None:
             # Serve's per-worker proxy port: several proxies share this machine.
             env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(node.ports["serve"])

@@ -307,6 +307,20 @@ class Store:
                 (uid, uid),
             )
 
+    def events_after(self, after_id: int) -> list[tuple[int, str, str]]:
+        """(id, reason, type) of every event recorded after *after_id*, any process's
+        (the autoscaler child writes its decisions here too): /metrics counts them."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, reason, type FROM events WHERE id > ? ORDER BY id", (after_id,)
+            ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def last_event_id(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+        return int(row[0])
+
     def events(self, uid: str, limit: int = 20) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(

@@ -79,6 +79,7 @@ def load_local(environ: Mapping[str, str] | None = None) -> LocalSettings:
         autoscaler_interval_s=_float(
             env, "AUTOSCALER_UPDATE_INTERVAL_S", base.autoscaler_interval_s
         ),
+        metrics_port=int(_float(env, "RAYPLANE_METRICS_PORT", float(base.metrics_port))),
     )
 
 

@@ -58,3 +58,6 @@ class LocalSettings:
     # only that child reads it, from the environment the controller built for it out of the
     # cluster's autoscalerOptions.env (as Ray's sidecar reads its container's).
     autoscaler_interval_s: float = DEFAULT_AUTOSCALER_INTERVAL_S
+    # [RAYPLANE_METRICS_PORT] The controller's /metrics port on 127.0.0.1; 0 picks a free
+    # one at each start (`controller status` and `rayplane metrics` say which).
+    metrics_port: int = 0
