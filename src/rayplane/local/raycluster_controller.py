@@ -23,6 +23,7 @@ from rayplane.local.history import History
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
+from rayplane.local.ray_envs import IMAGE_PULL
 from rayplane.local.raycluster_describe import (
     REGISTERED,
     add_local_status,
@@ -68,7 +69,7 @@ def blocking_failure(status: dict[str, Any] | None) -> str | None:
         if (
             condition.get("type") == "ReplicaFailure"
             and condition.get("status") == "True"
-            and message.startswith((CRASH_LOOP, CONFIG_ERROR))
+            and message.startswith((CRASH_LOOP, CONFIG_ERROR, IMAGE_PULL))
         ):
             return message
     return None

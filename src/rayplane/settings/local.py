@@ -15,6 +15,11 @@ from pathlib import Path
 #: a node starts in seconds).
 DEFAULT_AUTOSCALER_INTERVAL_S = 1.0
 
+#: RAYPLANE_RAY_VERSIONS values: run the installed Ray, or install the asked-for one.
+RAY_VERSIONS_INSTALLED = "installed"
+RAY_VERSIONS_INSTALL = "install"
+RAY_VERSIONS_CHOICES = (RAY_VERSIONS_INSTALLED, RAY_VERSIONS_INSTALL)
+
 
 @dataclass(frozen=True)
 class LocalSettings:
@@ -58,3 +63,7 @@ class LocalSettings:
     # only that child reads it, from the environment the controller built for it out of the
     # cluster's autoscalerOptions.env (as Ray's sidecar reads its container's).
     autoscaler_interval_s: float = DEFAULT_AUTOSCALER_INTERVAL_S
+    # [RAYPLANE_RAY_VERSIONS] What a cluster whose rayVersion is not the installed Ray runs:
+    # "installed" (the installed Ray, with a note) or "install" (a virtualenv with that Ray
+    # built on demand under $RAYPLANE_HOME/ray-envs, as KubeRay runs the image's Ray).
+    ray_versions: str = RAY_VERSIONS_INSTALLED
