@@ -17,8 +17,9 @@ Why it is built this way:
   looks usable. A file lock per version keeps two clusters (or two processes) from
   building the same env at once: the second waits and finds it done.
 - pip writes absolute paths into console scripts' shebangs; those are rewritten to the
-  final path before the rename, and ``python -B`` keeps the check from leaving bytecode
-  that names the temporary folder.
+  final path before the rename. Bytecode is compiled in the temporary folder as if it were
+  the final one (compileall's -s/-p), and ``python -B`` keeps the check from leaving
+  bytecode that names the temporary folder.
 - Nodes run ``python -m rayplane.local.ray_cli``, so rayplane must be importable in the
   env, but its own dependencies (pydantic, httpx...) must not be: Ray pins its own. The
   env gets a ``rayplane-shim`` folder holding only a symlink to this rayplane package, put
@@ -286,6 +287,18 @@ def pip_builder(target: Path, version: str, say: Progress) -> None:
         say,
         version,
         "install Ray",
+    )
+    # Bytecode now, naming the final folder (-s/-p), not at the first `ray start`: a head
+    # whose every process compiles Ray at once misses Ray's 30 s raylet window on a busy
+    # machine.
+    final = target.parent / version
+    say("compiling Ray's bytecode")
+    _run(
+        [python, "-m", "compileall", "-q", "-j", "0", "-s", str(target), "-p", str(final)]
+        + [str(site) for site in (target / "lib").glob("python*/site-packages")],
+        say,
+        version,
+        "compile Ray",
     )
     check = subprocess.run(
         [python, "-B", "-c", "import ray; print(ray.__version__)"],
