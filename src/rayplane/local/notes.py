@@ -150,11 +150,14 @@ def ray_version_note(
             check_version(wanted, f"{where}.rayVersion")
         except RayEnvError as exc:
             return [f"{exc} The installed Ray {installed} cannot stand in when installing."]
-        return [
+        note = (
             f"rayVersion is {wanted}: its nodes run Ray {wanted} from a virtualenv under "
             f"$RAYPLANE_HOME/{ENVS_DIR}/{wanted} (built on first use from the package index; "
             f"RAYPLANE_RAY_VERSIONS=install), not the installed Ray {installed}."
-        ]
+        )
+        if spec.autoscaling:
+            note += f" Its autoscaler runs the installed Ray {installed} (not the sidecar's)."
+        return [note]
     return [
         f"rayVersion is {wanted} but the installed Ray is {installed}; the local runtime "
         f"runs the installed one. To run {wanted} as written, start the controller with "
