@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 import rayplane
+from rayplane.api.k8s import PodTemplateSpec
 from rayplane.api.raycluster import RayCluster
+from rayplane.api.rayjob import RayJob
 from rayplane.local import ray_envs
 from rayplane.local.fake_launcher import FakeLauncher
 from rayplane.local.notes import local_notes, ray_version_note
@@ -34,7 +36,9 @@ from rayplane.local.ray_envs import (
     wanted_version,
 )
 from rayplane.local.raycluster_controller import RayClusterController, blocking_failure
+from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.store import Store
+from rayplane.reconcile.job import CreateSubmitter
 from rayplane.settings import LocalSettings, SettingsError, load_local
 
 OLDER = "2.59.0"
@@ -285,3 +289,34 @@ def test_the_installed_version_needs_no_env(pinned_controller: Any) -> None:
     _pass(controller, store)
     (launch,) = launcher.launches
     assert "ray-envs" not in launch.argv[0]
+
+
+def test_a_pinned_rayjobs_submitter_runs_the_envs_ray(tmp_path: Path) -> None:
+    """K8sJobMode's `ray job submit` is the env's, as KubeRay's submitter is the image's."""
+    home = tmp_path / "home"
+    ensure(home, OLDER, builder=fake_builder([]))
+    store = Store(home / "state.db")
+    spawn = FakeLauncher()
+    settings = LocalSettings(home=home, temp_root=tmp_path / "t", ray_versions="install")
+    jobs = RayJobController(settings, store, launcher=spawn)
+    stored = store.put(
+        "RayJob", "default", "etl", {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {}}
+    )
+    action = CreateSubmitter(
+        name="etl",
+        command=["ray", "job", "submit"],
+        env=[],
+        backoff_limit=0,
+        labels={},
+        template=PodTemplateSpec.model_validate({"spec": {"containers": [{"name": "s"}]}}),
+    )
+    pinned = {"entrypoint": "x", "rayClusterSpec": _cluster(OLDER)["spec"]}
+    job = RayJob.model_validate({"metadata": {"name": "etl"}, "spec": pinned})
+    jobs._create_submitter(stored, job, action, {})
+    env_bin = str(home / "ray-envs" / OLDER / "bin")
+    assert spawn.envs[0]["PATH"].split(os.pathsep)[0] == env_bin
+    unpinned = {"entrypoint": "x", "rayClusterSpec": _cluster(installed_ray() or "0")["spec"]}
+    job = RayJob.model_validate({"metadata": {"name": "etl2"}, "spec": unpinned})
+    jobs._create_submitter(stored, job, action, {})
+    assert spawn.envs[1].get("PATH", "").split(os.pathsep)[0] != env_bin
+    store.close()

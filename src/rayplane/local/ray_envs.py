@@ -135,6 +135,14 @@ def is_ready(home: Path, version: str) -> bool:
     return (env_dir(home, version) / READY_FILE).is_file()
 
 
+def ready_python(home: Path, version: str) -> Path | None:
+    """*version*'s python if its env is built, else None (also for a hostile version)."""
+    try:
+        return env_python(home, version) if is_ready(home, version) else None
+    except RayEnvError:
+        return None
+
+
 @dataclass(frozen=True)
 class RayEnv:
     """One ready env, as `rayplane ray-envs list` shows it."""
