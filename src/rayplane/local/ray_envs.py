@@ -307,6 +307,7 @@ def pip_builder(target: Path, version: str, say: Progress) -> None:
         say,
         version,
         "compile Ray",
+        check=False,  # a package's stray unparsable file only costs its own bytecode
     )
     check = subprocess.run(
         [python, "-B", "-c", "import ray; print(ray.__version__)"],
@@ -337,7 +338,7 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-def _run(argv: list[str], say: Progress, version: str, what: str) -> None:
+def _run(argv: list[str], say: Progress, version: str, what: str, *, check: bool = True) -> None:
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
@@ -356,7 +357,7 @@ def _run(argv: list[str], say: Progress, version: str, what: str) -> None:
         condensed = condense(line)
         if condensed:
             say(condensed)
-    if proc.wait() != 0:
+    if proc.wait() != 0 and check:
         raise RayEnvError(failure_message(version, what, "\n".join(tail)))
 
 
