@@ -186,6 +186,21 @@ def test_pip_failures_name_the_cause_and_the_fix() -> None:
     assert "RAYPLANE_RAY_VERSIONS=installed" in missing
 
 
+def test_an_unreachable_index_is_not_reported_as_a_missing_version() -> None:
+    # What pip printed here with PIP_INDEX_URL on a closed port.
+    output = (
+        "WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError("
+        "'<HTTPConnection>: Failed to establish a new connection: [Errno 111] Connection "
+        "refused')': /simple/ray/\n"
+        "ERROR: Could not find a version that satisfies the requirement ray[default]==2.58.0 "
+        "(from versions: none)\n"
+        "ERROR: No matching distribution found for ray[default]==2.58.0"
+    )
+    message = failure_message("2.58.0", "install Ray", output)
+    assert "could not be reached" in message and "Connection refused" in message
+    assert "no ray[default]==2.58.0 wheel" not in message
+
+
 def test_only_an_opted_in_other_version_gets_an_env() -> None:
     installed = installed_ray()
     assert wanted_version(OLDER, "installed") is None

@@ -370,9 +370,34 @@ def condense(line: str) -> str:
     return ""
 
 
+_NETWORK_WORDS = (
+    "newconnectionerror",
+    "connection refused",
+    "connection broken",
+    "failed to establish a new connection",
+    "network is unreachable",
+    "name resolution",
+    "proxyerror",
+    "read timed out",
+)
+
+
 def failure_message(version: str, what: str, output: str) -> str:
     """Why pip failed, for a user: the field, the value, the cause and the fix."""
-    head = f"spec.rayVersion: could not {what} for Ray {version!r}"
+    head = f"spec.rayVersion: {version!r}: could not {what}"
+    # pip says "No matching distribution" also when it could not reach the index, so the
+    # network is checked first.
+    cut_off = [
+        line.strip()
+        for line in output.splitlines()
+        if any(word in line.lower() for word in _NETWORK_WORDS)
+    ]
+    if cut_off:
+        return (
+            f"{head}: the package index could not be reached ({cut_off[-1][:300]}). Check the "
+            "network or pip's index settings (PIP_INDEX_URL), or set "
+            "RAYPLANE_RAY_VERSIONS=installed to run the installed Ray."
+        )
     low = output.lower()
     if "no matching distribution" in low or "could not find a version" in low:
         py = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -381,15 +406,6 @@ def failure_message(version: str, what: str, output: str) -> str:
             f"{py} on this platform. Pick a Ray release that supports Python {py} (see "
             "`pip index versions ray`), or set RAYPLANE_RAY_VERSIONS=installed to run the "
             "installed Ray."
-        )
-    if any(
-        word in low
-        for word in ("connection", "network is unreachable", "name resolution", "proxyerror")
-    ):
-        return (
-            f"{head}: the package index could not be reached ({_last(output)}). Check the "
-            "network or pip's index settings (PIP_INDEX_URL), or set "
-            "RAYPLANE_RAY_VERSIONS=installed to run the installed Ray."
         )
     return f"{head}: {_last(output)}. Fix the cause and apply again."
 
