@@ -201,6 +201,16 @@ def test_an_unreachable_index_is_not_reported_as_a_missing_version() -> None:
     assert "no ray[default]==2.58.0 wheel" not in message
 
 
+def test_an_index_that_offers_nothing_says_both_causes() -> None:
+    # What pip printed here with PIP_INDEX_URL on a closed port and PIP_RETRIES=0.
+    output = (
+        "ERROR: Could not find a version that satisfies the requirement ray[default]==2.58.0 "
+        "(from versions: none)\nERROR: No matching distribution found for ray[default]==2.58.0"
+    )
+    message = failure_message("2.58.0", "install Ray", output)
+    assert "could not be reached" in message and "PIP_INDEX_URL" in message
+
+
 def test_only_an_opted_in_other_version_gets_an_env() -> None:
     installed = installed_ray()
     assert wanted_version(OLDER, "installed") is None

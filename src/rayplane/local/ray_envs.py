@@ -399,6 +399,15 @@ def failure_message(version: str, what: str, output: str) -> str:
             "RAYPLANE_RAY_VERSIONS=installed to run the installed Ray."
         )
     low = output.lower()
+    if "(from versions: none)" in low:
+        # Nothing at all for "ray": pip says the same when it could not ask the index
+        # (with PIP_RETRIES=0 it prints no connection warning first).
+        return (
+            f"{head}: the package index offered no Ray release at all: it could not be "
+            "reached, or it has no Ray for this Python and platform. Check the network or "
+            "pip's index settings (PIP_INDEX_URL), or set RAYPLANE_RAY_VERSIONS=installed "
+            "to run the installed Ray."
+        )
     if "no matching distribution" in low or "could not find a version" in low:
         py = f"{sys.version_info.major}.{sys.version_info.minor}"
         return (
