@@ -130,6 +130,35 @@ def test_opted_in_cluster_runs_the_ray_it_pins(installing: Local) -> None:
     assert f"run Ray {OLDER} from a virtualenv" in described, described
 
 
+def test_opted_in_rayjob_submits_and_drives_with_the_ray_it_pins(installing: Local) -> None:
+    """K8sJobMode: the submitter's `ray job submit` and the driver are the env's (cached by
+    the test above, so this one starts warm)."""
+    spec = cluster("unused")["spec"]
+    job = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "pinned-job", "namespace": "default"},
+        "spec": {
+            "entrypoint": "python -c 'import ray; ray.init(); print(\"RAY\", ray.__version__)'",
+            "shutdownAfterJobFinishes": True,
+            "rayClusterSpec": spec,
+        },
+    }
+    try:
+        result = installing.run(
+            "apply", "-f", "-", "--timeout", "600", input=yaml.safe_dump(job), timeout=700
+        )
+        said = result.stdout + result.stderr
+        status = installing.get("pinned-job", "rayjob")["status"]
+        assert status["jobStatus"] == "SUCCEEDED", said
+        logs = installing.run("logs", "rayjob/pinned-job").stdout
+        assert f"RAY {OLDER}" in logs, logs
+        submitter = installing.home / "logs" / "default" / "pinned-job" / "submitter.log"
+        assert submitter.is_file(), "the K8sJobMode submitter did not run"
+    finally:
+        installing.run("delete", "rayjob", "pinned-job", check=False, timeout=180)
+
+
 def test_opted_out_cluster_runs_the_installed_ray_and_says_so(local: Local) -> None:
     name = "pinned-optout"
     try:
