@@ -305,6 +305,8 @@ def test_a_pinned_cluster_whose_env_fails_stops_the_wait(pinned_controller: Any)
     failure = blocking_failure(stored.status)
     assert failure is not None and failure.startswith(IMAGE_PULL), stored.status
     assert "spec.rayVersion" in failure
+    reasons = [e["reason"] for e in store.events(stored.uid)]
+    assert IMAGE_PULL in reasons and "CreateContainerConfigError" not in reasons
 
 
 def test_the_installed_version_needs_no_env(pinned_controller: Any) -> None:

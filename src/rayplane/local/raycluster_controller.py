@@ -131,7 +131,8 @@ class RayClusterController:
                 self.store.event(stored.uid, event.reason, event.message, event.type)
         for (uid, _), message in self.starts.config_errors.items():
             if uid == stored.uid and message not in reported.values():
-                self.store.event(uid, CONFIG_ERROR, message, "Warning")
+                reason = IMAGE_PULL if message.startswith(IMAGE_PULL) else CONFIG_ERROR
+                self.store.event(uid, reason, message, "Warning")
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
         if self.settings.local_autoscaler:
             head = next(
