@@ -31,6 +31,7 @@ PROCESS_ENVIRONMENT = {
     "settings/loader.py",  # the one settings builder
     "local/loopback.py",  # a child's env with the loopback switches
     "local/client.py",  # the controller child's env
+    "local/ray_envs.py",  # pip's env while building, a node's PATH into its Ray env
     "local/ray_cli.py",  # this process's env before Ray is imported
     "local/autoscaler.py",  # the same, in the autoscaler child
     "sdk/connect.py",  # a driver's env, and this process's before ray.init (loopback)

@@ -196,6 +196,7 @@ def _register() -> None:
     from rayplane.cli import apply_cmd, delete_cmd, describe, get_cmd, operator_cmd, ops, render_cmd
     from rayplane.cli.completion import completion_cmd
     from rayplane.cli.create_cmd import create_app
+    from rayplane.cli.ray_envs_cmd import ray_envs_app
     from rayplane.cli.scale_cmd import scale_app
 
     app.command("apply")(apply_cmd.apply_cmd)
@@ -212,6 +213,7 @@ def _register() -> None:
     app.add_typer(create_app, name="create")
     app.add_typer(scale_app, name="scale")
     app.command("completion")(completion_cmd)
+    app.add_typer(ray_envs_app, name="ray-envs")
     _register_observability()
 
 

@@ -23,6 +23,14 @@ from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
 from rayplane.local.pinned import dropped_param_notes
+from rayplane.local.ray_envs import (
+    APPROX_DISK_MB,
+    APPROX_DOWNLOAD_MB,
+    ENVS_DIR,
+    RayEnvError,
+    check_version,
+)
+from rayplane.settings.local import RAY_VERSIONS_INSTALL, RAY_VERSIONS_INSTALLED
 
 _POD_ONLY = (
     "serviceAccountName",
@@ -113,15 +121,54 @@ def embedded_spec(raw: dict[str, Any]) -> tuple[RayClusterSpec | None, str]:
     return None, ""
 
 
-def apply_notes(raw: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """What `apply` says about a validated document: (security warnings, dropped params)."""
+def apply_notes(
+    raw: dict[str, Any], ray_versions: str = RAY_VERSIONS_INSTALLED
+) -> tuple[list[str], list[str]]:
+    """What `apply` says about a validated document: (security warnings, dropped params
+    and the rayVersion note)."""
     spec, where = embedded_spec(raw)
     if spec is None:
         return [], []
-    return security_warnings(spec, where), dropped_param_notes(spec, where)
+    version = ray_version_note(spec, ray_versions, where)
+    return security_warnings(spec, where), dropped_param_notes(spec, where) + version
 
 
-def local_notes(cluster: RayCluster) -> list[str]:
+def ray_version_note(
+    spec: RayClusterSpec, ray_versions: str = RAY_VERSIONS_INSTALLED, where: str = "spec"
+) -> list[str]:
+    """What runs for a rayVersion other than the installed Ray, and how to change it.
+
+    Opted out (the default), this is the offer: the version, the cost and the exact
+    setting. Opted in, it says where that Ray comes from, so nobody wonders which ran.
+    """
+    installed = _installed_ray()
+    wanted = spec.ray_version
+    if not wanted or not installed or wanted == installed:
+        return []
+    if ray_versions == RAY_VERSIONS_INSTALL:
+        try:
+            check_version(wanted, f"{where}.rayVersion")
+        except RayEnvError as exc:
+            return [f"{exc} The installed Ray {installed} cannot stand in when installing."]
+        note = (
+            f"rayVersion is {wanted}: its nodes run Ray {wanted} from a virtualenv under "
+            f"$RAYPLANE_HOME/{ENVS_DIR}/{wanted} (built on first use from the package index; "
+            f"RAYPLANE_RAY_VERSIONS=install), not the installed Ray {installed}."
+        )
+        if spec.autoscaling:
+            note += f" Its autoscaler runs the installed Ray {installed} (not the sidecar's)."
+        return [note]
+    return [
+        f"rayVersion is {wanted} but the installed Ray is {installed}; the local runtime "
+        f"runs the installed one. To run {wanted} as written, start the controller with "
+        f"RAYPLANE_RAY_VERSIONS=install (`rayplane controller stop`, then apply again with "
+        f"it set): it builds a virtualenv with ray[default]=={wanted} under "
+        f"$RAYPLANE_HOME/{ENVS_DIR}/ (about {APPROX_DOWNLOAD_MB} MB to download, "
+        f"{APPROX_DISK_MB} MB on disk, once per version)."
+    ]
+
+
+def local_notes(cluster: RayCluster, ray_versions: str = RAY_VERSIONS_INSTALLED) -> list[str]:
     """What `describe` lists for a RayCluster: security warnings first, then the rest."""
     spec = cluster.spec
     notes = security_warnings(spec)
@@ -129,12 +176,7 @@ def local_notes(cluster: RayCluster) -> list[str]:
     for index, group in enumerate(spec.worker_group_specs):
         notes += _template_notes(f"workerGroupSpecs[{index}].template.spec", group.template)
     notes += dropped_param_notes(spec)
-    installed = _installed_ray()
-    if spec.ray_version and installed and spec.ray_version != installed:
-        notes.append(
-            f"rayVersion is {spec.ray_version} but the installed Ray is {installed}; "
-            "the local runtime runs the installed one."
-        )
+    notes += ray_version_note(spec, ray_versions)
     notes += _capacity_notes(cluster)
     notes += _autoscaler_notes(cluster)
     return notes

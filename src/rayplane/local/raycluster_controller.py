@@ -23,6 +23,7 @@ from rayplane.local.history import History
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
+from rayplane.local.ray_envs import IMAGE_PULL
 from rayplane.local.raycluster_describe import (
     REGISTERED,
     add_local_status,
@@ -68,7 +69,7 @@ def blocking_failure(status: dict[str, Any] | None) -> str | None:
         if (
             condition.get("type") == "ReplicaFailure"
             and condition.get("status") == "True"
-            and message.startswith((CRASH_LOOP, CONFIG_ERROR))
+            and message.startswith((CRASH_LOOP, CONFIG_ERROR, IMAGE_PULL))
         ):
             return message
     return None
@@ -130,7 +131,8 @@ class RayClusterController:
                 self.store.event(stored.uid, event.reason, event.message, event.type)
         for (uid, _), message in self.starts.config_errors.items():
             if uid == stored.uid and message not in reported.values():
-                self.store.event(uid, CONFIG_ERROR, message, "Warning")
+                reason = IMAGE_PULL if message.startswith(IMAGE_PULL) else CONFIG_ERROR
+                self.store.event(uid, reason, message, "Warning")
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
         if self.settings.local_autoscaler:
             head = next(

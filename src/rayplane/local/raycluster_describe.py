@@ -69,10 +69,11 @@ def cluster_notes(
     """What the local runtime does differently from Kubernetes for this resource's cluster."""
     if stored.kind != "RayCluster":
         # A RayJob's or RayService's own cluster spec: what its RayCluster will lack.
-        warnings, dropped = apply_notes(stored.document())
+        warnings, dropped = apply_notes(stored.document(), settings.ray_versions)
         return warnings + dropped
     cluster = RayCluster.model_validate(stored.document())
-    return local_notes(cluster) + env_notes(stored, cluster, settings, configs)
+    notes = local_notes(cluster, settings.ray_versions)
+    return notes + env_notes(stored, cluster, settings, configs)
 
 
 def add_local_status(

@@ -9,6 +9,7 @@ The memory those checks need (crash-loop history, config errors) lives here too.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from rayplane.local.ports import (
     ports_in_use,
 )
 from rayplane.local.prometheus import dashboard_env
+from rayplane.local.ray_envs import IMAGE_PULL, RayEnvs, venv_environment, wanted_version
 from rayplane.local.raycluster_describe import REGISTERED
 from rayplane.local.store import Store, StoredNode, StoredResource
 from rayplane.reconcile.kuberay import random_suffix
@@ -55,6 +57,8 @@ class NodeStarts:
         # (cluster uid, group) -> why its node was not created in the last pass (a missing
         # Secret/ConfigMap); reported as ReplicaFailure until a pass creates the node.
         self.config_errors: dict[tuple[str, str], str] = {}
+        # Per-version virtualenvs for clusters whose rayVersion is not the installed Ray.
+        self.ray_envs = RayEnvs(settings.home)
 
     def take_config_errors(self, uid: str) -> dict[tuple[str, str], str]:
         """Forget *uid*'s config errors (this pass finds them anew); return the old ones."""
@@ -146,15 +150,18 @@ class NodeStarts:
                     stored, cluster, group, node.name, address, self.settings, self.configs
                 )
                 why = self._start_blocked(stored.uid, node, nodes, machine)
+                python, why = (None, why) if why else self.ray_python(cluster)
+                if why.startswith(IMAGE_PULL):
+                    self.config_errors[(stored.uid, node.group)] = why
             except ConfigError as exc:
-                env, why = {}, str(exc)
+                env, why, python = {}, str(exc), None
                 self.config_errors[(stored.uid, node.group)] = why
             if why:
                 if node.info.get("why") != why:
                     node.info["why"] = why
                     self.store.update_node(node)
                 continue
-            self._spawn(stored, cluster, group, node, address, env)
+            self._spawn(stored, cluster, group, node, address, env, python)
             machine.launched(node, self.launcher)
 
     def _start_blocked(
@@ -177,6 +184,7 @@ class NodeStarts:
         node: StoredNode,
         address: str,
         env: dict[str, str],
+        python: Path | None = None,
     ) -> None:
         ports = NodePorts.from_dict(node.ports)
         command = local_start_command(
@@ -193,7 +201,9 @@ class NodeStarts:
         if group is not None:
             # Serve's per-worker proxy port: several proxies share this machine.
             env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(node.ports["serve"])
-        argv = ray_start_argv(command.argv(env)[2:])
+        if python is not None:
+            env.update(venv_environment(python, env.get("PATH")))
+        argv = ray_start_argv(command.argv(env)[2:], python=str(python or sys.executable))
         started = self.launcher.start(argv, env, Path(node.log_path))
         node.pid, node.create_time = started.pid, started.create_time
         node.info = {
@@ -201,10 +211,23 @@ class NodeStarts:
             "command": command.shell(),
             "why": "ray start launched",
         }
+        if python is not None:
+            node.info["python"] = str(python)
         self.store.update_node(node)
         self.store.event(
             stored.uid, "StartedNode", f"started {node.kind} node {node.name} (pid {started.pid})"
         )
+
+    def ray_python(self, cluster: RayCluster) -> tuple[Path | None, str]:
+        """The python that runs *cluster*'s nodes (None: this one), or why not yet.
+
+        Only with RAYPLANE_RAY_VERSIONS=install and a rayVersion other than the installed
+        Ray; a failed build is reported like a failed image pull and retried later.
+        """
+        version = wanted_version(cluster.spec.ray_version, self.settings.ray_versions)
+        if version is None:
+            return None, ""
+        return self.ray_envs.python_for(version)
 
     def _start_limit(self) -> int:
         """How many nodes may start at once; one at a time on an overloaded machine.

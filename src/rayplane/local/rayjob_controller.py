@@ -22,6 +22,7 @@ from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.jobs_api import JobsClient, JobsClientError
 from rayplane.local.history import Attempt, History, job_events
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
+from rayplane.local.ray_envs import ready_python, wanted_version
 from rayplane.local.rayjob_submitter import Submitters, remove_submitter_files
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import (
@@ -223,7 +224,12 @@ class RayJobController:
     def _create_submitter(
         self, stored: StoredResource, job: RayJob, action: CreateSubmitter, state: dict[str, Any]
     ) -> None:
-        self.submitters.create(stored, action, state, cwd=_source_dir(job) or Path.cwd())
+        spec = job.spec.ray_cluster_spec
+        version = wanted_version(spec.ray_version if spec else None, self.settings.ray_versions)
+        python = ready_python(self.settings.home, version) if version else None
+        self.submitters.create(
+            stored, action, state, cwd=_source_dir(job) or Path.cwd(), python=python
+        )
 
     def _stop_job(self, action: StopJob) -> None:
         try:

@@ -23,6 +23,7 @@ from rayplane.local.env import container_env
 from rayplane.local.homepaths import make_dir
 from rayplane.local.logs import log_tail
 from rayplane.local.node_launcher import NodeLauncher
+from rayplane.local.ray_envs import venv_environment
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import CreateSubmitter, ObservedSubmitter
 from rayplane.settings import LocalSettings
@@ -88,8 +89,15 @@ class Submitters:
         )
 
     def create(
-        self, stored: StoredResource, action: CreateSubmitter, state: dict[str, Any], cwd: Path
+        self,
+        stored: StoredResource,
+        action: CreateSubmitter,
+        state: dict[str, Any],
+        cwd: Path,
+        python: Path | None = None,
     ) -> None:
+        """Start the submitter; *python* is the Ray env of a pinned rayVersion, whose `ray`
+        CLI submits (KubeRay's submitter runs the cluster's image)."""
         if state.get("submitter", {}).get("phase") == "running":
             return
         logs = make_dir(self.settings.home, "logs", stored.namespace, stored.name)
@@ -118,6 +126,8 @@ class Submitters:
                 self.store.event(stored.uid, CONFIG_ERROR, str(exc), "Warning")
             return
         state.pop("submitter_config_error", None)
+        if python is not None:
+            env.update(venv_environment(python, env.get("PATH")))
         exit_file = tempfile.mktemp(prefix="submitter-", dir=logs)
         log_path = logs / "submitter.log"
         sub: dict[str, Any] = {

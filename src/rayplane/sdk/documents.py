@@ -22,6 +22,8 @@ from rayplane.local.notes import apply_notes
 from rayplane.local.rayjob_controller import SOURCE_DIR
 from rayplane.reconcile.kuberay import random_suffix
 from rayplane.sdk.display import safe
+from rayplane.settings import SettingsError, load_local
+from rayplane.settings.local import RAY_VERSIONS_INSTALLED
 
 
 def is_supported(doc: Document) -> bool:
@@ -99,9 +101,14 @@ def source_dir(source: str) -> Path:
 
 def say_what_is_not_honoured(docs: list[Document], console: Console) -> None:
     """Before anything is applied: security settings the local runtime does not give
-    (loudly, first), then rayStartParams it leaves out. Nothing claims a protection it
-    does not provide, and nothing is dropped without a word."""
-    said = [(doc, *apply_notes(doc.raw)) for doc in docs]
+    (loudly, first), then rayStartParams it leaves out and which Ray runs for a rayVersion
+    other than the installed one. Nothing claims a protection it does not provide, and
+    nothing is dropped without a word."""
+    try:
+        ray_versions = load_local().ray_versions
+    except SettingsError:
+        ray_versions = RAY_VERSIONS_INSTALLED  # the controller refuses it with the reason
+    said = [(doc, *apply_notes(doc.raw, ray_versions)) for doc in docs]
     for doc, warnings, _ in said:
         for warning in warnings:
             console.print(

@@ -22,7 +22,7 @@ from rayplane.api.validation import FeatureGates
 from rayplane.errors import RayplaneError
 from rayplane.settings.kubeconfig import read_kubeconfig
 from rayplane.settings.kuberay import KUBERAY_ENV_VARS, KubeRayEnv
-from rayplane.settings.local import LocalSettings
+from rayplane.settings.local import RAY_VERSIONS_CHOICES, LocalSettings
 from rayplane.settings.operator_flags import operator_settings
 from rayplane.settings.root import Settings
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 GATES_ENV = "RAYPLANE_FEATURE_GATES"
 GATES_FLAG = "--feature-gates"
+RAY_VERSIONS_ENV = "RAYPLANE_RAY_VERSIONS"
 
 
 class SettingsError(RayplaneError, ValueError):
@@ -80,7 +81,21 @@ def load_local(environ: Mapping[str, str] | None = None) -> LocalSettings:
             env, "AUTOSCALER_UPDATE_INTERVAL_S", base.autoscaler_interval_s
         ),
         metrics_port=int(_float(env, "RAYPLANE_METRICS_PORT", float(base.metrics_port))),
+        ray_versions=_ray_versions(env, base.ray_versions),
     )
+
+
+def _ray_versions(environ: Mapping[str, str], default: str) -> str:
+    raw = environ.get(RAY_VERSIONS_ENV, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in RAY_VERSIONS_CHOICES:
+        raise SettingsError(
+            f"{RAY_VERSIONS_ENV}={raw!r} is not one of {', '.join(RAY_VERSIONS_CHOICES)}: "
+            "'install' builds a virtualenv for a cluster's rayVersion, 'installed' runs the "
+            "installed Ray."
+        )
+    return raw
 
 
 def load_kubeconfig(

@@ -15,6 +15,11 @@ from pathlib import Path
 #: a node starts in seconds).
 DEFAULT_AUTOSCALER_INTERVAL_S = 1.0
 
+#: RAYPLANE_RAY_VERSIONS values: run the installed Ray, or install the asked-for one.
+RAY_VERSIONS_INSTALLED = "installed"
+RAY_VERSIONS_INSTALL = "install"
+RAY_VERSIONS_CHOICES = (RAY_VERSIONS_INSTALLED, RAY_VERSIONS_INSTALL)
+
 
 @dataclass(frozen=True)
 class LocalSettings:
@@ -61,3 +66,7 @@ class LocalSettings:
     # [RAYPLANE_METRICS_PORT] The controller's /metrics port on 127.0.0.1; 0 picks a free
     # one at each start (`controller status` and `rayplane metrics` say which).
     metrics_port: int = 0
+    # [RAYPLANE_RAY_VERSIONS] What a cluster whose rayVersion is not the installed Ray runs:
+    # "installed" (the installed Ray, with a note) or "install" (a virtualenv with that Ray
+    # built on demand under $RAYPLANE_HOME/ray-envs, as KubeRay runs the image's Ray).
+    ray_versions: str = RAY_VERSIONS_INSTALLED
