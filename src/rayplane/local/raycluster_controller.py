@@ -20,6 +20,7 @@ from rayplane.api.raycluster import HEAD_GROUP, RayCluster
 from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.configrefs import CONFIG_ERROR, StoreConfigs
 from rayplane.local.history import History
+from rayplane.local.idle_probe import IdleWatch
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
@@ -94,8 +95,10 @@ class RayClusterController:
         self.autoscalers = AutoscalerSupervisor(settings, store)
         self.history = History(settings.home)
         self.teardown = Teardown(settings, store, self.launcher, self.configs, self.history)
+        self.idle = IdleWatch(store)
 
     def close(self) -> None:
+        self.idle.close()
         self.teardown.close()
         if self._owns_launcher:
             self.launcher.close()
@@ -131,6 +134,8 @@ class RayClusterController:
         for (uid, _), message in self.starts.config_errors.items():
             if uid == stored.uid and message not in reported.values():
                 self.store.event(uid, CONFIG_ERROR, message, "Warning")
+        # spec.idleTerminationOptions: suspend or delete a cluster nobody uses.
+        self.idle.check(stored, cluster, nodes)
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
         if self.settings.local_autoscaler:
             head = next(

@@ -1,0 +1,161 @@
+"""Idle termination on the local runtime: probe each cluster's head, act on the decision.
+
+Ray's autoscaler does this on KubeRay (Ray PR #65763), but a local cluster need not run
+the autoscaler, so the controller asks the head's dashboard itself (see
+:mod:`rayplane.clients.activity`), at most every ``PROBE_INTERVAL_S`` per cluster, and
+only for clusters with ``spec.idleTerminationOptions``: a cluster without the setting
+costs nothing. The decision is :func:`rayplane.reconcile.cluster.idle.decide_idle`.
+
+Acting is what the autoscaler would write on KubeRay: ``policy: Suspend`` sets
+``spec.idleSuspend: true`` (the RayCluster reconciler then stops every node, as for
+``spec.suspend``), ``policy: Delete`` deletes the RayCluster. Either way an event says
+why, and a suspended cluster's RayClusterSuspended condition carries the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from rayplane.api.raycluster import RayCluster
+from rayplane.clients.activity import DashboardActivity, probe_activity
+from rayplane.local.loopback import LOOPBACK_IP
+from rayplane.local.store import Store, StoredNode, StoredResource
+from rayplane.reconcile.cluster.idle import (
+    IDLE_DELETED,
+    IDLE_REASON_ANNOTATION,
+    IDLE_SUSPENDED,
+    POLICY_DELETE,
+    Act,
+    Activity,
+    Busy,
+    Disabled,
+    IdleDecision,
+    decide_idle,
+    idle_setting,
+    idle_since,
+    summary,
+)
+
+log = logging.getLogger("rayplane.idle")
+
+PROBE_INTERVAL_S = 5.0
+PROBE_TIMEOUT_S = 3.0
+
+
+@dataclass
+class _Watch:
+    """What the controller remembers of one cluster between probes."""
+
+    probed_at: float = 0.0
+    activity: Activity | None = None
+    last_busy_at: datetime | None = None
+    decision: IdleDecision | None = None
+
+
+class IdleWatch:
+    """Probes the heads of clusters that asked for idle termination, and acts."""
+
+    def __init__(self, store: Store, client: httpx.Client | None = None) -> None:
+        self.store = store
+        self._client = client or httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False)
+        self._watches: dict[str, _Watch] = {}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def check(
+        self, stored: StoredResource, cluster: RayCluster, nodes: list[StoredNode]
+    ) -> IdleDecision:
+        """Probe if due, decide, and suspend or delete when the decision says so."""
+        setting = idle_setting(cluster)
+        head = next(
+            (
+                n
+                for n in nodes
+                if n.kind == "head" and n.deleting is None and n.info.get("was_ready")
+            ),
+            None,
+        )
+        if setting is None or cluster.spec.suspended or head is None:
+            self._watches.pop(stored.uid, None)  # a resumed cluster starts a new count
+            if setting is None:
+                return Disabled("no spec.idleTerminationOptions.timeoutSeconds")
+            return Disabled("suspended" if cluster.spec.suspended else "the head is not ready")
+        watch = self._watches.setdefault(stored.uid, _Watch())
+        now = datetime.now(UTC)
+        if time.monotonic() - watch.probed_at >= PROBE_INTERVAL_S or watch.activity is None:
+            watch.probed_at = time.monotonic()
+            watch.activity = _activity(self._probe(head))
+            if watch.activity.busy:
+                watch.last_busy_at = now
+        since = idle_since(
+            datetime.fromtimestamp(head.created, UTC), watch.activity, watch.last_busy_at
+        )
+        decision = decide_idle(setting, since, now, watch.activity)
+        if isinstance(decision, Busy) != isinstance(watch.decision, Busy):
+            log.info(
+                "RayCluster %s/%s: idle check: %s", stored.namespace, stored.name, summary(decision)
+            )
+        watch.decision = decision
+        if isinstance(decision, Act):
+            self._act(stored, decision)
+        return decision
+
+    def describe(self, stored: StoredResource) -> str | None:
+        """The countdown line `describe` shows, or None when the cluster has no setting."""
+        cluster = RayCluster.model_validate(stored.document())
+        if idle_setting(cluster) is None:
+            return None
+        if cluster.spec.idle_suspend:
+            reason = cluster.annotation(IDLE_REASON_ANNOTATION) or "spec.idleSuspend is true"
+            return f"suspended: {reason}; set spec.idleSuspend to false (or apply again) to resume"
+        watch = self._watches.get(stored.uid)
+        if watch is None or watch.decision is None:
+            return "waiting for the head to be ready"
+        return summary(watch.decision)
+
+    def _probe(self, head: StoredNode) -> DashboardActivity:
+        port = head.ports.get("dashboard")
+        if port is None:
+            return DashboardActivity(error="the head has no dashboard port")
+        return probe_activity(self._client, f"http://{LOOPBACK_IP}:{port}")
+
+    def _act(self, stored: StoredResource, decision: Act) -> None:
+        self._watches.pop(stored.uid, None)
+        if decision.policy == POLICY_DELETE:
+            self.store.event(
+                stored.uid, IDLE_DELETED, f"Deleting the RayCluster: {decision.reason}"
+            )
+            log.info("RayCluster %s/%s deleted: %s", stored.namespace, stored.name, decision.reason)
+            self.store.mark_deleting(stored.kind, stored.namespace, stored.name)
+            return
+
+        def suspend(body: dict[str, Any]) -> None:
+            body.setdefault("spec", {})["idleSuspend"] = True
+            meta = body.setdefault("metadata", {})
+            annotations = meta.get("annotations") or {}
+            annotations[IDLE_REASON_ANNOTATION] = decision.reason
+            meta["annotations"] = annotations
+
+        self.store.modify_body(stored.uid, suspend)
+        self.store.event(
+            stored.uid, IDLE_SUSPENDED, f"Suspending the RayCluster: {decision.reason}"
+        )
+        log.info("RayCluster %s/%s suspended: %s", stored.namespace, stored.name, decision.reason)
+
+
+def _activity(found: DashboardActivity) -> Activity:
+    last = (
+        datetime.fromtimestamp(found.last_activity_at, UTC)
+        if found.last_activity_at is not None
+        else None
+    )
+    return Activity(
+        drivers=found.drivers, jobs=found.jobs, last_activity_at=last, error=found.error
+    )
