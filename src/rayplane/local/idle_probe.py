@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,8 +62,16 @@ class _Watch:
 class IdleWatch:
     """Probes the heads of clusters that asked for idle termination, and acts."""
 
-    def __init__(self, store: Store, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: httpx.Client | None = None,
+        token: Callable[[StoredResource], str | None] | None = None,
+    ) -> None:
         self.store = store
+        # The cluster's Ray auth token when it has one (token auth is another branch's
+        # work; it plugs its lookup in here so the probe is not refused with 401).
+        self._token = token or (lambda _stored: None)
         self._client = client or httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False)
         self._watches: dict[str, _Watch] = {}
 
@@ -91,7 +100,7 @@ class IdleWatch:
         now = datetime.now(UTC)
         if time.monotonic() - watch.probed_at >= PROBE_INTERVAL_S or watch.activity is None:
             watch.probed_at = time.monotonic()
-            watch.activity = _activity(self._probe(head))
+            watch.activity = _activity(self._probe(head, self._token(stored)))
             if watch.activity.busy:
                 watch.last_busy_at = now
         since = idle_since(
@@ -120,11 +129,11 @@ class IdleWatch:
             return "waiting for the head to be ready"
         return summary(watch.decision)
 
-    def _probe(self, head: StoredNode) -> DashboardActivity:
+    def _probe(self, head: StoredNode, token: str | None) -> DashboardActivity:
         port = head.ports.get("dashboard")
         if port is None:
             return DashboardActivity(error="the head has no dashboard port")
-        return probe_activity(self._client, f"http://{LOOPBACK_IP}:{port}")
+        return probe_activity(self._client, f"http://{LOOPBACK_IP}:{port}", token)
 
     def _act(self, stored: StoredResource, decision: Act) -> None:
         self._watches.pop(stored.uid, None)
