@@ -131,7 +131,9 @@ def test_busy_cluster_stays_then_suspends_itself_once_idle(local: Local) -> None
     assert "suspended: no driver or job ran for" in text
 
     # Resuming is an edit: idleSuspend false brings the head back.
-    resumed = CLUSTER.replace("spec:\n", "spec:\n  idleSuspend: false\n", 1)
+    resumed = CLUSTER.replace("spec:\n", "spec:\n  idleSuspend: false\n", 1).replace(
+        f"timeoutSeconds: {TIMEOUT_S}", "timeoutSeconds: 600"
+    )
     local.run("apply", "-f", "-", "--timeout", "300", input=resumed)
     detail = local.detail("idle-e2e")
     assert detail is not None

@@ -43,6 +43,8 @@ DEFAULT_DASHBOARD_PORT = 8265
 
 @dataclass
 class _Watch:
+    head: str
+    head_ready_at: datetime
     probed_at: float = 0.0
     activity: Activity | None = None
     last_busy_at: datetime | None = None
@@ -71,7 +73,10 @@ class IdleChecks:
         if setting is None or cluster.spec.suspended or head is None:
             self._watches.pop(key, None)
             return None
-        watch = self._watches.setdefault(key, _Watch())
+        watch = self._watches.get(key)
+        if watch is None or watch.head != head.name:
+            # From the head's first ready pass: image pulls are not idleness.
+            watch = self._watches[key] = _Watch(head.name, now)
         if watch.activity is None or time.monotonic() - watch.probed_at >= PROBE_INTERVAL_S:
             watch.probed_at = time.monotonic()
             port = dashboard_port(cluster) or DEFAULT_DASHBOARD_PORT
@@ -80,7 +85,7 @@ class IdleChecks:
             watch.activity = _activity(found)
             if watch.activity.busy:
                 watch.last_busy_at = now
-        since = idle_since(head.created, watch.activity, watch.last_busy_at)
+        since = idle_since(watch.head_ready_at, watch.activity, watch.last_busy_at)
         decision = decide_idle(setting, since, now, watch.activity)
         if isinstance(decision, Act):
             self._watches.pop(key, None)

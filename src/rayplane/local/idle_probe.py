@@ -53,6 +53,8 @@ PROBE_TIMEOUT_S = 3.0
 class _Watch:
     """What the controller remembers of one cluster between probes."""
 
+    head: str
+    head_ready_at: datetime
     probed_at: float = 0.0
     activity: Activity | None = None
     last_busy_at: datetime | None = None
@@ -96,16 +98,18 @@ class IdleWatch:
             if setting is None:
                 return Disabled("no spec.idleTerminationOptions.timeoutSeconds")
             return Disabled("suspended" if cluster.spec.suspended else "the head is not ready")
-        watch = self._watches.setdefault(stored.uid, _Watch())
         now = datetime.now(UTC)
+        watch = self._watches.get(stored.uid)
+        if watch is None or watch.head != head.name:
+            # The clock starts when the head is first seen ready, not when it was created:
+            # a head that takes a minute to start has not been idle for that minute.
+            watch = self._watches[stored.uid] = _Watch(head.name, now)
         if time.monotonic() - watch.probed_at >= PROBE_INTERVAL_S or watch.activity is None:
             watch.probed_at = time.monotonic()
             watch.activity = _activity(self._probe(head, self._token(stored)))
             if watch.activity.busy:
                 watch.last_busy_at = now
-        since = idle_since(
-            datetime.fromtimestamp(head.created, UTC), watch.activity, watch.last_busy_at
-        )
+        since = idle_since(watch.head_ready_at, watch.activity, watch.last_busy_at)
         decision = decide_idle(setting, since, now, watch.activity)
         if isinstance(decision, Busy) != isinstance(watch.decision, Busy):
             log.info(

@@ -13,9 +13,11 @@ them) do not keep a cluster alive, as in Ray. One addition: a Jobs API job that 
 or RUNNING counts too, because an entrypoint that never calls ``ray.init`` (a shell script,
 a runtime env still being built) has no driver yet and is plainly not idle.
 
-The clock starts at the latest of: the head becoming ready, the last driver ending (Ray's
-``last_activity_at``), and the last probe that saw activity. All three survive in Ray or in
-the runtime's records, so a restarted controller neither resets nor forgets a countdown.
+The clock starts at the latest of: the head first seen ready, the last driver or job ending
+(Ray's ``last_activity_at``, the Jobs API's ``end_time``), and the last probe that saw
+activity. The runtimes keep the first and the last in memory, so a restarted controller
+starts the count again from its first look: it may keep an idle cluster longer, never
+suspend a busy one sooner.
 A probe that fails keeps the cluster (fail closed, as Ray's autoscaler does): a dashboard
 that cannot answer is no proof of idleness.
 """
