@@ -122,6 +122,8 @@ class IdleWatch:
 
     def describe(self, stored: StoredResource) -> str | None:
         """The countdown line `describe` shows, or None when the cluster has no setting."""
+        if stored.kind != "RayCluster":
+            return None
         cluster = RayCluster.model_validate(stored.document())
         if idle_setting(cluster) is None:
             return None
