@@ -82,8 +82,9 @@ class IdleChecks:
             port = dashboard_port(cluster) or DEFAULT_DASHBOARD_PORT
             url = f"http://{head_fqdn(cluster, self.ctx.config.build)}:{port}"
             found = await self.ctx.in_thread(lambda: self._probe(url))
+            was_busy = watch.activity is not None and watch.activity.busy
             watch.activity = _activity(found)
-            if watch.activity.busy:
+            if watch.activity.busy or was_busy:  # busy until seen idle
                 watch.last_busy_at = now
         since = idle_since(watch.head_ready_at, watch.activity, watch.last_busy_at)
         decision = decide_idle(setting, since, now, watch.activity)

@@ -15,7 +15,6 @@ why, and a suspended cluster's RayClusterSuspended condition carries the reason.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -55,7 +54,7 @@ class _Watch:
 
     head: str
     head_ready_at: datetime
-    probed_at: float = 0.0
+    probed_at: datetime | None = None
     activity: Activity | None = None
     last_busy_at: datetime | None = None
     decision: IdleDecision | None = None
@@ -69,8 +68,10 @@ class IdleWatch:
         store: Store,
         client: httpx.Client | None = None,
         token: Callable[[StoredResource], str | None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
+        self._clock = clock
         # The cluster's Ray auth token when it has one (token auth is another branch's
         # work; it plugs its lookup in here so the probe is not refused with 401).
         self._token = token or (lambda _stored: None)
@@ -98,19 +99,23 @@ class IdleWatch:
             if setting is None:
                 return Disabled("no spec.idleTerminationOptions.timeoutSeconds")
             return Disabled("suspended" if cluster.spec.suspended else "the head is not ready")
-        now = datetime.now(UTC)
+        now = self._clock()
         watch = self._watches.get(stored.uid)
         if watch is None or watch.head != head.name:
             # The clock starts when the head is first seen ready, not when it was created:
             # a head that takes a minute to start has not been idle for that minute.
             watch = self._watches[stored.uid] = _Watch(head.name, now)
-        if time.monotonic() - watch.probed_at >= PROBE_INTERVAL_S or watch.activity is None:
-            watch.probed_at = time.monotonic()
-            watch.activity = _activity(self._probe(head, self._token(stored)))
-            if watch.activity.busy:
+        activity = watch.activity
+        due = watch.probed_at is None or (now - watch.probed_at).total_seconds() >= PROBE_INTERVAL_S
+        if activity is None or due:
+            was_busy = watch.activity is not None and watch.activity.busy
+            activity = _activity(self._probe(head, self._token(stored)))
+            watch.probed_at, watch.activity = now, activity
+            if activity.busy or was_busy:
+                # Busy until seen idle: whatever ran may have ended just before this probe.
                 watch.last_busy_at = now
-        since = idle_since(watch.head_ready_at, watch.activity, watch.last_busy_at)
-        decision = decide_idle(setting, since, now, watch.activity)
+        since = idle_since(watch.head_ready_at, activity, watch.last_busy_at)
+        decision = decide_idle(setting, since, now, activity)
         if isinstance(decision, Busy) != isinstance(watch.decision, Busy):
             log.info(
                 "RayCluster %s/%s: idle check: %s", stored.namespace, stored.name, summary(decision)
