@@ -15,9 +15,10 @@ a runtime env still being built) has no driver yet and is plainly not idle.
 
 The clock starts at the latest of: the head first seen ready, the last driver or job ending
 (Ray's ``last_activity_at``, the Jobs API's ``end_time``), and the first probe that found
-nothing running after one that found something (it may have ended just before). The runtimes keep the first and the last in memory, so a restarted controller
-starts the count again from its first look: it may keep an idle cluster longer, never
-suspend a busy one sooner.
+nothing running after one that found something (it may have ended just before). The
+runtimes keep the first and the last in memory, so a restarted controller starts the count
+again from its first look: it may keep an idle cluster longer, never suspend a busy one
+sooner.
 A probe that fails keeps the cluster (fail closed, as Ray's autoscaler does): a dashboard
 that cannot answer is no proof of idleness.
 """
