@@ -202,3 +202,19 @@ def test_an_unknown_policy_is_refused() -> None:
 def test_a_good_setting_validates() -> None:
     report = validate(_doc({"idleTerminationOptions": {"timeoutSeconds": 1800}}))
     assert report.ok, [str(f) for f in report.errors]
+
+
+def test_a_rayjobs_cluster_spec_is_warned_that_the_setting_is_ignored() -> None:
+    job = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "job"},
+        "spec": {
+            "entrypoint": "python -c pass",
+            "rayClusterSpec": _doc({"idleTerminationOptions": {"timeoutSeconds": 60}})["spec"],
+        },
+    }
+    report = validate(job)
+    assert report.ok, [str(f) for f in report.errors]
+    warned = [f for f in report.warnings if f.path == "spec.rayClusterSpec.idleTerminationOptions"]
+    assert warned and "RayJob or RayService decides" in warned[0].message
