@@ -1,9 +1,10 @@
 """Idle termination on the local runtime with real Ray (issue 15, item 4).
 
-One head-only cluster with ``idleTerminationOptions.timeoutSeconds: 20`` runs a job that
-sleeps twice as long: while the job runs, the cluster is busy and stays up however long
-that takes; once it ends, the cluster counts down and suspends itself: its processes are
-gone, its status says suspended and why, and `describe` shows each stage.
+One head-only cluster runs a job that sleeps three times its
+``idleTerminationOptions.timeoutSeconds`` (20 s, applied once the job runs): while the job
+runs, the cluster is busy and stays up; once it ends, the cluster counts down and suspends
+itself: its processes are gone, its status says suspended and why, and `describe` shows
+each stage. Setting ``idleSuspend: false`` brings it back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tests.support import ROOT, wait_for
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
 TIMEOUT_S = 20
-JOB_S = 2 * TIMEOUT_S + 5
+JOB_S = 3 * TIMEOUT_S
 
 CLUSTER = f"""
 apiVersion: ray.io/v1
@@ -39,6 +40,9 @@ spec:
           image: rayproject/ray:2.60.0
           resources: {{limits: {{cpu: "1", memory: 1Gi}}}}
 """
+
+
+LONG = CLUSTER.replace(f"timeoutSeconds: {TIMEOUT_S}", "timeoutSeconds: 600")
 
 
 def _alive(pid: int) -> bool:
@@ -72,7 +76,9 @@ def _resuming(local: Local) -> bool:
 
 
 def test_busy_cluster_stays_then_suspends_itself_once_idle(local: Local) -> None:
-    local.run("apply", "-f", "-", "--timeout", "300", input=CLUSTER)
+    # Created with a long timeout, so that a slow `job submit` on a loaded machine does not
+    # find the cluster already suspended; the short one is applied once the job runs.
+    local.run("apply", "-f", "-", "--timeout", "300", input=LONG)
     detail = local.detail("idle-e2e")
     assert detail is not None
     pids = [n["pid"] for n in detail["local"]["nodes"] if n.get("pid")]
@@ -103,9 +109,10 @@ def test_busy_cluster_stays_then_suspends_itself_once_idle(local: Local) -> None
     try:
         wait_for(
             lambda: _describe_showing(local, "busy: 1 job running"),
-            60,
+            120,
             "describe to show the running job as activity",
         )
+        local.run("apply", "-f", "-", "--no-wait", input=CLUSTER)
         # Outlast the timeout while the job runs: the cluster must not be suspended.
         started = time.monotonic()
         while submit.poll() is None:
@@ -140,9 +147,7 @@ def test_busy_cluster_stays_then_suspends_itself_once_idle(local: Local) -> None
 
     # Resuming is an edit: idleSuspend false brings a head back. (Waiting for it to be
     # ready is the cluster tests' job; here it is enough that the cluster is resuming.)
-    resumed = CLUSTER.replace("spec:\n", "spec:\n  idleSuspend: false\n", 1).replace(
-        f"timeoutSeconds: {TIMEOUT_S}", "timeoutSeconds: 600"
-    )
+    resumed = LONG.replace("spec:\n", "spec:\n  idleSuspend: false\n", 1)
     local.run("apply", "-f", "-", "--no-wait", input=resumed)
     wait_for(lambda: _resuming(local), 120, "the resumed cluster to start a head")
     local.run("delete", "raycluster", "idle-e2e", timeout=180)
