@@ -48,6 +48,24 @@ ALLOWED: dict[tuple[str, str, str], str] = {
     ("RayCronJob", "spec.jobTemplate.submissionMode", "enum"): (
         "The jobTemplate is a RayJob spec: the same enum as RayJob's submissionMode."
     ),
+    **{
+        (kind, f"{prefix}.{field}", "extra"): (
+            "Idle termination (issue 15 item 4): KubeRay PR #5210's fields, which Ray 2.60's "
+            "KubeRay cloud provider already writes; KubeRay has not merged them yet."
+        )
+        for kind, prefix in (
+            ("RayCluster", "spec"),
+            ("RayJob", "spec.rayClusterSpec"),
+            ("RayService", "spec.rayClusterConfig"),
+        )
+        for field in ("idleSuspend", "idleTerminationOptions")
+    },
+    **{
+        ("RayCluster", f"spec.idleTerminationOptions.{field}", "extra"): (
+            "The fields of idleTerminationOptions, as KubeRay PR #5210 and Ray 2.60 name them."
+        )
+        for field in ("timeoutSeconds", "policy")
+    },
 }
 
 # KubeRay kinds that rayplane does not define a CRD for yet: kind -> where it is being built.

@@ -120,9 +120,17 @@ def test_the_api_serves_crd_defaults_and_nodes_as_pods(
     assert pods["auto-small-worker-a"]["metadata"]["labels"]["ray.io/group"] == "small"
     assert "running" in pods["auto-small-worker-a"]["status"]["containerStatuses"][0]["state"]
     with pytest.raises(ApiError):
-        api.patch(f"rayclusters/{NAME}", {"spec": {"idleSuspend": True}}, "merge")
+        api.patch(f"rayclusters/{NAME}", {"spec": {"suspend": True}}, "merge")
     with pytest.raises(ApiError):
         api.patch(f"rayclusters/{NAME}", [{"op": "replace", "path": "/spec/suspend", "value": 1}])
+    with pytest.raises(ApiError):
+        api.delete(f"rayclusters/{NAME}")
+    # idleTerminationOptions policy Suspend: Ray's autoscaler merge-patches idleSuspend.
+    got = api.patch(f"rayclusters/{NAME}", {"spec": {"idleSuspend": True}}, "merge")
+    assert got["spec"]["idleSuspend"] is True
+    assert said[-1] == [
+        "spec.idleSuspend: true (no driver for idleTerminationOptions.timeoutSeconds)"
+    ]
     assert with_crd_defaults({"spec": {}})["spec"]["headGroupSpec"]["rayStartParams"] == {}
 
 

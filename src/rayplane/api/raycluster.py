@@ -208,6 +208,21 @@ class HistoryServerOptions(Strict):
     collector_options: CollectorOptions | None = None
 
 
+class IdleTerminationOptions(Strict):
+    """``spec.idleTerminationOptions``: end a cluster no driver has used for a while.
+
+    The design of KubeRay PR #5210 and Ray PR #65763 (open in KubeRay; Ray 2.60's KubeRay
+    cloud provider already reads it): after ``timeoutSeconds`` with no user driver the
+    cluster is suspended (``policy: Suspend``, the default, sets ``spec.idleSuspend``) or
+    deleted (``policy: Delete``).
+    """
+
+    timeout_seconds: Int32 | None = None
+    policy: Literal["Suspend", "Delete"] | None = Field(
+        default=None, json_schema_extra=crd_default("Suspend")
+    )
+
+
 class RayClusterSpec(Strict):
     head_group_spec: HeadGroupSpec = Field(
         default_factory=HeadGroupSpec, json_schema_extra=CRD_REQUIRED
@@ -225,6 +240,14 @@ class RayClusterSpec(Strict):
     network_policy: NetworkPolicyConfig | None = None
     tls_options: TLSOptions | None = None
     history_server_options: HistoryServerOptions | None = None
+    idle_termination_options: IdleTerminationOptions | None = None
+    # Set by whoever found the cluster idle; suspends it as ``suspend`` does (KubeRay #5210).
+    idle_suspend: bool | None = None
+
+    @property
+    def suspended(self) -> bool:
+        """``suspend`` or ``idleSuspend``: either one stops every node of the cluster."""
+        return bool(self.suspend or self.idle_suspend)
 
     @property
     def autoscaling(self) -> bool:

@@ -91,6 +91,9 @@ def render(detail: dict[str, Any]) -> None:
         _worker_groups(detail.get("spec") or {}, nodes)
     if local.get("autoscaler"):
         _autoscaler(local["autoscaler"])
+    if local.get("idle"):
+        _section("Idle termination")
+        out.print(f"  {safe(local['idle'])}")
     if local.get("serve") or local.get("serveFailure") or local.get("serveFailureLog"):
         _serve(local.get("serve") or {}, local.get("endpoint"))
         _serve_failure(local, meta)

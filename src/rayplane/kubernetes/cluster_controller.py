@@ -36,6 +36,7 @@ from rayplane.kubernetes.builders import (
 )
 from rayplane.kubernetes.builders import labels as L
 from rayplane.kubernetes.builders.names import head_service_name, redis_cleanup_job_name
+from rayplane.kubernetes.cluster_idle import IdleChecks
 from rayplane.kubernetes.controller import KindController
 from rayplane.kubernetes.kube import KubeError, Obj
 from rayplane.kubernetes.operator_context import OperatorContext
@@ -102,6 +103,8 @@ class RayClusterController(KindController[RayCluster, Reads]):
         self.ensured: set[tuple[str, str, str]] = set()
         # Each cluster's Pods as the watch saw them (see pod_index).
         self.pods = PodIndex()
+        # spec.idleTerminationOptions: who probes which head, and when.
+        self.idle = IdleChecks(ctx)
 
     async def read(self, namespace: str, name: str) -> tuple[Obj | None, Reads]:
         """The three reads a pass needs go out together: a pass waits for one round trip,
@@ -117,6 +120,7 @@ class RayClusterController(KindController[RayCluster, Reads]):
         self.ctx.metrics.cluster_gone(namespace, name)
         self.failures.pop((namespace, name), None)
         self.pods.forget((namespace, name))
+        self.idle.forget(namespace, name)
 
     async def cluster_pods(self, namespace: str, cluster: str) -> list[Obj]:
         """A RayCluster's Pods: from the watch when it can be trusted, else listed."""
@@ -193,7 +197,12 @@ class RayClusterController(KindController[RayCluster, Reads]):
                 self.ctx.metrics.cluster_provisioned(
                     namespace, name, (now - created).total_seconds()
                 )
-        return ERROR_REQUEUE_SECONDS if failures else plan.requeue_after
+        if failures:
+            return ERROR_REQUEUE_SECONDS
+        idle_recheck = await self.idle.check(raw, cluster, nodes, now)
+        if idle_recheck is not None:
+            return min(plan.requeue_after, idle_recheck)
+        return plan.requeue_after
 
     async def _ensure_children(self, raw: Obj, cluster: RayCluster, services: set[str]) -> None:
         """Create each missing child; the first error stops the chain, as in KubeRay."""

@@ -19,6 +19,7 @@ from rayplane.api.common import MAX_INT32
 from rayplane.errors import RayplaneError
 from rayplane.local import process
 from rayplane.local.store import Store, StoredNode, iso
+from rayplane.reconcile.cluster.idle import IDLE_REASON_ANNOTATION
 
 
 class ApiError(RayplaneError):
@@ -114,9 +115,15 @@ class StoreKubeApi(IKubernetesHttpApiClient):
         stored = self._stored()
         if stored.deleting is not None:
             raise ApiError(409, "the RayCluster is being deleted")
+        if path.startswith("rayclusters/") and payload == {"spec": {"idleSuspend": True}}:
+            # idleTerminationOptions.policy Suspend (Ray #65763): the same write the
+            # controller's own idle probe makes (local/idle_probe.py).
+            said = self.store.modify_body(self.uid, _idle_suspend)
+            self.on_patch(said)
+            return self.get(path)
         if not path.startswith("rayclusters/") or not isinstance(payload, list):
-            # Idle-cluster termination (idleSuspend, finalizers) needs fields the local
-            # runtime does not model; refuse rather than write them.
+            # Policy Delete's finalizer and DELETE are refused: the controller's idle probe
+            # deletes the cluster itself, and this API deletes nothing.
             raise ApiError(422, f"unsupported patch of {path} ({content_type})")
         said = self.store.modify_body(self.uid, lambda body: _apply_patch(body, payload))
         self.on_patch(said)
@@ -124,6 +131,18 @@ class StoreKubeApi(IKubernetesHttpApiClient):
 
     def delete(self, path: str) -> dict[str, Any]:
         raise ApiError(422, f"the local autoscaler does not delete {path}")
+
+
+def _idle_suspend(body: dict[str, Any]) -> list[str]:
+    body.setdefault("spec", {})["idleSuspend"] = True
+    meta = body.setdefault("metadata", {})
+    annotations = dict(meta.get("annotations") or {})
+    annotations.setdefault(
+        IDLE_REASON_ANNOTATION,
+        "Ray's autoscaler saw no driver for idleTerminationOptions.timeoutSeconds",
+    )
+    meta["annotations"] = annotations
+    return ["spec.idleSuspend: true (no driver for idleTerminationOptions.timeoutSeconds)"]
 
 
 def _apply_patch(body: dict[str, Any], payload: list[dict[str, Any]]) -> list[str]:

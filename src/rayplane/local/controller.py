@@ -284,6 +284,7 @@ class Controller:
             "events": self.store.events(uid),
             "notes": self.clusters.notes(stored),
             "autoscaler": self.clusters.autoscalers.describe(cluster) if cluster else None,
+            "idle": self.clusters.idle.describe(cluster) if cluster else None,
         }
         if stored.kind == "RayService":
             doc["local"]["serve"] = self.services.serve_details(stored)

@@ -20,6 +20,7 @@ from rayplane.api.raycluster import HEAD_GROUP, RayCluster
 from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.configrefs import CONFIG_ERROR, StoreConfigs
 from rayplane.local.history import History
+from rayplane.local.idle_probe import IdleWatch
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
@@ -95,8 +96,10 @@ class RayClusterController:
         self.autoscalers = AutoscalerSupervisor(settings, store)
         self.history = History(settings.home)
         self.teardown = Teardown(settings, store, self.launcher, self.configs, self.history)
+        self.idle = IdleWatch(store)
 
     def close(self) -> None:
+        self.idle.close()
         self.teardown.close()
         if self._owns_launcher:
             self.launcher.close()
@@ -133,6 +136,8 @@ class RayClusterController:
             if uid == stored.uid and message not in reported.values():
                 reason = IMAGE_PULL if message.startswith(IMAGE_PULL) else CONFIG_ERROR
                 self.store.event(uid, reason, message, "Warning")
+        # spec.idleTerminationOptions: suspend or delete a cluster nobody uses.
+        self.idle.check(stored, cluster, nodes)
         # In-tree autoscaling: Ray's autoscaler runs beside a registered head.
         if self.settings.local_autoscaler:
             head = next(

@@ -49,6 +49,7 @@ def validate_cluster_spec(
     _check_autoscaler(spec, path, out)
     _check_auth(spec, path, out)
     _check_alpha(spec, path, out, gates)
+    _check_idle(spec, path, out, standalone)
     if spec.managed_by is not None and spec.managed_by not in MANAGED_BY:
         out.error(
             join(path, "managedBy"),
@@ -65,6 +66,30 @@ def _check_upgrade(spec: RayClusterSpec, path: str, out: Findings, standalone: b
             "is only for standalone RayClusters; a RayJob or RayService manages its cluster's "
             "upgrades itself. Remove it.",
             spec.upgrade_strategy.type,
+        )
+
+
+def _check_idle(spec: RayClusterSpec, path: str, out: Findings, standalone: bool) -> None:
+    """spec.idleTerminationOptions (KubeRay PR #5210): a timeout that can actually run out."""
+    options = spec.idle_termination_options
+    if options is None:
+        return
+    ipath = join(path, "idleTerminationOptions")
+    seconds = options.timeout_seconds
+    if seconds is None or seconds < 1:
+        out.error(
+            join(ipath, "timeoutSeconds"),
+            "must be a whole number of seconds, at least 1: how long the cluster may run no "
+            "driver or job before it is suspended or deleted (e.g. 1800). Remove "
+            "idleTerminationOptions to keep the cluster however long it idles.",
+            seconds,
+        )
+    if not standalone:
+        out.warn(
+            ipath,
+            "is ignored for a cluster a RayJob or RayService manages: the RayJob or RayService "
+            "decides when its cluster goes. Remove it, or use a standalone RayCluster.",
+            options.model_dump(by_alias=True, exclude_none=True),
         )
 
 

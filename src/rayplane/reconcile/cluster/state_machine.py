@@ -85,7 +85,9 @@ def reconcile_cluster(cluster: RayCluster, observed: ObservedCluster, now: datet
         for node in pass_.live:
             pass_.delete(node, DELETE_SUSPEND)
     elif (
-        suspend_status != SUSPENDED and not cluster.spec.suspend and pass_.reconcile_head(previous)
+        suspend_status != SUSPENDED
+        and not cluster.spec.suspended
+        and pass_.reconcile_head(previous)
     ):
         for group in cluster.spec.worker_group_specs:
             pass_.reconcile_group(group)

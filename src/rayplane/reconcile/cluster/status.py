@@ -12,6 +12,7 @@ from rayplane.api.common import MAX_INT32, Condition
 from rayplane.api.k8s import PodSpec, Quantity
 from rayplane.api.quantity_arithmetic import Amount
 from rayplane.api.raycluster import HeadInfo, RayCluster, RayClusterStatus
+from rayplane.reconcile.cluster.idle import IDLE_REASON_ANNOTATION
 from rayplane.reconcile.cluster.model import (
     ALL_POD_RUNNING_AND_READY_FIRST_TIME,
     HEAD_POD_NOT_FOUND,
@@ -45,6 +46,18 @@ def suspend_status_of(conditions: Sequence[Condition] | None) -> str | None:
         if condition.type in (SUSPENDING, SUSPENDED) and condition.status == TRUE:
             return condition.type
     return None
+
+
+def _idle_message(cluster: RayCluster) -> str:
+    """The Suspending/Suspended message of a cluster stopped for idleness ("" otherwise).
+
+    KubeRay's conditions carry no message for ``spec.suspend``; one that suspended itself
+    says so, and why, so `describe` answers "who stopped my cluster?".
+    """
+    if cluster.spec.suspend or not cluster.spec.idle_suspend:
+        return ""
+    reason = cluster.annotation(IDLE_REASON_ANNOTATION)
+    return "spec.idleSuspend is true" + (f": {reason}" if reason else "")
 
 
 def desired_status(
@@ -126,6 +139,7 @@ def desired_status(
                 now,
             )
 
+    why = _idle_message(cluster)
     if suspend_status == SUSPENDING:
         if not nodes:
             conditions = set_condition(
@@ -137,16 +151,17 @@ def desired_status(
                 now,
             )
             conditions = set_condition(conditions, SUSPENDING, FALSE, SUSPENDING, "", now)
-            conditions = set_condition(conditions, SUSPENDED, TRUE, SUSPENDED, "", now)
+            conditions = set_condition(conditions, SUSPENDED, TRUE, SUSPENDED, why, now)
     elif suspend_status == SUSPENDED:
-        if not spec.suspend:
+        if not spec.suspended:
             conditions = set_condition(conditions, SUSPENDED, FALSE, SUSPENDED, "", now)
     else:
         conditions = set_condition(conditions, SUSPENDED, FALSE, SUSPENDED, "", now)
-        suspending = TRUE if spec.suspend else FALSE
-        conditions = set_condition(conditions, SUSPENDING, suspending, SUSPENDING, "", now)
+        suspending = TRUE if spec.suspended else FALSE
+        message = why if spec.suspended else ""
+        conditions = set_condition(conditions, SUSPENDING, suspending, SUSPENDING, message, now)
 
-    if spec.suspend and not nodes:
+    if spec.suspended and not nodes:
         state = STATE_SUSPENDED
 
     fields["conditions"] = conditions
