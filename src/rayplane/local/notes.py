@@ -22,13 +22,14 @@ from rayplane.api.raycluster import RayCluster, RayClusterSpec
 from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
+from rayplane.local import sandbox
 from rayplane.local.pinned import dropped_param_notes
+from rayplane.reconcile.volumes import plan_volumes
 
 _POD_ONLY = (
     "serviceAccountName",
     "nodeSelector",
     "tolerations",
-    "volumes",
     "affinity",
     "imagePullSecrets",
     "initContainers",
@@ -44,7 +45,6 @@ _CONTAINER_ONLY = (
     "livenessProbe",
     "readinessProbe",
     "startupProbe",
-    "volumeMounts",
     "securityContext",
     "lifecycle",
     "command",
@@ -118,7 +118,30 @@ def apply_notes(raw: dict[str, Any]) -> tuple[list[str], list[str]]:
     spec, where = embedded_spec(raw)
     if spec is None:
         return [], []
-    return security_warnings(spec, where), dropped_param_notes(spec, where)
+    return security_warnings(spec, where), dropped_param_notes(spec, where) + volume_notes(
+        spec, where
+    )
+
+
+def volume_notes(spec: RayClusterSpec, where: str = "spec") -> list[str]:
+    """Mounts a node will not get: unsupported kinds, refused paths, or no bubblewrap."""
+    templates = [(f"{where}.headGroupSpec.template.spec", spec.head_group_spec.template)]
+    templates += [
+        (f"{where}.workerGroupSpecs[{i}].template.spec", g.template)
+        for i, g in enumerate(spec.worker_group_specs)
+    ]
+    notes: list[str] = []
+    wanted: list[str] = []
+    for path, template in templates:
+        plan = plan_volumes(template.spec.wire(), path)
+        notes += plan.problems
+        wanted += [f"{path}: {m.path}" for m in plan.mounts]
+    why = sandbox.unavailable() if wanted else ""
+    if why:
+        notes.append(
+            f"volumes are not mounted ({'; '.join(wanted)}): {why}. Nodes start without them."
+        )
+    return notes
 
 
 def local_notes(cluster: RayCluster) -> list[str]:
@@ -129,6 +152,7 @@ def local_notes(cluster: RayCluster) -> list[str]:
     for index, group in enumerate(spec.worker_group_specs):
         notes += _template_notes(f"workerGroupSpecs[{index}].template.spec", group.template)
     notes += dropped_param_notes(spec)
+    notes += volume_notes(spec)
     installed = _installed_ray()
     if spec.ray_version and installed and spec.ray_version != installed:
         notes.append(

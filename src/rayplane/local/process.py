@@ -105,6 +105,22 @@ def spawn(
     return NodeProcess(pid=proc.pid, pgid=proc.pid, create_time=create_time, marker=marker)
 
 
+def alias(pid: int, started: int) -> None:
+    """Let *pid* (a wrapper's child, recorded as the node) reap the wrapper *started*."""
+    proc = _children.pop(started, None)
+    if proc is not None:
+        _children[pid] = proc
+
+
+def group_of(pid: int) -> int:
+    """The process group of *pid*; *pid* itself when it is gone (a node is its group's
+    leader unless it runs under a wrapper such as bwrap)."""
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return pid
+
+
 def _reap(pid: int) -> None:
     """Collect the exit status of a node this process started, if it has exited."""
     proc = _children.get(pid)

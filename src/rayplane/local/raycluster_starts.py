@@ -18,7 +18,9 @@ from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import node_environment
 from rayplane.local.homepaths import under_home
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
+from rayplane.local.mounts import View
 from rayplane.local.node_launcher import NodeLauncher
+from rayplane.local.node_view import node_view
 from rayplane.local.pinned import local_start_command
 from rayplane.local.ports import (
     NodePorts,
@@ -145,15 +147,20 @@ class NodeStarts:
                     stored, cluster, group, node.name, address, self.settings, self.configs
                 )
                 why = self._start_blocked(stored.uid, node, nodes, machine)
+                view = (
+                    None
+                    if why
+                    else node_view(self.settings, self.store, stored, cluster, group, node)
+                )
             except ConfigError as exc:
-                env, why = {}, str(exc)
+                env, why, view = {}, str(exc), None
                 self.config_errors[(stored.uid, node.group)] = why
             if why:
                 if node.info.get("why") != why:
                     node.info["why"] = why
                     self.store.update_node(node)
                 continue
-            self._spawn(stored, cluster, group, node, address, env)
+            self._spawn(stored, cluster, group, node, address, env, view)
             machine.launched(node, self.launcher)
 
     def _start_blocked(
@@ -176,6 +183,7 @@ class NodeStarts:
         node: StoredNode,
         address: str,
         env: dict[str, str],
+        view: View | None = None,
     ) -> None:
         ports = NodePorts.from_dict(node.ports)
         command = local_start_command(
@@ -191,12 +199,14 @@ class NodeStarts:
             # Serve's per-worker proxy port: several proxies share this machine.
             env["RAY_SERVE_WORKER_PROXY_HTTP_PORT"] = str(node.ports["serve"])
         argv = ray_start_argv(command.argv(env)[2:])
-        started = self.launcher.start(argv, env, Path(node.log_path))
+        started = self.launcher.start(argv, env, Path(node.log_path), view=view)
         node.pid, node.create_time = started.pid, started.create_time
         node.info = {
             "marker": started.marker,
             "command": command.shell(),
             "why": "ray start launched",
+            "mounts": node.info.get("mounts", []),
+            "mountsMissing": node.info.get("mountsMissing", []),
         }
         self.store.update_node(node)
         self.store.event(
