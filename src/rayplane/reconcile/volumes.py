@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -42,6 +43,9 @@ HOST_PATH_TYPES: Final = (
     "CharDevice",
     "BlockDevice",
 )
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 Lookup = Callable[[str, str], Mapping[str, bytes] | None]
 """(kind, name) -> the object's keys and bytes, or None when no such object is stored."""
@@ -172,6 +176,19 @@ def plan_volumes(pod_spec: Mapping[str, Any], where: str) -> VolumePlan:
             )
             continue
         kind = _kind(volume)
+        if not _LABEL.match(name) or len(name) > 63:
+            problems.append(
+                f"{where}.volumes[{name!r}].name is not a DNS-1123 label (lowercase letters, "
+                f"digits and '-', at most 63); {target} is not mounted. Rename the volume."
+            )
+            continue
+        claim = str((volume.get(kind) or {}).get("claimName") or "")
+        if kind == "persistentVolumeClaim" and (not _SUBDOMAIN.match(claim) or len(claim) > 253):
+            problems.append(
+                f"{where}.volumes[{name}].persistentVolumeClaim.claimName {claim!r} is not a "
+                f"DNS-1123 name; {target} is not mounted. Use a name such as data-claim."
+            )
+            continue
         if kind not in SUPPORTED:
             problems.append(
                 f"{where}.volumes[{name}] is a {kind} volume, which the local runtime cannot "
