@@ -52,7 +52,7 @@ def test_a_host_path_over_the_home_is_refused(tmp_path: Path) -> None:
             host_path(home, {"path": path}, "v")
     with pytest.raises(VolumeError, match="is not a directory"):
         host_path(home, {"path": "/etc/hostname", "type": "Directory"}, "v")
-    with pytest.raises(VolumeError, match="does not exist.*writes nothing outside"):
+    with pytest.raises(VolumeError, match=r"does not exist.*writes nothing outside"):
         host_path(home, {"path": str(tmp_path / "nope"), "type": "DirectoryOrCreate"}, "v")
     assert not (tmp_path / "nope").exists()
 

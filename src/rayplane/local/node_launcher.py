@@ -75,11 +75,7 @@ class ProcessLauncher:
     ) -> NodeProcess:
         if view is None:
             return process.spawn(argv, env, log_path, cwd=cwd)
-        started = process.spawn(sandbox.command(argv, view), env, log_path, cwd=cwd)
-        # The record names bwrap's child (ray start): it is the one that drains on SIGTERM.
-        pid, create_time = sandbox.sandboxed_child(started.pid, started.create_time)
-        process.alias(pid, started.pid)
-        return NodeProcess(pid, started.pgid, create_time, started.marker)
+        return process.spawn(sandbox.command(argv, view), env, log_path, cwd=cwd)
 
     def alive(self, pid: int, create_time: float) -> bool:
         return process.is_alive(pid, create_time)
@@ -88,7 +84,9 @@ class ProcessLauncher:
         return node_healthy(self._http, LOOPBACK_IP, agent_port)
 
     def stop(self, pid: int, create_time: float, grace_s: float, *, marker: str | None) -> None:
-        process.stop_group(process.group_of(pid), pid, create_time, grace_s, marker=marker)
+        # Under bwrap the drain signal goes to its child (ray start); bwrap would just die.
+        term = sandbox.sandboxed_child(pid, create_time)
+        process.stop_group(pid, pid, create_time, grace_s, marker=marker, term_pid=term)
 
     def close(self) -> None:
         self._http.close()

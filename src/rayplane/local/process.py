@@ -105,22 +105,6 @@ def spawn(
     return NodeProcess(pid=proc.pid, pgid=proc.pid, create_time=create_time, marker=marker)
 
 
-def alias(pid: int, started: int) -> None:
-    """Let *pid* (a wrapper's child, recorded as the node) reap the wrapper *started*."""
-    proc = _children.pop(started, None)
-    if proc is not None:
-        _children[pid] = proc
-
-
-def group_of(pid: int) -> int:
-    """The process group of *pid*; *pid* itself when it is gone (a node is its group's
-    leader unless it runs under a wrapper such as bwrap)."""
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return pid
-
-
 def _reap(pid: int) -> None:
     """Collect the exit status of a node this process started, if it has exited."""
     proc = _children.get(pid)
@@ -206,12 +190,14 @@ def stop_group(
     *,
     marker: str | None = None,
     signal_group: bool = False,
+    term_pid: int | None = None,
     kill_wait_s: float = 10.0,
 ) -> StopResult:
     """Stop a node and every process it started; safe to call when it is already gone.
 
     SIGTERM goes to the root (``ray start --block``), which drains and stops its children;
-    with ``signal_group`` it goes to the whole process group instead. After ``grace_s``,
+    with ``signal_group`` it goes to the whole process group instead, and with
+    ``term_pid`` to that process (the command a wrapper such as bwrap runs). After ``grace_s``,
     or as soon as the root has exited, everything of the node still alive is SIGKILLed:
     the group, the processes seen in the tree before and after the SIGTERM, and the
     marker carriers. Never signals by name.
@@ -224,6 +210,8 @@ def stop_group(
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if signal_group:
                 os.killpg(pgid, signal.SIGTERM)
+            elif term_pid is not None:
+                os.kill(term_pid, signal.SIGTERM)
             else:
                 root.send_signal(signal.SIGTERM)
         while time.monotonic() < deadline and is_alive(pid, create_time):

@@ -11,9 +11,10 @@ cannot be created there: an unprivileged user may not, and root must not write o
 the home. So the deepest existing parent of such a path is rebuilt in the namespace as a
 tmpfs holding binds of the host's entries plus the new mount point; the host is untouched.
 
-``bwrap`` is the process the node's record first names, but the one to signal is its
-child (``ray start``), which drains on SIGTERM; bwrap itself would just die and leave it
-running. :func:`sandboxed_child` finds that child, in the same process group.
+``bwrap`` is the process the node's record names (the leader of the node's process
+group, so a stop or a SIGKILL of the group reaches all of it), but the drain signal must go
+to its child (``ray start``): bwrap does not forward SIGTERM, it would just die and leave
+the node running. :func:`sandboxed_child` finds that child.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ import functools
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
@@ -32,7 +32,7 @@ from rayplane.local.mounts import View
 
 FIX = "apt-get install -y bubblewrap"
 _PROBE_TIMEOUT_S = 10.0
-_CHILD_WAIT_S = 5.0
+_SAME_START_S = 0.05
 
 
 @functools.cache
@@ -126,22 +126,22 @@ def command(argv: Sequence[str], view: View) -> list[str]:
     return [*args, "--chdir", working_dir, "--", *argv]
 
 
-def sandboxed_child(pid: int, create_time: float) -> tuple[int, float]:
-    """(pid, start time) of the command bwrap runs, or bwrap's own if it has none yet.
+def sandboxed_child(pid: int, create_time: float) -> int | None:
+    """The PID of the command bwrap runs, when *pid* is a bwrap we started; else None.
 
-    bwrap forks its child at once; the wait is a safety net and ends with bwrap's own
-    PID when bwrap exited first (its log says why).
+    The process is recognised by its executable being this machine's bwrap and its start
+    time being the recorded one, never by a name alone.
     """
-    deadline = time.monotonic() + _CHILD_WAIT_S
-    while time.monotonic() < deadline:
-        try:
-            children = psutil.Process(pid).children()
-        except psutil.Error:
-            break
-        if children:
-            try:
-                return children[0].pid, children[0].create_time()
-            except psutil.Error:
-                break
-        time.sleep(0.005)
-    return pid, create_time
+    exe = shutil.which("bwrap")
+    if exe is None:
+        return None
+    try:
+        proc = psutil.Process(pid)
+        if abs(proc.create_time() - create_time) > _SAME_START_S:
+            return None
+        if os.path.realpath(proc.exe()) != os.path.realpath(exe):
+            return None
+        children = proc.children()
+    except psutil.Error:
+        return None
+    return children[0].pid if children else None
