@@ -1,0 +1,117 @@
+"""A RayCluster pass with Pod volumes: what the node is started with and what it records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rayplane.local import sandbox
+from rayplane.local.fake_launcher import FakeLauncher
+from rayplane.local.notes import apply_notes
+from rayplane.local.raycluster_controller import RayClusterController
+from rayplane.local.store import Store, StoredNode
+from rayplane.settings import LocalSettings
+
+NS = "default"
+
+
+def cluster() -> dict[str, Any]:
+    container = {
+        "name": "ray-head",
+        "image": "rayproject/ray:2.60.0",
+        "volumeMounts": [
+            {"name": "code", "mountPath": "/home/ray/samples"},
+            {"name": "gcs", "mountPath": "/gcs"},
+        ],
+    }
+    volumes = [
+        {"name": "code", "configMap": {"name": "code"}},
+        {"name": "gcs", "csi": {"driver": "gcsfuse.csi.storage.gke.io"}},
+    ]
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "vol"},
+        "spec": {
+            "headGroupSpec": {
+                "rayStartParams": {},
+                "template": {"spec": {"containers": [container], "volumes": volumes}},
+            }
+        },
+    }
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[tuple[RayClusterController, Store, FakeLauncher]]:
+    store = Store(tmp_path / "home" / "state.db")
+    launcher = FakeLauncher()
+    settings = LocalSettings(
+        home=tmp_path / "home", temp_root=tmp_path / "t", local_autoscaler=False
+    )
+    controller = RayClusterController(settings, store, launcher)
+    store.put("RayCluster", NS, "vol", cluster())
+    yield controller, store, launcher
+    controller.close()
+    store.close()
+
+
+def head(controller: RayClusterController, store: Store) -> StoredNode:
+    stored = store.get("RayCluster", NS, "vol")
+    assert stored is not None
+    controller.reconcile(stored)
+    (node,) = store.nodes(stored.uid)
+    return node
+
+
+def test_the_head_waits_for_its_configmap_then_starts_in_its_view(
+    setup: tuple[RayClusterController, Store, FakeLauncher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "unavailable", lambda: "")
+    controller, store, launcher = setup
+    node = head(controller, store)
+    assert node.pid is None
+    assert (
+        'FailedMount: headGroupSpec.template.spec.volumes[code]: configmap "code" not found'
+        in node.info["why"]
+    )
+    store.put(
+        "ConfigMap",
+        NS,
+        "code",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "code"},
+            "data": {"a.py": "x"},
+        },
+    )
+    node = head(controller, store)
+    assert node.pid is not None
+    (view,) = launcher.views
+    assert view is not None
+    assert [b.target for b in view.binds] == ["/home/ray", "/home/ray/samples"]
+    assert view.working_dir == "/home/ray"
+    assert any(m.endswith("-> /home/ray/samples (ro)") for m in node.info["mounts"])
+    assert "csi volume" in node.info["mountsMissing"][0]
+    described = controller.describe_node(node)
+    assert described["mounts"] == node.info["mounts"]
+
+
+def test_without_bwrap_the_head_starts_and_says_which_mounts_are_missing(
+    setup: tuple[RayClusterController, Store, FakeLauncher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    why = f"bubblewrap (bwrap) is not installed; install it: {sandbox.FIX}"
+    monkeypatch.setattr(sandbox, "unavailable", lambda: why)
+    controller, store, launcher = setup
+    node = head(controller, store)
+    assert node.pid is not None and launcher.views == [None]
+    missing = " ".join(node.info["mountsMissing"])
+    assert "/home/ray/samples" in missing and "apt-get install -y bubblewrap" in missing
+    _, notes = apply_notes(cluster())
+    assert any(
+        "volumes are not mounted" in n and "apt-get install -y bubblewrap" in n for n in notes
+    )
+    assert any("csi volume" in n for n in notes)
