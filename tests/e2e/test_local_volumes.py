@@ -41,7 +41,7 @@ def test_kuberay_ray_job_sample_runs_unchanged(local: Local) -> None:
         assert "test_counter got 5" in logs
         assert "can't open file" not in logs
     finally:
-        local.run("delete", "rayjob", "rayjob-sample", timeout=240)
+        local.run("delete", "rayjob", "rayjob-sample", "--timeout", "600", timeout=630)
     assert not (local.home / "volumes" / "default" / "rayjob-sample").exists()
 
 

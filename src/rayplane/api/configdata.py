@@ -82,28 +82,7 @@ def check(raw: dict[str, Any]) -> Findings:
                 "binaryData. Remove one of them.",
                 key,
             )
-    _check_size(raw, kind, out)
     return out
-
-
-MAX_BYTES = 1024 * 1024
-"""Kubernetes refuses a ConfigMap or Secret whose data is over 1 MiB (etcd's limit)."""
-
-
-def _check_size(raw: dict[str, Any], kind: str, out: Findings) -> None:
-    size = 0
-    for field in ("data", "binaryData", "stringData"):
-        for key, value in _mapping(raw.get(field)).items():
-            text = str(value)
-            encoded = field == "binaryData" or (kind == "Secret" and field == "data")
-            size += len(str(key)) + (len(text) * 3 // 4 if encoded else len(text.encode()))
-    if size > MAX_BYTES:
-        out.error(
-            "data",
-            f"holds about {size} bytes; a {kind} may hold at most {MAX_BYTES} (1 MiB), as "
-            "Kubernetes refuses larger ones. Split it, or ship large files another way "
-            "(a hostPath or persistentVolumeClaim volume).",
-        )
 
 
 def _error(
