@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rayplane.api.k8s import PodTemplateSpec
 from rayplane.local import sandbox
 from rayplane.local.fake_launcher import FakeLauncher
+from rayplane.local.node_view import (
+    remove_submitter_view,
+    submitter_view,
+    view_from_json,
+    view_to_json,
+)
 from rayplane.local.notes import apply_notes
 from rayplane.local.raycluster_controller import RayClusterController
 from rayplane.local.store import Store, StoredNode
@@ -115,3 +123,48 @@ def test_without_bwrap_the_head_starts_and_says_which_mounts_are_missing(
         "volumes are not mounted" in n and "apt-get install -y bubblewrap" in n for n in notes
     )
     assert any("csi volume" in n for n in notes)
+
+
+def test_a_submitter_template_with_volumes_gets_a_view_that_survives_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "unavailable", lambda: "")
+    store = Store(tmp_path / "home" / "state.db")
+    settings = LocalSettings(home=tmp_path / "home", temp_root=tmp_path / "t")
+    store.put(
+        "ConfigMap",
+        NS,
+        "code",
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "code"},
+            "data": {"a.py": "x"},
+        },
+    )
+    job = store.put(
+        "RayJob",
+        NS,
+        "job",
+        {"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "job"}, "spec": {}},
+    )
+    template = PodTemplateSpec.model_validate(
+        {
+            "spec": {
+                "containers": [
+                    {"name": "s", "volumeMounts": [{"name": "code", "mountPath": "/code"}]}
+                ],
+                "volumes": [{"name": "code", "configMap": {"name": "code"}}],
+            }
+        }
+    )
+    view = submitter_view(settings, store, job, template)
+    assert view is not None and [b.target for b in view.binds] == ["/home/ray", "/code"]
+    raw = view_to_json(view)
+    assert view_from_json(json.loads(json.dumps(raw))) == view
+    assert raw is not None
+    remove_submitter_view(settings, raw)
+    assert not (tmp_path / "home" / "volumes" / NS / "job").exists()
+    plain = PodTemplateSpec.model_validate({"spec": {"containers": [{"name": "s"}]}})
+    assert submitter_view(settings, store, job, plain) is None  # runs as before
+    store.close()

@@ -54,6 +54,7 @@ class View:
 
     binds: tuple[Bind, ...]
     working_dir: str
+    owner: tuple[str, str] = ("", "")  # (namespace, name) whose folders these are
 
 
 @dataclass

@@ -9,8 +9,11 @@ record (``info["mounts"]``, ``info["mountsMissing"]``) for ``describe``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
+from rayplane.api.k8s import PodTemplateSpec
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
 from rayplane.local import mounts, sandbox
 from rayplane.local.configrefs import CONFIG_ERROR, ConfigError
@@ -132,3 +135,60 @@ def refresh_views(
         )
         if changed:
             store.event(stored.uid, "VolumesUpdated", f"{node.name}: updated {', '.join(changed)}")
+
+
+SUBMITTER = "submitter"
+
+
+def submitter_view(
+    settings: LocalSettings, store: Store, stored: StoredResource, template: PodTemplateSpec
+) -> mounts.View | None:
+    """The K8sJobMode submitter's view, when its submitterPodTemplate mounts volumes.
+
+    Without volumeMounts the submitter runs as before (in the RayJob's source folder); its
+    folders live under ``volumes/<ns>/<rayjob>/nodes/submitter`` and its claims under
+    ``volumes/<ns>/<rayjob>/claims``, removed with the submitter.
+    """
+    plan = plan_volumes(template.spec.wire(), "submitterPodTemplate.spec")
+    if not plan.mounts or sandbox.unavailable():
+        return None
+    pod = PodInfo(name=stored.name, namespace=stored.namespace)
+    try:
+        prepared = mounts.prepare(
+            settings.home,
+            stored.namespace,
+            stored.name,
+            SUBMITTER,
+            plan,
+            store_lookup(store, stored.namespace),
+            pod,
+            "submitterPodTemplate.spec",
+        )
+    except VolumeError as exc:
+        raise ConfigError(f"{CONFIG_ERROR}: FailedMount: {exc}") from None
+    return dataclasses.replace(prepared.view(), owner=(stored.namespace, stored.name))
+
+
+def view_to_json(view: mounts.View | None) -> dict[str, Any] | None:
+    """A view as the store keeps it in a RayJob's runtime state (a retry reuses it)."""
+    if view is None:
+        return None
+    return {
+        "binds": [dataclasses.asdict(b) for b in view.binds],
+        "workingDir": view.working_dir,
+        "owner": list(view.owner),
+    }
+
+
+def view_from_json(raw: dict[str, Any] | None) -> mounts.View | None:
+    if not raw:
+        return None
+    binds = tuple(mounts.Bind(**b) for b in raw["binds"])
+    owner = tuple(raw.get("owner") or ("", ""))
+    return mounts.View(binds, str(raw["workingDir"]), (str(owner[0]), str(owner[1])))
+
+
+def remove_submitter_view(settings: LocalSettings, raw: dict[str, Any]) -> None:
+    namespace, name = (raw.get("owner") or ["", ""])[:2]
+    if namespace and name:
+        mounts.remove_cluster(settings.home, namespace, name)
