@@ -112,9 +112,9 @@ def _job(local: Local, code: str) -> str:
     return local.run("job", "submit", "--cluster", "vols", "--", "python", "-c", code).stdout
 
 
-def _head(local: Local) -> dict[str, object]:
+def _head(local: Local) -> dict[str, object] | None:
     nodes = (local.detail("vols") or {}).get("local", {}).get("nodes", [])
-    return next(n for n in nodes if n["kind"] == "head")
+    return next((n for n in nodes if n["kind"] == "head"), None)
 
 
 def test_volumes_in_head_worker_and_driver_updates_and_a_claim_that_outlives_the_head(
@@ -141,9 +141,12 @@ def test_volumes_in_head_worker_and_driver_updates_and_a_claim_that_outlives_the
         # The claim's folder survives the head's SIGKILL (GCS FT's rocksdb case).
         _job(local, "open('/data/marker', 'w').write('kept')")
         head = _head(local)
+        assert head is not None
         os.killpg(int(str(head["pid"])), signal.SIGKILL)
         wait_for(
-            lambda: (lambda h: h["name"] != head["name"] and h["state"] == "ready")(_head(local)),
+            lambda: (lambda h: h and h["name"] != head["name"] and h["state"] == "ready")(
+                _head(local)
+            ),
             240,
             "the head to come back",
         )
