@@ -181,3 +181,16 @@ def _unprivileged(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["nobody", "print('ok')"]
     assert (work / "w").exists()
+
+
+def test_a_sub_path_through_a_symlink_planted_in_a_claim_is_not_mounted(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    plan = plan_of(
+        [{"name": "data", "mountPath": "/data", "subPath": "escape"}],
+        [{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}],
+    )
+    claim = mounts.make_dir(home, "volumes", "default", "c", "claims", "db")
+    (claim / "escape").symlink_to("/etc")  # what a process in the node could leave there
+    got = prepare(home, "default", "c", "h", plan, lambda k, n: None, PodInfo("h", "d"), WHERE)
+    assert [b.target for b in got.binds] == ["/home/ray"]
+    assert "/data" in got.missing[0] and "leaves its volume" in got.missing[0]
