@@ -168,3 +168,43 @@ def test_a_submitter_template_with_volumes_gets_a_view_that_survives_the_store(
     plain = PodTemplateSpec.model_validate({"spec": {"containers": [{"name": "s"}]}})
     assert submitter_view(settings, store, job, plain) is None  # runs as before
     store.close()
+
+
+def test_a_crashed_head_is_replaced_with_the_same_claim_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox, "unavailable", lambda: "")
+    store = Store(tmp_path / "home" / "state.db")
+    launcher = FakeLauncher()
+    settings = LocalSettings(
+        home=tmp_path / "home", temp_root=tmp_path / "t", local_autoscaler=False
+    )
+    controller = RayClusterController(settings, store, launcher)
+    doc = cluster()
+    pod_spec = doc["spec"]["headGroupSpec"]["template"]["spec"]
+    pod_spec["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    pod_spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "db"}}]
+    store.put("RayCluster", NS, "vol", doc)
+    first = head(controller, store)
+    assert first.pid is not None
+    view = launcher.views[0]
+    assert view is not None
+    claim = Path(view.binds[1].source)
+    (claim / "rocksdb").write_text("kept")
+    launcher.crash(first.pid)
+    stored = store.get("RayCluster", NS, "vol")
+    assert stored is not None
+    for _ in range(20):
+        controller.reconcile(stored)
+        controller.teardown.wait_for_stops()
+        nodes = store.nodes(stored.uid)
+        if nodes and nodes[0].name != first.name and nodes[0].pid is not None:
+            break
+    else:
+        raise AssertionError("the head was not replaced")
+    second = launcher.views[-1]
+    assert second is not None and second.binds[1].source == str(claim)
+    assert (claim / "rocksdb").read_text() == "kept"
+    assert not (tmp_path / "home" / "volumes" / NS / "vol" / "nodes" / first.name).exists()
+    controller.close()
+    store.close()
