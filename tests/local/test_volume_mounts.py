@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from rayplane.local import mounts, sandbox
@@ -194,3 +195,25 @@ def test_a_sub_path_through_a_symlink_planted_in_a_claim_is_not_mounted(tmp_path
     got = prepare(home, "default", "c", "h", plan, lambda k, n: None, PodInfo("h", "d"), WHERE)
     assert [b.target for b in got.binds] == ["/home/ray"]
     assert "/data" in got.missing[0] and "leaves its volume" in got.missing[0]
+
+
+@needs_bwrap
+def test_a_node_in_a_view_gets_the_drain_signal_and_leaves_nothing(tmp_path: Path) -> None:
+    from rayplane.local.node_launcher import ProcessLauncher
+
+    (tmp_path / "w").mkdir()
+    launcher = ProcessLauncher()
+    script = "trap 'echo drained; exit 0' TERM; sleep 300 & while true; do sleep 0.1; done"
+    view = View((Bind(str(tmp_path / "w"), "/home/ray"),), "/home/ray")
+    started = launcher.start(["/bin/sh", "-c", script], {}, tmp_path / "log", view=view)
+    try:
+        tree = [started.pid] + [p.pid for p in psutil.Process(started.pid).children(recursive=True)]
+        launcher.stop(started.pid, started.create_time, 10, marker=started.marker)
+        assert "drained" in (tmp_path / "log").read_text()  # SIGTERM reached sh, not just bwrap
+        assert not [
+            pid
+            for pid in tree
+            if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        ]
+    finally:
+        launcher.close()
