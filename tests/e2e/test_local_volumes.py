@@ -147,7 +147,7 @@ def test_volumes_in_head_worker_and_driver_updates_and_a_claim_that_outlives_the
             lambda: (lambda h: h and h["name"] != head["name"] and h["state"] == "ready")(
                 _head(local)
             ),
-            240,
+            420,  # a safety net: a loaded 2-core machine restarts a head slowly
             "the head to come back",
         )
         assert "kept" in _job(local, "print(open('/data/marker').read())")
