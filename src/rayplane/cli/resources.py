@@ -45,3 +45,4 @@ def dashboard_url(status: dict[str, Any]) -> str | None:
     port = (status.get("endpoints") or {}).get("dashboard")
     host = (status.get("head") or {}).get("podIP") or "127.0.0.1"
     return f"http://{host}:{port}" if port else None
+
