@@ -217,3 +217,31 @@ def test_a_node_in_a_view_gets_the_drain_signal_and_leaves_nothing(tmp_path: Pat
         ]
     finally:
         launcher.close()
+
+
+def test_the_home_stays_visible_under_a_mount_over_its_parent(tmp_path: Path) -> None:
+    # Inside the rayproject/ray image the home is /home/ray/.rayplane; here the same shape
+    # with a workingDir over the home's parent and a mountPath over the temp root.
+    home = tmp_path / "ray" / ".rayplane"
+    temp = tmp_path / "t"
+    spec = {
+        "containers": [
+            {
+                "name": "ray-head",
+                "workingDir": str(tmp_path / "ray"),
+                "volumeMounts": [{"name": "scratch", "mountPath": str(tmp_path)}],
+            }
+        ],
+        "volumes": [{"name": "scratch", "emptyDir": {}}],
+    }
+    plan = plan_volumes(spec, WHERE)
+    got = prepare(
+        home, "default", "c", "h", plan, lambda k, n: None, PodInfo("h", "d"), WHERE, keep=(temp,)
+    )
+    targets = [b.target for b in got.binds]
+    assert targets[-2:] == [str(home.resolve()), str(temp.resolve())]
+    plain = plan_volumes({"containers": [{"name": "ray-head"}]}, WHERE)
+    got = prepare(
+        home, "default", "c", "h2", plain, lambda k, n: None, PodInfo("h", "d"), WHERE, keep=(temp,)
+    )
+    assert [b.target for b in got.binds] == ["/home/ray"]  # nothing extra when not hidden

@@ -221,12 +221,14 @@ def prepare(
     lookup: Lookup,
     pod: PodInfo,
     where: str,
+    keep: tuple[Path, ...] = (),
 ) -> Prepared:
     """Make every folder of the node's view; VolumeError when a required object is absent.
 
     A missing ConfigMap or Secret that the volume does not mark optional holds the node
     back, as the kubelet holds a Pod in ContainerCreating; a hostPath that fails its check
-    is a missing mount the node starts without, named in ``missing``.
+    is a missing mount the node starts without, named in ``missing``. The home and the
+    folders in *keep* stay visible in the view whatever is mounted over their parents.
     """
     out = Prepared(working_dir=plan.working_dir)
     work = node_dir(home, namespace, cluster, node) / "work"
@@ -257,7 +259,22 @@ def prepare(
                     continue
             out.binds.append(Bind(str(source), mount.path, mount.mode == "ro"))
         out.shown.append(mount.show(said))
+    _keep_visible(out, [home, *keep])
     return out
+
+
+def _keep_visible(out: Prepared, paths: list[Path]) -> None:
+    """Bind rayplane's own folders back over any mount that would hide them.
+
+    Run inside the rayproject/ray image, the home is /home/ray/.rayplane, under the
+    private /home/ray; a ``mountPath: /tmp`` would hide Ray's session folder. The node
+    needs both (its GCS storage, its sockets), so they stay as they are on the host.
+    """
+    for path in paths:
+        real = str(path.resolve())
+        if any(b.target == real or real.startswith(b.target.rstrip("/") + "/") for b in out.binds):
+            path.mkdir(parents=True, exist_ok=True)
+            out.binds.append(Bind(real, real))
 
 
 def _quantity(value: object) -> int | None:

@@ -95,6 +95,7 @@ def node_view(
             store_lookup(store, stored.namespace),
             _pod(cluster, group, node),
             where,
+            keep=(settings.temp_root,),
         )
     except VolumeError as exc:
         raise ConfigError(f"{CONFIG_ERROR}: FailedMount: {exc}") from None
