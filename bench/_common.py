@@ -25,8 +25,14 @@ from rayplane.local.loopback import ray_start_argv
 from rayplane.local.mounts import View, prepare
 from rayplane.local.node_launcher import NodeProcess, ProcessLauncher
 from rayplane.local.ports import NodePorts, allocate_node_ports
+from rayplane.local.sandbox import command
 from rayplane.reconcile.volumes import PodInfo, plan_volumes
 from rayplane.settings import load_local
+
+
+def view_command(argv: list[str], view: View) -> list[str]:
+    """The bwrap command line a node with *view* runs under."""
+    return command(argv, view)
 
 
 def volume_view(home: Path, node: str) -> View:
