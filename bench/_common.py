@@ -22,9 +22,54 @@ import httpx
 
 from rayplane.local.client import ControllerClient
 from rayplane.local.loopback import ray_start_argv
+from rayplane.local.mounts import View, prepare
 from rayplane.local.node_launcher import NodeProcess, ProcessLauncher
 from rayplane.local.ports import NodePorts, allocate_node_ports
+from rayplane.local.sandbox import command
+from rayplane.reconcile.volumes import PodInfo, plan_volumes
 from rayplane.settings import load_local
+
+
+def view_command(argv: list[str], view: View) -> list[str]:
+    """The bwrap command line a node with *view* runs under."""
+    return command(argv, view)
+
+
+def volume_view(home: Path, node: str) -> View:
+    """The view of a head with KubeRay's sample mounts: a ConfigMap at /home/ray/samples,
+    a Secret, a PVC folder and an emptyDir, made under *home* as the runtime makes them."""
+    spec = {
+        "containers": [
+            {
+                "name": "ray-head",
+                "volumeMounts": [
+                    {"name": "code", "mountPath": "/home/ray/samples"},
+                    {"name": "creds", "mountPath": "/etc/creds", "readOnly": True},
+                    {"name": "data", "mountPath": "/data"},
+                    {"name": "scratch", "mountPath": "/scratch"},
+                ],
+            }
+        ],
+        "volumes": [
+            {"name": "code", "configMap": {"name": "code"}},
+            {"name": "creds", "secret": {"secretName": "creds", "defaultMode": 0o400}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+            {"name": "scratch", "emptyDir": {}},
+        ],
+    }
+    objects = {"code": {"sample_code.py": b"print(1)\n"}, "creds": {"token": b"t"}}
+    plan = plan_volumes(spec, "bench")
+    prepared = prepare(
+        home,
+        "default",
+        "bench",
+        node,
+        plan,
+        lambda _k, n: objects.get(n),
+        PodInfo(node, "default"),
+        "bench",
+    )
+    return prepared.view()
 
 
 def cluster_doc(name: str, workers: int, cpus: int = 1) -> dict[str, Any]:
@@ -120,6 +165,7 @@ class BareRay:
         *,
         head_gcs: int | None = None,
         exclude: set[int] | frozenset[int] = frozenset(),
+        view: View | None = None,
     ) -> NodePorts:
         """A head (no *head_gcs*) or a worker joining the head at *head_gcs*; its ports."""
         head = head_gcs is None
@@ -130,7 +176,7 @@ class BareRay:
         argv = ray_start_argv([*first, *ports.start_args(), f"--temp-dir={temp}", *extra])
         env = ports.env() if head else {}
         log = Path(temp) / ("head.log" if head else "worker.log")
-        self.nodes.append(self.launcher.start(argv, env, log))
+        self.nodes.append(self.launcher.start(argv, env, log, view=view))
         return ports
 
     def stop_all(self) -> None:

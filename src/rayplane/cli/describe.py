@@ -87,6 +87,7 @@ def render(detail: dict[str, Any]) -> None:
         _section("Logs")
         for n in nodes:
             out.print(printable(f"  {n['name']}: {n.get('log', '')}"), markup=False)
+        _mounts(nodes)
     if detail.get("kind") == "RayCluster":
         _worker_groups(detail.get("spec") or {}, nodes)
     if local.get("autoscaler"):
@@ -159,6 +160,18 @@ def _job_history(attempts: list[dict[str, Any]]) -> None:
     out.print(table)
     for a in attempts:
         out.print(f"  attempt {a.get('attempt')}: {a.get('dir')}", markup=False)
+
+
+def _mounts(nodes: list[dict[str, Any]]) -> None:
+    """Each node's view: volume (kind source) -> path (ro|rw), then what it lacks."""
+    if not any(n.get("mounts") or n.get("mountsMissing") for n in nodes):
+        return
+    _section("Mounts")
+    for n in nodes:
+        for line in n.get("mounts") or []:
+            out.print(printable(f"  {n['name']}: {line}"), markup=False)
+        for line in n.get("mountsMissing") or []:
+            out.print(printable(f"  {n['name']}: MISSING {line}"), markup=False)
 
 
 def worker_groups(spec: dict[str, Any], nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:

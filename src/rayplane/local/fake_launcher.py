@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rayplane.local.mounts import View
 from rayplane.local.process import NodeProcess
 
 # Far above any real PID (Linux's pid_max is at most 2**22), so no check can meet a stranger.
@@ -35,6 +36,7 @@ class FakeLauncher:
     def __init__(self, *, ready: bool = True) -> None:
         self.ready = ready
         self.launches: list[Launch] = []
+        self.views: list[View | None] = []
         self.stopped: list[int] = []
         self._alive: set[int] = set()
         self._pids = itertools.count(_FIRST_PID)
@@ -51,8 +53,10 @@ class FakeLauncher:
         log_path: Path,
         *,
         cwd: Path | None = None,
+        view: View | None = None,
     ) -> NodeProcess:
         pid = next(self._pids)
+        self.views.append(view)
         started = NodeProcess(pid=pid, pgid=pid, create_time=float(pid), marker=f"fake-{pid}")
         self.launches.append(Launch(tuple(argv), dict(env), log_path, cwd, started))
         self._alive.add(pid)

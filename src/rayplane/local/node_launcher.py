@@ -17,8 +17,9 @@ from typing import Protocol
 import httpx
 
 from rayplane.clients.health import node_healthy
-from rayplane.local import process
+from rayplane.local import process, sandbox
 from rayplane.local.loopback import LOOPBACK_IP
+from rayplane.local.mounts import View
 from rayplane.local.process import NodeProcess
 
 __all__ = ["NodeLauncher", "NodeProcess", "ProcessLauncher"]
@@ -34,8 +35,10 @@ class NodeLauncher(Protocol):
         log_path: Path,
         *,
         cwd: Path | None = None,
+        view: View | None = None,
     ) -> NodeProcess:
-        """Launch *argv* in its own process group with output to *log_path*."""
+        """Launch *argv* in its own process group with output to *log_path*, in its own
+        filesystem *view* (volumes at their mount paths) when one is given."""
         ...
 
     def alive(self, pid: int, create_time: float) -> bool:
@@ -68,8 +71,11 @@ class ProcessLauncher:
         log_path: Path,
         *,
         cwd: Path | None = None,
+        view: View | None = None,
     ) -> NodeProcess:
-        return process.spawn(argv, env, log_path, cwd=cwd)
+        if view is None:
+            return process.spawn(argv, env, log_path, cwd=cwd)
+        return process.spawn(sandbox.command(argv, view), env, log_path, cwd=cwd)
 
     def alive(self, pid: int, create_time: float) -> bool:
         return process.is_alive(pid, create_time)
@@ -78,7 +84,9 @@ class ProcessLauncher:
         return node_healthy(self._http, LOOPBACK_IP, agent_port)
 
     def stop(self, pid: int, create_time: float, grace_s: float, *, marker: str | None) -> None:
-        process.stop_group(pid, pid, create_time, grace_s, marker=marker)
+        # Under bwrap the drain signal goes to its child (ray start); bwrap would just die.
+        term = sandbox.sandboxed_child(pid, create_time)
+        process.stop_group(pid, pid, create_time, grace_s, marker=marker, term_pid=term)
 
     def close(self) -> None:
         self._http.close()

@@ -22,6 +22,7 @@ from rayplane.api.raycluster import RayCluster, RayClusterSpec
 from rayplane.api.raycronjob import RayCronJob
 from rayplane.api.rayjob import RayJob
 from rayplane.api.rayservice import RayService
+from rayplane.local import sandbox
 from rayplane.local.pinned import dropped_param_notes
 from rayplane.local.ray_envs import (
     APPROX_DISK_MB,
@@ -30,13 +31,13 @@ from rayplane.local.ray_envs import (
     RayEnvError,
     check_version,
 )
+from rayplane.reconcile.volumes import plan_volumes
 from rayplane.settings.local import RAY_VERSIONS_INSTALL, RAY_VERSIONS_INSTALLED
 
 _POD_ONLY = (
     "serviceAccountName",
     "nodeSelector",
     "tolerations",
-    "volumes",
     "affinity",
     "imagePullSecrets",
     "initContainers",
@@ -52,7 +53,6 @@ _CONTAINER_ONLY = (
     "livenessProbe",
     "readinessProbe",
     "startupProbe",
-    "volumeMounts",
     "securityContext",
     "lifecycle",
     "command",
@@ -130,7 +130,29 @@ def apply_notes(
     if spec is None:
         return [], []
     version = ray_version_note(spec, ray_versions, where)
-    return security_warnings(spec, where), dropped_param_notes(spec, where) + version
+    rest = dropped_param_notes(spec, where) + volume_notes(spec, where) + version
+    return security_warnings(spec, where), rest
+
+
+def volume_notes(spec: RayClusterSpec, where: str = "spec") -> list[str]:
+    """Mounts a node will not get: unsupported kinds, refused paths, or no bubblewrap."""
+    templates = [(f"{where}.headGroupSpec.template.spec", spec.head_group_spec.template)]
+    templates += [
+        (f"{where}.workerGroupSpecs[{i}].template.spec", g.template)
+        for i, g in enumerate(spec.worker_group_specs)
+    ]
+    notes: list[str] = []
+    wanted: list[str] = []
+    for path, template in templates:
+        plan = plan_volumes(template.spec.wire(), path)
+        notes += plan.problems
+        wanted += [f"{path}: {m.path}" for m in plan.mounts]
+    why = sandbox.unavailable() if wanted else ""
+    if why:
+        notes.append(
+            f"volumes are not mounted ({'; '.join(wanted)}): {why}. Nodes start without them."
+        )
+    return notes
 
 
 def ray_version_note(
@@ -176,6 +198,7 @@ def local_notes(cluster: RayCluster, ray_versions: str = RAY_VERSIONS_INSTALLED)
     for index, group in enumerate(spec.worker_group_specs):
         notes += _template_notes(f"workerGroupSpecs[{index}].template.spec", group.template)
     notes += dropped_param_notes(spec)
+    notes += volume_notes(spec)
     notes += ray_version_note(spec, ray_versions)
     notes += _capacity_notes(cluster)
     notes += _autoscaler_notes(cluster)

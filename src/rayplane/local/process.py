@@ -190,12 +190,14 @@ def stop_group(
     *,
     marker: str | None = None,
     signal_group: bool = False,
+    term_pid: int | None = None,
     kill_wait_s: float = 10.0,
 ) -> StopResult:
     """Stop a node and every process it started; safe to call when it is already gone.
 
     SIGTERM goes to the root (``ray start --block``), which drains and stops its children;
-    with ``signal_group`` it goes to the whole process group instead. After ``grace_s``,
+    with ``signal_group`` it goes to the whole process group instead, and with
+    ``term_pid`` to that process (the command a wrapper such as bwrap runs). After ``grace_s``,
     or as soon as the root has exited, everything of the node still alive is SIGKILLed:
     the group, the processes seen in the tree before and after the SIGTERM, and the
     marker carriers. Never signals by name.
@@ -208,6 +210,8 @@ def stop_group(
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if signal_group:
                 os.killpg(pgid, signal.SIGTERM)
+            elif term_pid is not None:
+                os.kill(term_pid, signal.SIGTERM)
             else:
                 root.send_signal(signal.SIGTERM)
         while time.monotonic() < deadline and is_alive(pid, create_time):

@@ -24,6 +24,7 @@ from rayplane.local.idle_probe import IdleWatch
 from rayplane.local.logs import log_tail
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
+from rayplane.local.node_view import refresh_views
 from rayplane.local.ray_envs import IMAGE_PULL
 from rayplane.local.raycluster_describe import (
     REGISTERED,
@@ -125,6 +126,7 @@ class RayClusterController:
                     nodes.append(self.starts.create(stored, action.group, machine))
         nodes.sort(key=lambda n: (n.created, n.name))
         self.starts.start_pending(stored, cluster, nodes, machine)
+        refresh_views(self.settings, self.store, stored, cluster, nodes)
         status = plan.status.wire()
         add_local_status(stored, head_ports(nodes), status)
         if status != (stored.status or {}) and status_differs(status, stored.status or {}):

@@ -60,6 +60,8 @@ def describe_node(node: StoredNode, *, alive: bool, head_ready: bool) -> dict[st
         "command": node.info.get("command", ""),
         "marker": node.info.get("marker"),
         "ports": {k: v for k, v in ports.items() if v is not None},
+        "mounts": list(node.info.get("mounts") or []),
+        "mountsMissing": list(node.info.get("mountsMissing") or []),
     }
 
 

@@ -19,7 +19,9 @@ from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import node_environment
 from rayplane.local.homepaths import under_home
 from rayplane.local.loopback import LOOPBACK_IP, ray_start_argv
+from rayplane.local.mounts import View
 from rayplane.local.node_launcher import NodeLauncher
+from rayplane.local.node_view import node_view
 from rayplane.local.pinned import local_start_command
 from rayplane.local.ports import (
     NodePorts,
@@ -153,15 +155,20 @@ class NodeStarts:
                 python, why = (None, why) if why else self.ray_python(cluster)
                 if why.startswith(IMAGE_PULL):
                     self.config_errors[(stored.uid, node.group)] = why
+                view = (
+                    None
+                    if why
+                    else node_view(self.settings, self.store, stored, cluster, group, node)
+                )
             except ConfigError as exc:
-                env, why, python = {}, str(exc), None
+                env, why, python, view = {}, str(exc), None, None
                 self.config_errors[(stored.uid, node.group)] = why
             if why:
                 if node.info.get("why") != why:
                     node.info["why"] = why
                     self.store.update_node(node)
                 continue
-            self._spawn(stored, cluster, group, node, address, env, python)
+            self._spawn(stored, cluster, group, node, address, env, python, view)
             machine.launched(node, self.launcher)
 
     def _start_blocked(
@@ -185,6 +192,7 @@ class NodeStarts:
         address: str,
         env: dict[str, str],
         python: Path | None = None,
+        view: View | None = None,
     ) -> None:
         ports = NodePorts.from_dict(node.ports)
         command = local_start_command(
@@ -204,12 +212,14 @@ class NodeStarts:
         if python is not None:
             env.update(venv_environment(python, env.get("PATH")))
         argv = ray_start_argv(command.argv(env)[2:], python=str(python or sys.executable))
-        started = self.launcher.start(argv, env, Path(node.log_path))
+        started = self.launcher.start(argv, env, Path(node.log_path), view=view)
         node.pid, node.create_time = started.pid, started.create_time
         node.info = {
             "marker": started.marker,
             "command": command.shell(),
             "why": "ray start launched",
+            "mounts": node.info.get("mounts", []),
+            "mountsMissing": node.info.get("mountsMissing", []),
         }
         if python is not None:
             node.info["python"] = str(python)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rayplane.api.raycluster import RayCluster
+from rayplane.local import mounts
 from rayplane.local.configrefs import StoreConfigs
 from rayplane.local.env import redis_password
 from rayplane.local.history import History, finish_cluster
@@ -98,6 +99,9 @@ class Teardown:
             shutil.rmtree(temp_dir, ignore_errors=True)
         else:
             log.warning("not removing %s: it is not under %s", temp_dir, self.settings.temp_root)
+        owner = self.store.get_by_uid(node.cluster_uid)
+        if owner is not None:
+            mounts.remove_node(self.settings.home, owner.namespace, owner.name, node.name)
         self.store.remove_node(node.name)
         self._stopping.pop(node.name, None)
 
@@ -121,6 +125,8 @@ class Teardown:
             logs = under_home(self.settings.home, "logs", stored.namespace, stored.name)
             self._keep_history(stored, logs)
         remove_tree(self.settings.home, "logs", stored.namespace, stored.name)
+        # Its nodes' volumes and its claims' folders: the claims' owner is gone.
+        mounts.remove_cluster(self.settings.home, stored.namespace, stored.name)
         self.store.remove(stored.uid)
         self._cleanup_ft.pop(stored.uid, None)
         return True

@@ -23,6 +23,12 @@ from rayplane.local.env import container_env
 from rayplane.local.homepaths import make_dir
 from rayplane.local.logs import log_tail
 from rayplane.local.node_launcher import NodeLauncher
+from rayplane.local.node_view import (
+    remove_submitter_view,
+    submitter_view,
+    view_from_json,
+    view_to_json,
+)
 from rayplane.local.ray_envs import venv_environment
 from rayplane.local.store import Store, StoredResource
 from rayplane.reconcile.job import CreateSubmitter, ObservedSubmitter
@@ -78,7 +84,11 @@ class Submitters:
             f"echo $code > {shlex.quote(sub['exit_file'])}; exit $code",
         ]
         started = self.launcher.start(
-            wrapped, dict(sub["env"]), Path(sub["log"]), cwd=Path(sub["cwd"])
+            wrapped,
+            dict(sub["env"]),
+            Path(sub["log"]),
+            cwd=Path(sub["cwd"]),
+            view=view_from_json(sub.get("view")),
         )
         sub.update(
             pid=started.pid,
@@ -125,6 +135,13 @@ class Submitters:
                 state["submitter_config_error"] = str(exc)
                 self.store.event(stored.uid, CONFIG_ERROR, str(exc), "Warning")
             return
+        try:
+            view = submitter_view(self.settings, self.store, stored, action.template)
+        except ConfigError as exc:
+            if state.get("submitter_config_error") != str(exc):
+                state["submitter_config_error"] = str(exc)
+                self.store.event(stored.uid, CONFIG_ERROR, str(exc), "Warning")
+            return
         state.pop("submitter_config_error", None)
         if python is not None:
             env.update(venv_environment(python, env.get("PATH")))
@@ -141,6 +158,7 @@ class Submitters:
             "log_start": log_path.stat().st_size if log_path.exists() else 0,
             "exit_file": exit_file,
             "cwd": str(cwd),
+            "view": view_to_json(view),
         }
         self._spawn(stored, sub)
         state["submitter"] = sub
@@ -151,6 +169,8 @@ class Submitters:
         sub = state.pop("submitter", None)
         if sub and sub.get("pid"):
             self.launcher.stop(sub["pid"], sub["create_time"], 5, marker=sub.get("marker"))
+        if sub and sub.get("view"):
+            remove_submitter_view(self.settings, sub["view"])
 
 
 def _submitter(sub: dict[str, Any]) -> ObservedSubmitter:
