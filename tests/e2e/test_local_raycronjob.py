@@ -1,9 +1,10 @@
 """RayCronJob on the local runtime, end to end, with real Ray: the RayJobs of a
 ``*/1 * * * *`` schedule run to completion, and ``suspend: true`` stops new ones.
 
-KubeRay's own samples (tests/api/samples) mount their code from a ConfigMap volume, which
-the local runtime cannot mount yet (issue 17), and pin pip packages that need a build; so
-this test runs an inline entrypoint on a head-only cluster instead. The samples' schema and
+KubeRay's own samples (tests/api/samples) mount their code from a ConfigMap volume (which
+local nodes now get through bubblewrap, see tests/e2e/test_local_volumes.py) and pin pip
+packages that take minutes to build; so this test runs an inline entrypoint on a head-only
+cluster instead. The samples' schema and
 rules are checked in tests/api/test_raycronjob.py.
 """
 

@@ -52,6 +52,9 @@ class Teardown:
         # cluster uid -> GCS FT settings with the Redis password, read when its delete began
         # (the Secret may be deleted with it, before the cleanup runs)
         self._cleanup_ft: dict[str, GcsFt] = {}
+        # Folders a controller renamed for removal and did not finish before it stopped.
+        for trash in self.settings.temp_root.glob(".*.removing"):
+            self._stops.submit(shutil.rmtree, trash, ignore_errors=True)
 
     def close(self) -> None:
         self._stops.shutdown(wait=False, cancel_futures=False)
@@ -96,7 +99,7 @@ class Teardown:
         # or older database) must not make a delete remove someone else's files.
         temp_dir = Path(node.temp_dir).resolve()
         if self.settings.temp_root.resolve() in temp_dir.parents:
-            shutil.rmtree(temp_dir, ignore_errors=True)
+            self._discard(temp_dir)
         else:
             log.warning("not removing %s: it is not under %s", temp_dir, self.settings.temp_root)
         owner = self.store.get_by_uid(node.cluster_uid)
@@ -104,6 +107,19 @@ class Teardown:
             mounts.remove_node(self.settings.home, owner.namespace, owner.name, node.name)
         self.store.remove_node(node.name)
         self._stopping.pop(node.name, None)
+
+    def _discard(self, folder: Path) -> None:
+        """Rename *folder* out of the way now and remove it on a stop thread: a node whose
+        runtime env installed pip packages leaves a copy of a whole virtualenv, whose
+        removal took minutes and held up every other reconcile on the loop's thread."""
+        trash = folder.with_name(f".{folder.name}.removing")
+        try:
+            folder.rename(trash)
+        except FileNotFoundError:
+            return
+        except OSError:
+            trash = folder  # e.g. a leftover trash of the same name: remove in place
+        self._stops.submit(shutil.rmtree, trash, ignore_errors=True)
 
     # the cluster ----------------------------------------------------------------------------
 
