@@ -150,7 +150,7 @@ def _job_logs(detail: dict[str, Any], follow: bool) -> None:
         )
         raise typer.Exit(code)
     try:
-        out.print(job_logs(detail.get("status") or {}), end="", markup=False, highlight=False)
+        out.print(job_logs(detail), end="", markup=False, highlight=False)
     except JobsClientError as exc:
         err.print(f"no logs for RayJob {meta['name']}: {exc}")
         raise typer.Exit(1) from exc

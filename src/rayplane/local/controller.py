@@ -23,6 +23,7 @@ from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.errors import RayplaneError
 from rayplane.local.admission import data_size_problem, identity_problem
+from rayplane.local.auth_token import auth_summary
 from rayplane.local.node_launcher import ProcessLauncher
 from rayplane.local.raycluster_controller import RayClusterController, blocking_failure
 from rayplane.local.raycronjob_controller import RayCronJobController
@@ -262,6 +263,7 @@ class Controller:
             "events": self.store.events(uid),
             "notes": self.clusters.notes(stored),
             "autoscaler": self.clusters.autoscalers.describe(cluster) if cluster else None,
+            "auth": auth_summary(cluster),
         }
         if stored.kind == "RayService":
             doc["local"]["serve"] = self.services.serve_details(stored)

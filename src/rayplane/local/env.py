@@ -12,6 +12,7 @@ import re
 
 from rayplane.api.k8s import Container, EnvVar, EnvVarSource
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
+from rayplane.local.auth_token import node_auth_env
 from rayplane.local.configrefs import (
     CONFIG_ERROR,
     ConfigError,
@@ -187,6 +188,8 @@ def node_environment(
         "RAY_ADDRESS": address,
         "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": f"{settings.drain_timeout_s:g}",
     }
+    # Token auth (SetContainerTokenAuthEnvVars): before the user's env, which wins.
+    injected.update(node_auth_env(configs, stored.namespace, stored.name, cluster.spec))
     if group is not None:
         injected.update({"FQ_RAY_IP": LOOPBACK_IP, "RAY_IP": LOOPBACK_IP})
     elif cluster.spec.autoscaling and settings.local_autoscaler:

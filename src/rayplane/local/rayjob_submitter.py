@@ -88,8 +88,16 @@ class Submitters:
         )
 
     def create(
-        self, stored: StoredResource, action: CreateSubmitter, state: dict[str, Any], cwd: Path
+        self,
+        stored: StoredResource,
+        action: CreateSubmitter,
+        state: dict[str, Any],
+        cwd: Path,
+        *,
+        auth: dict[str, str] | None = None,
     ) -> None:
+        """Start the submitter; *auth* (the cluster's token env) yields to the action's own
+        RAY_AUTH_* entries, as SetContainerTokenAuthEnvVars yields to existing ones."""
         if state.get("submitter", {}).get("phase") == "running":
             return
         logs = make_dir(self.settings.home, "logs", stored.namespace, stored.name)
@@ -118,6 +126,7 @@ class Submitters:
                 self.store.event(stored.uid, CONFIG_ERROR, str(exc), "Warning")
             return
         state.pop("submitter_config_error", None)
+        env = {**(auth or {}), **env}
         exit_file = tempfile.mktemp(prefix="submitter-", dir=logs)
         log_path = logs / "submitter.log"
         sub: dict[str, Any] = {
