@@ -263,7 +263,7 @@ class Controller:
             "events": self.store.events(uid),
             "notes": self.clusters.notes(stored),
             "autoscaler": self.clusters.autoscalers.describe(cluster) if cluster else None,
-            "auth": auth_summary(cluster),
+            "auth": auth_summary(cluster if cluster and cluster.kind == "RayCluster" else None),
         }
         if stored.kind == "RayService":
             doc["local"]["serve"] = self.services.serve_details(stored)

@@ -188,8 +188,6 @@ def node_environment(
         "RAY_ADDRESS": address,
         "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": f"{settings.drain_timeout_s:g}",
     }
-    # Token auth (SetContainerTokenAuthEnvVars): before the user's env, which wins.
-    injected.update(node_auth_env(configs, stored.namespace, stored.name, cluster.spec))
     if group is not None:
         injected.update({"FQ_RAY_IP": LOOPBACK_IP, "RAY_IP": LOOPBACK_IP})
     elif cluster.spec.autoscaling and settings.local_autoscaler:
@@ -215,7 +213,10 @@ def node_environment(
             }
         )
     ft = ft_environment(cluster, group, settings, stored.namespace, configs)
-    return {**injected, **user, **ft}
+    # Token auth (SetContainerTokenAuthEnvVars) comes after the user's env in KubeRay's
+    # list, so a missing user reference is reported first, and yields to the user's values.
+    auth = node_auth_env(configs, stored.namespace, stored.name, cluster.spec)
+    return {**injected, **auth, **user, **ft}
 
 
 def _who(group: WorkerGroupSpec | None) -> str:

@@ -58,22 +58,24 @@ def secret_token(secret: Obj, name: str) -> str:
 def cluster_token(backend: Backend, obj: Obj) -> str | None:
     """The token to send to the RayCluster *obj*, or None when it needs none.
 
-    Raises AuthError when the cluster needs a token and its Secret is missing (locally the
-    controller creates it in its first pass; on Kubernetes the operator does).
+    A local detail says itself (``local.auth``, the controller's view); otherwise the
+    spec's ``authOptions`` under the backend's rule. A Secret that is not there (yet) is
+    None too: the dashboard then answers 401, and the clients' message names token auth.
     """
-    # Only authOptions is read: the rest of a spec from a newer API server must not matter.
-    auth = (obj.get("spec") or {}).get("authOptions")
-    spec = RayClusterSpec.model_validate({"authOptions": auth} if auth is not None else {})
-    if not _needs_token(backend.name, spec):
-        return None
+    local = obj.get("local")
+    said = local.get("auth") if isinstance(local, dict) else None
     meta = obj.get("metadata") or {}
     namespace = str(meta.get("namespace") or "default")
-    name = auth_secret_name(str(meta.get("name") or ""), spec)
+    if isinstance(said, dict):
+        if said.get("mode") != "token":
+            return None
+        name = str(said.get("secret"))
+    else:
+        # Only authOptions is read: the rest of a spec from a newer server must not matter.
+        auth = (obj.get("spec") or {}).get("authOptions")
+        spec = RayClusterSpec.model_validate({"authOptions": auth} if auth is not None else {})
+        if not _needs_token(backend.name, spec):
+            return None
+        name = auth_secret_name(str(meta.get("name") or ""), spec)
     secret = backend.get("Secret", namespace, name)
-    if secret is None:
-        raise AuthError(
-            f"the cluster requires a Ray auth token, and Secret {namespace}/{name} (key "
-            f"{AUTH_TOKEN_KEY}) does not exist yet; wait for the cluster to be ready, or "
-            "create the Secret that authOptions.secretName names"
-        )
-    return secret_token(secret, f"{namespace}/{name}")
+    return secret_token(secret, f"{namespace}/{name}") if secret is not None else None
