@@ -53,6 +53,7 @@ __all__ = [
     "driver_environment",
     "hint_lines",
     "use_loopback",
+    "use_token",
 ]
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
