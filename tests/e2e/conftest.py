@@ -7,6 +7,7 @@ controller home and one raycluster-basic across tests; each test leaves it as it
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -92,6 +93,17 @@ class Local:
                 os.environ.pop("RAYPLANE_HOME", None)
             else:
                 os.environ["RAYPLANE_HOME"] = old
+
+    def auth_headers(self, cluster: str, namespace: str = "default") -> dict[str, str]:
+        """The header rayplane's clients send to *cluster*'s dashboard (local clusters have
+        token auth by default), read from the cluster's Secret as a user would."""
+        detail = self.detail(cluster, namespace) or {}
+        auth = (detail.get("local") or {}).get("auth") or {}
+        if auth.get("mode") != "token":
+            return {}
+        secret = self.get(str(auth["secret"]), "secret", namespace)
+        token = base64.b64decode(secret["data"]["auth_token"]).decode()
+        return {"x-ray-authorization": f"Bearer {token}"}
 
     def controller_pid(self) -> int:
         return int((self.home / "controller.lock").read_text().strip())
