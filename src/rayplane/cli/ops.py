@@ -172,6 +172,12 @@ def dashboard_cmd(
         err.print(f"RayCluster {namespace}/{name} has no dashboard yet")
         raise typer.Exit(1)
     out.print(url)
+    auth = ((detail or {}).get("local") or {}).get("auth") or {}
+    if auth.get("mode") == "token":  # on stderr: stdout stays the URL alone, for scripts
+        err.print(
+            f"the dashboard asks for the cluster's token: Secret {auth.get('secret')} key "
+            f"{auth.get('key')} (rayplane get secret {auth.get('secret')} -n {namespace} -o yaml)"
+        )
     if open_browser:
         webbrowser.open(url)
 
