@@ -18,7 +18,8 @@ import yaml
 from rayplane.api.validation import KINDS, validate
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yaml")) or sorted(
-    Path("/work/shared/examples").glob("*.yaml"))
+    Path("/work/shared/examples").glob("*.yaml")
+)
 
 
 def _ray_documents() -> list[Any]:
@@ -65,76 +66,146 @@ POD_TEMPLATE: dict[str, Any] = {
     "spec": {
         "serviceAccountName": "raydata",
         "restartPolicy": "Never",
-        "nodeSelector": {"kubernetes.io/arch": "arm64", "node.kubernetes.io/instance-type":
-                         "m8g.2xlarge"},
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
-                        {"key": "spot", "operator": "Equal", "value": "true",
-                         "effect": "NoExecute", "tolerationSeconds": 30}],
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [
-                {"key": "topology.kubernetes.io/zone", "operator": "In",
-                 "values": ["us-east-1a", "us-east-1b"]}]}]}},
-            "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-                {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
-                                                    "labelSelector": {"matchLabels":
-                                                                      {"app": "ray"}}}}]}},
-        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
-                    {"name": "data", "persistentVolumeClaim": {"claimName": "datasets",
-                                                               "readOnly": True}},
-                    {"name": "cfg", "configMap": {"name": "ray-cfg", "defaultMode": 420,
-                                                  "items": [{"key": "a", "path": "a.yaml"}]}}],
-        "securityContext": {"runAsUser": 1000, "runAsNonRoot": True, "fsGroup": 100,
-                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "nodeSelector": {
+            "kubernetes.io/arch": "arm64",
+            "node.kubernetes.io/instance-type": "m8g.2xlarge",
+        },
+        "tolerations": [
+            {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+            {
+                "key": "spot",
+                "operator": "Equal",
+                "value": "true",
+                "effect": "NoExecute",
+                "tolerationSeconds": 30,
+            },
+        ],
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": "topology.kubernetes.io/zone",
+                                    "operator": "In",
+                                    "values": ["us-east-1a", "us-east-1b"],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            },
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "podAffinityTerm": {
+                            "topologyKey": "kubernetes.io/hostname",
+                            "labelSelector": {"matchLabels": {"app": "ray"}},
+                        },
+                    }
+                ]
+            },
+        },
+        "volumes": [
+            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+            {"name": "data", "persistentVolumeClaim": {"claimName": "datasets", "readOnly": True}},
+            {
+                "name": "cfg",
+                "configMap": {
+                    "name": "ray-cfg",
+                    "defaultMode": 420,
+                    "items": [{"key": "a", "path": "a.yaml"}],
+                },
+            },
+        ],
+        "securityContext": {
+            "runAsUser": 1000,
+            "runAsNonRoot": True,
+            "fsGroup": 100,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "imagePullSecrets": [{"name": "registry"}],
         "priorityClassName": "high",
         "hostNetwork": False,
         "terminationGracePeriodSeconds": 120,
-        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone",
-                                       "whenUnsatisfiable": "ScheduleAnyway"}],
+        "topologySpreadConstraints": [
+            {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}
+        ],
         "schedulingGates": [{"name": "example.com/wait"}],
         "dnsConfig": {"options": [{"name": "ndots", "value": "2"}]},
         "futurePodField": {"nested": [1, 2.5, None, True, "x"]},
-        "initContainers": [{"name": "init", "image": "busybox", "command": ["sh", "-c", "true"],
-                            "restartPolicy": "Always"}],
-        "containers": [{
-            "name": "ray-head",
-            "image": "rayproject/ray:2.60.0",
-            "imagePullPolicy": "IfNotPresent",
-            "command": ["/bin/bash", "-lc", "--"],
-            "args": ["ulimit -n 65536; echo head"],
-            "workingDir": "/home/ray",
-            "ports": [{"containerPort": 6379, "name": "gcs", "protocol": "TCP"},
-                      {"containerPort": 8265, "name": "dashboard", "hostPort": 8265}],
-            "env": [
-                {"name": "A", "value": "1"},
-                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP",
-                                                              "apiVersion": "v1"}}},
-                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw",
-                                                              "optional": True}}},
-                {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory",
-                                                                   "divisor": "1Mi"}}},
-                {"name": "EMPTY"},
-            ],
-            "envFrom": [{"configMapRef": {"name": "env"}, "prefix": "X_"}],
-            "resources": {"limits": {"cpu": 2, "memory": "8Gi", "nvidia.com/gpu": 1},
-                          "requests": {"cpu": "500m", "memory": 4294967296, "ephemeral-storage":
-                                       0.5}},
-            "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"},
-                             {"name": "data", "mountPath": "/data", "readOnly": True,
-                              "subPath": "x"}],
-            "livenessProbe": {"exec": {"command": ["bash", "-c", "wget -q localhost:8265"]},
-                              "initialDelaySeconds": 30, "periodSeconds": 5,
-                              "timeoutSeconds": 2, "failureThreshold": 120},
-            "readinessProbe": {"httpGet": {"path": "/-/healthz", "port": 8000}},
-            "startupProbe": {"tcpSocket": {"port": 6379}},
-            "lifecycle": {"preStop": {"exec": {"command": ["ray", "stop"]}}},
-            "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {
-                "add": ["SYS_PTRACE"], "drop": ["ALL"]}, "privileged": False},
-            "terminationMessagePolicy": "FallbackToLogsOnError",
-            "stdin": False,
-            "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}],
-            "futureContainerField": {"a": {"b": ["c"]}},
-        }],
+        "initContainers": [
+            {
+                "name": "init",
+                "image": "busybox",
+                "command": ["sh", "-c", "true"],
+                "restartPolicy": "Always",
+            }
+        ],
+        "containers": [
+            {
+                "name": "ray-head",
+                "image": "rayproject/ray:2.60.0",
+                "imagePullPolicy": "IfNotPresent",
+                "command": ["/bin/bash", "-lc", "--"],
+                "args": ["ulimit -n 65536; echo head"],
+                "workingDir": "/home/ray",
+                "ports": [
+                    {"containerPort": 6379, "name": "gcs", "protocol": "TCP"},
+                    {"containerPort": 8265, "name": "dashboard", "hostPort": 8265},
+                ],
+                "env": [
+                    {"name": "A", "value": "1"},
+                    {
+                        "name": "POD_IP",
+                        "valueFrom": {
+                            "fieldRef": {"fieldPath": "status.podIP", "apiVersion": "v1"}
+                        },
+                    },
+                    {
+                        "name": "PW",
+                        "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw", "optional": True}},
+                    },
+                    {
+                        "name": "MEM",
+                        "valueFrom": {
+                            "resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}
+                        },
+                    },
+                    {"name": "EMPTY"},
+                ],
+                "envFrom": [{"configMapRef": {"name": "env"}, "prefix": "X_"}],
+                "resources": {
+                    "limits": {"cpu": 2, "memory": "8Gi", "nvidia.com/gpu": 1},
+                    "requests": {"cpu": "500m", "memory": 4294967296, "ephemeral-storage": 0.5},
+                },
+                "volumeMounts": [
+                    {"name": "dshm", "mountPath": "/dev/shm"},
+                    {"name": "data", "mountPath": "/data", "readOnly": True, "subPath": "x"},
+                ],
+                "livenessProbe": {
+                    "exec": {"command": ["bash", "-c", "wget -q localhost:8265"]},
+                    "initialDelaySeconds": 30,
+                    "periodSeconds": 5,
+                    "timeoutSeconds": 2,
+                    "failureThreshold": 120,
+                },
+                "readinessProbe": {"httpGet": {"path": "/-/healthz", "port": 8000}},
+                "startupProbe": {"tcpSocket": {"port": 6379}},
+                "lifecycle": {"preStop": {"exec": {"command": ["ray", "stop"]}}},
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"add": ["SYS_PTRACE"], "drop": ["ALL"]},
+                    "privileged": False,
+                },
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "stdin": False,
+                "resizePolicy": [{"resourceName": "cpu", "restartPolicy": "NotRequired"}],
+                "futureContainerField": {"a": {"b": ["c"]}},
+            }
+        ],
     },
 }
 
@@ -146,17 +217,23 @@ def _everything_cluster_spec() -> dict[str, Any]:
         "rayVersion": "2.60.0",
         "enableInTreeAutoscaling": True,
         "autoscalerOptions": {
-            "version": "v2", "upscalingMode": "Default", "idleTimeoutSeconds": 60,
-            "image": "rayproject/ray:2.60.0", "imagePullPolicy": "Always",
+            "version": "v2",
+            "upscalingMode": "Default",
+            "idleTimeoutSeconds": 60,
+            "image": "rayproject/ray:2.60.0",
+            "imagePullPolicy": "Always",
             "resources": {"limits": {"cpu": "500m", "memory": "512Mi"}},
             "securityContext": {"runAsUser": 1000},
-            "env": [{"name": "X", "value": "y"}], "envFrom": [{"secretRef": {"name": "s"}}],
+            "env": [{"name": "X", "value": "y"}],
+            "envFrom": [{"secretRef": {"name": "s"}}],
             "volumeMounts": [{"name": "logs", "mountPath": "/tmp/ray"}],
-            "command": ["ray"], "args": ["--verbose"],
+            "command": ["ray"],
+            "args": ["--verbose"],
         },
         "headServiceAnnotations": {"a": "b"},
         "gcsFaultToleranceOptions": {
-            "redisAddress": "redis:6379", "externalStorageNamespace": "ns",
+            "redisAddress": "redis:6379",
+            "externalStorageNamespace": "ns",
             "redisPassword": {"valueFrom": {"secretKeyRef": {"name": "redis", "key": "pw"}}},
             "redisUsername": {"value": "default"},
         },
@@ -165,34 +242,59 @@ def _everything_cluster_spec() -> dict[str, Any]:
             "enableIngress": False,
             "rayStartParams": {"dashboard-host": "0.0.0.0", "num-cpus": "0"},
             "labels": {"ray.io/market-type": "on-demand"},
-            "headService": {"metadata": {"labels": {"x": "y"}},
-                            "spec": {"type": "LoadBalancer", "loadBalancerClass": "lb"}},
+            "headService": {
+                "metadata": {"labels": {"x": "y"}},
+                "spec": {"type": "LoadBalancer", "loadBalancerClass": "lb"},
+            },
             "template": copy.deepcopy(POD_TEMPLATE),
         },
-        "workerGroupSpecs": [{
-            "groupName": "gpu", "replicas": 1, "minReplicas": 0, "maxReplicas": 4,
-            "numOfHosts": 1, "idleTimeoutSeconds": 120, "priority": 0,
-            "scaleStrategy": {"workersToDelete": ["gpu-abc"]},
-            "rayStartParams": {"resources": '"{\\"A100\\": 1}"'},
-            "labels": {"accelerator": "a100"},
-            "template": worker_template,
-        }],
+        "workerGroupSpecs": [
+            {
+                "groupName": "gpu",
+                "replicas": 1,
+                "minReplicas": 0,
+                "maxReplicas": 4,
+                "numOfHosts": 1,
+                "idleTimeoutSeconds": 120,
+                "priority": 0,
+                "scaleStrategy": {"workersToDelete": ["gpu-abc"]},
+                "rayStartParams": {"resources": '"{\\"A100\\": 1}"'},
+                "labels": {"accelerator": "a100"},
+                "template": worker_template,
+            }
+        ],
     }
 
 
 def test_unmodelled_pod_template_fields_survive_a_raycluster() -> None:
     doc = {
-        "apiVersion": "ray.io/v1", "kind": "RayCluster",
-        "metadata": {"name": "everything", "namespace": "ns", "labels": {"a": "b"},
-                     "annotations": {"note": "x"}, "uid": "1234", "generation": 3,
-                     "resourceVersion": "99", "ownerReferences": [{"kind": "X", "name": "y"}],
-                     "managedFields": [{"manager": "kubectl", "operation": "Apply"}]},
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {
+            "name": "everything",
+            "namespace": "ns",
+            "labels": {"a": "b"},
+            "annotations": {"note": "x"},
+            "uid": "1234",
+            "generation": 3,
+            "resourceVersion": "99",
+            "ownerReferences": [{"kind": "X", "name": "y"}],
+            "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+        },
         "spec": _everything_cluster_spec(),
         "status": {
-            "state": "ready", "readyWorkerReplicas": 1, "desiredCPU": "2",
+            "state": "ready",
+            "readyWorkerReplicas": 1,
+            "desiredCPU": "2",
             "head": {"podIP": "10.0.0.1", "serviceIP": "10.0.0.2", "podName": "h"},
-            "conditions": [{"type": "HeadPodReady", "status": "True", "reason": "Ready",
-                            "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+            "conditions": [
+                {
+                    "type": "HeadPodReady",
+                    "status": "True",
+                    "reason": "Ready",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z",
+                }
+            ],
             "futureStatusField": 1,
         },
     }
@@ -204,26 +306,42 @@ def test_unmodelled_pod_template_fields_survive_a_raycluster() -> None:
 
 def test_unmodelled_fields_survive_a_rayjob_and_a_rayservice() -> None:
     job = {
-        "apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"},
+        "apiVersion": "ray.io/v1",
+        "kind": "RayJob",
+        "metadata": {"name": "j"},
         "spec": {
-            "entrypoint": "python x.py", "runtimeEnvYAML": "pip: [pandas]\n",
-            "entrypointNumCpus": 0.5, "entrypointResources": '{"A": 1}',
-            "metadata": {"owner": "me"}, "shutdownAfterJobFinishes": True,
-            "ttlSecondsAfterFinished": 0, "activeDeadlineSeconds": 600,
+            "entrypoint": "python x.py",
+            "runtimeEnvYAML": "pip: [pandas]\n",
+            "entrypointNumCpus": 0.5,
+            "entrypointResources": '{"A": 1}',
+            "metadata": {"owner": "me"},
+            "shutdownAfterJobFinishes": True,
+            "ttlSecondsAfterFinished": 0,
+            "activeDeadlineSeconds": 600,
             "submitterPodTemplate": copy.deepcopy(POD_TEMPLATE),
             "submitterConfig": {"backoffLimit": 2},
-            "rayClusterSpec": {k: v for k, v in _everything_cluster_spec().items()
-                               if k != "gcsFaultToleranceOptions"},
+            "rayClusterSpec": {
+                k: v
+                for k, v in _everything_cluster_spec().items()
+                if k != "gcsFaultToleranceOptions"
+            },
         },
-        "status": {"jobStatus": "RUNNING", "dashboardURL": "h:8265",
-                   "rayJobInfo": {"startTime": "t"}, "futureField": [1]},
+        "status": {
+            "jobStatus": "RUNNING",
+            "dashboardURL": "h:8265",
+            "rayJobInfo": {"startTime": "t"},
+            "futureField": [1],
+        },
     }
     service = {
-        "apiVersion": "ray.io/v1", "kind": "RayService", "metadata": {"name": "s"},
+        "apiVersion": "ray.io/v1",
+        "kind": "RayService",
+        "metadata": {"name": "s"},
         "spec": {
             "serveConfigV2": "applications:\n- name: a\n  import_path: m:app\n",
             "serveService": {"metadata": {"name": "serve"}, "spec": {"ports": [{"port": 80}]}},
-            "excludeHeadPodFromServeSvc": True, "rayClusterDeletionDelaySeconds": 30,
+            "excludeHeadPodFromServeSvc": True,
+            "rayClusterDeletionDelaySeconds": 30,
             "upgradeStrategy": {"type": "NewCluster"},
             "rayClusterConfig": _everything_cluster_spec(),
         },

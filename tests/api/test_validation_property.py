@@ -48,11 +48,35 @@ def _field_names() -> list[str]:
 
 
 FIELD_NAMES = _field_names()
-INTERESTING = ["RAY_REDIS_ADDRESS", "REDIS_PASSWORD", "RAY_enable_autoscaler_v2", "rocksdb",
-               "token", "v2", "Never", "Always", "DeleteWorkers", "DeleteNone", "SUCCEEDED",
-               "Failed", "InteractiveMode", "SidecarMode", "NewClusterWithIncrementalUpgrade",
-               "ray.io/cluster", "ray.io/ft-enabled", "num-cpus", "labels", "true", "2.51.0",
-               "gcs-storage", "/etc/ray/tls", "Waiting", "RayClusterSuspended", "", "-1"]
+INTERESTING = [
+    "RAY_REDIS_ADDRESS",
+    "REDIS_PASSWORD",
+    "RAY_enable_autoscaler_v2",
+    "rocksdb",
+    "token",
+    "v2",
+    "Never",
+    "Always",
+    "DeleteWorkers",
+    "DeleteNone",
+    "SUCCEEDED",
+    "Failed",
+    "InteractiveMode",
+    "SidecarMode",
+    "NewClusterWithIncrementalUpgrade",
+    "ray.io/cluster",
+    "ray.io/ft-enabled",
+    "num-cpus",
+    "labels",
+    "true",
+    "2.51.0",
+    "gcs-storage",
+    "/etc/ray/tls",
+    "Waiting",
+    "RayClusterSuspended",
+    "",
+    "-1",
+]
 
 scalars = (
     st.none()
@@ -104,7 +128,7 @@ def _tweak(value: Any, rnd: random.Random, data: st.DataObject) -> Any:
         index = rnd.randrange(len(value))
         edit = rnd.choice(["drop", "upper", "insert", "dup"])
         if edit == "drop":
-            return value[:index] + value[index + 1:]
+            return value[:index] + value[index + 1 :]
         if edit == "upper":
             return value.upper() if value != value.upper() else value.lower()
         if edit == "insert":
@@ -116,6 +140,7 @@ def _tweak(value: Any, rnd: random.Random, data: st.DataObject) -> Any:
 def _other_type(value: Any, data: st.DataObject) -> Any:
     def differs(candidate: Any) -> bool:
         return type(candidate) is not type(value)
+
     return data.draw(json_values.filter(differs))
 
 
@@ -131,8 +156,9 @@ def mutate(doc: Any, rnd: random.Random, data: st.DataObject) -> Any:
     if action == "insert" or not members:
         value = data.draw(json_values)
         if isinstance(target, dict):
-            target[rnd.choice(FIELD_NAMES + INTERESTING) if rnd.randrange(4) else
-                   data.draw(keys)] = value
+            target[
+                rnd.choice(FIELD_NAMES + INTERESTING) if rnd.randrange(4) else data.draw(keys)
+            ] = value
         else:
             target.insert(rnd.randrange(len(target) + 1), value)
         return doc
@@ -179,21 +205,37 @@ def _bases(make: Callable[[str], dict[str, Any]], examples_dir: Path) -> list[di
     """The valid minimal documents and every ray.io/v1 seed example (valid or not)."""
     bases = [make(kind) for kind in KINDS]
     for path in sorted(examples_dir.glob("*.yaml")):
-        bases.extend(d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)
-                     and d.get("apiVersion") == "ray.io/v1")
+        bases.extend(
+            d
+            for d in yaml.safe_load_all(path.read_text())
+            if isinstance(d, dict) and d.get("apiVersion") == "ray.io/v1"
+        )
     return bases
 
 
-ALL_GATES = FeatureGates.parse(",".join(f"{n}=true" for n in (
-    "GCSFaultToleranceEmbeddedStorage", "RayClusterNetworkPolicy", "RayClusterMTLS",
-    "RayClusterHistoryServer")))
+ALL_GATES = FeatureGates.parse(
+    ",".join(
+        f"{n}=true"
+        for n in (
+            "GCSFaultToleranceEmbeddedStorage",
+            "RayClusterNetworkPolicy",
+            "RayClusterMTLS",
+            "RayClusterHistoryServer",
+        )
+    )
+)
 
 
-@settings(max_examples=2000, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=2000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_validate_never_raises_on_damaged_documents(
-    make: Callable[[str], dict[str, Any]], examples_dir: Path, data: st.DataObject,
+    make: Callable[[str], dict[str, Any]],
+    examples_dir: Path,
+    data: st.DataObject,
 ) -> None:
     rnd = data.draw(st.randoms(use_true_random=False))
     doc = copy.deepcopy(rnd.choice(_bases(make, examples_dir)))

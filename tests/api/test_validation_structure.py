@@ -51,8 +51,9 @@ def test_unquoted_ray_version_says_to_quote_it(make: Make, value: Any, quoted: s
 def test_unquoted_boolean_in_ray_start_params(make: Make) -> None:
     doc = make("RayJob")
     doc["spec"]["rayClusterSpec"]["workerGroupSpecs"][0]["rayStartParams"]["block"] = True
-    text = one_error_at(validate(doc),
-                        "spec.rayClusterSpec.workerGroupSpecs[0].rayStartParams.block")
+    text = one_error_at(
+        validate(doc), "spec.rayClusterSpec.workerGroupSpecs[0].rayStartParams.block"
+    )
     assert 'Quote it: "true"' in text
 
 
@@ -64,12 +65,15 @@ def test_quoted_number_where_a_whole_number_is_needed(make: Make) -> None:
     assert "Quote" not in text
 
 
-@pytest.mark.parametrize(("path", "value", "wanted"), [
-    (["spec", "workerGroupSpecs"], {"groupName": "w"}, "a list"),
-    (["spec", "headGroupSpec"], "head", "a mapping"),
-    (["spec", "enableInTreeAutoscaling"], "yes", "true or false"),
-    (["metadata", "labels"], ["a"], "a mapping"),
-])
+@pytest.mark.parametrize(
+    ("path", "value", "wanted"),
+    [
+        (["spec", "workerGroupSpecs"], {"groupName": "w"}, "a list"),
+        (["spec", "headGroupSpec"], "head", "a mapping"),
+        (["spec", "enableInTreeAutoscaling"], "yes", "true or false"),
+        (["metadata", "labels"], ["a"], "a mapping"),
+    ],
+)
 def test_wrong_container_types(make: Make, path: list[str], value: Any, wanted: str) -> None:
     doc = make("RayCluster")
     doc[path[0]][path[1]] = value
@@ -91,8 +95,9 @@ def test_enum_case_mismatch_is_suggested(make: Make) -> None:
     doc = make("RayCluster")
     doc["spec"]["enableInTreeAutoscaling"] = True
     doc["spec"]["autoscalerOptions"] = {"upscalingMode": "aggressive"}
-    assert "Did you mean 'Aggressive'?" in one_error_at(validate(doc),
-                                                        "spec.autoscalerOptions.upscalingMode")
+    assert "Did you mean 'Aggressive'?" in one_error_at(
+        validate(doc), "spec.autoscalerOptions.upscalingMode"
+    )
 
 
 # ---------------------------------------------------------------- kind and apiVersion
@@ -151,17 +156,21 @@ def test_missing_api_version(make: Make) -> None:
 # ---------------------------------------------------------------- unknown and missing fields
 
 
-@pytest.mark.parametrize(("kind", "parent", "wrong", "right"), [
-    ("RayCluster", ["spec", "workerGroupSpecs", 0], "minReplica", "minReplicas"),
-    ("RayJob", ["spec"], "runtimeEnvYaml", "runtimeEnvYAML"),
-    ("RayCluster", ["spec"], "enableInTreeAutoscalling", "enableInTreeAutoscaling"),
-    ("RayCluster", ["spec", "headGroupSpec"], "rayStartParam", "rayStartParams"),
-    ("RayService", ["spec"], "serveConfigv2", "serveConfigV2"),
-    # Kubernetes only knows the camelCase wire names; snake_case would be pruned.
-    ("RayCluster", ["spec", "workerGroupSpecs", 0], "max_replicas", "maxReplicas"),
-])
-def test_misspelled_field_suggests_the_real_one(make: Make, kind: str, parent: list[Any],
-                                                wrong: str, right: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "parent", "wrong", "right"),
+    [
+        ("RayCluster", ["spec", "workerGroupSpecs", 0], "minReplica", "minReplicas"),
+        ("RayJob", ["spec"], "runtimeEnvYaml", "runtimeEnvYAML"),
+        ("RayCluster", ["spec"], "enableInTreeAutoscalling", "enableInTreeAutoscaling"),
+        ("RayCluster", ["spec", "headGroupSpec"], "rayStartParam", "rayStartParams"),
+        ("RayService", ["spec"], "serveConfigv2", "serveConfigV2"),
+        # Kubernetes only knows the camelCase wire names; snake_case would be pruned.
+        ("RayCluster", ["spec", "workerGroupSpecs", 0], "max_replicas", "maxReplicas"),
+    ],
+)
+def test_misspelled_field_suggests_the_real_one(
+    make: Make, kind: str, parent: list[Any], wrong: str, right: str
+) -> None:
     doc = make(kind)
     obj: Any = doc
     for key in parent:
@@ -201,16 +210,16 @@ def test_env_var_without_name_is_missing_required(make: Make) -> None:
     doc = make("RayCluster")
     container = doc["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
     container["env"] = [{"name": "OK", "value": "1"}, {"value": "x"}]
-    text = one_error_at(validate(doc),
-                        "spec.headGroupSpec.template.spec.containers[0].env[1].name")
+    text = one_error_at(validate(doc), "spec.headGroupSpec.template.spec.containers[0].env[1].name")
     assert "required but missing" in text
 
 
 def test_deletion_rule_without_policy_is_missing_required(make: Make) -> None:
     doc = make("RayJob")
     doc["spec"]["deletionStrategy"] = {"deletionRules": [{"condition": {"jobStatus": "FAILED"}}]}
-    assert "required" in one_error_at(validate(doc),
-                                      "spec.deletionStrategy.deletionRules[0].policy")
+    assert "required" in one_error_at(
+        validate(doc), "spec.deletionStrategy.deletionRules[0].policy"
+    )
 
 
 # ---------------------------------------------------------------- everything at once
@@ -224,8 +233,11 @@ def test_all_problems_of_a_document_are_reported_at_once(make: Make) -> None:
     group["maxReplicas"] = -1  # semantic error
     report = validate(doc)
     paths = {f.path for f in report.errors}
-    assert {"spec.headGroupSpec.rayStartParams.num-cpus", "spec.workerGroupSpecs[0].minReplica",
-            "spec.workerGroupSpecs[0].maxReplicas"} <= paths
+    assert {
+        "spec.headGroupSpec.rayStartParams.num-cpus",
+        "spec.workerGroupSpecs[0].minReplica",
+        "spec.workerGroupSpecs[0].maxReplicas",
+    } <= paths
     assert report.resource is None
 
 
@@ -235,8 +247,11 @@ def test_type_error_and_semantic_error_in_an_embedded_cluster(make: Make) -> Non
     doc["spec"]["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"] = []
     doc["metadata"]["name"] = "x" * 48
     paths = {f.path for f in validate(doc).errors}
-    assert {"spec.backoffLimit", "spec.rayClusterSpec.headGroupSpec.template.spec.containers",
-            "metadata.name"} <= paths
+    assert {
+        "spec.backoffLimit",
+        "spec.rayClusterSpec.headGroupSpec.template.spec.containers",
+        "metadata.name",
+    } <= paths
 
 
 @pytest.mark.parametrize("document", [None, [], ["RayCluster"], "kind: RayCluster", 3])
@@ -247,8 +262,9 @@ def test_a_document_that_is_not_an_object(document: Any) -> None:
     assert "not an object" in str(report.errors[0])
 
 
-@pytest.mark.parametrize(("key", "value"), [("metadata", "demo"), ("spec", []),
-                                            ("spec", None), ("status", 5)])
+@pytest.mark.parametrize(
+    ("key", "value"), [("metadata", "demo"), ("spec", []), ("spec", None), ("status", 5)]
+)
 def test_sections_of_the_wrong_type(make: Make, key: str, value: Any) -> None:
     doc = make("RayService")
     doc[key] = value
@@ -320,17 +336,24 @@ def test_multi_document_yaml(tmp_path: Path) -> None:
 
 def test_json_document(tmp_path: Path) -> None:
     path = tmp_path / "one.json"
-    path.write_text(json.dumps({"apiVersion": "ray.io/v1", "kind": "RayJob",
-                                "metadata": {"name": "j"}}))
+    path.write_text(
+        json.dumps({"apiVersion": "ray.io/v1", "kind": "RayJob", "metadata": {"name": "j"}})
+    )
     (doc,) = load([str(path)])
     assert doc.kind == "RayJob" and doc.name == "j"
 
 
 def test_kind_list_is_unpacked() -> None:
-    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"kind": "RayCluster", "metadata": {"name": "a"}},
-        {"kind": "RayJob", "metadata": {"name": "b"}},
-    ]})
+    text = json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [
+                {"kind": "RayCluster", "metadata": {"name": "a"}},
+                {"kind": "RayJob", "metadata": {"name": "b"}},
+            ],
+        }
+    )
     docs = parse_text(text, "list.json")
     assert [(d.kind, d.name, d.index) for d in docs] == [("RayCluster", "a", 0), ("RayJob", "b", 1)]
 
@@ -354,8 +377,10 @@ def test_missing_file_raises_load_error(tmp_path: Path) -> None:
         load([missing])
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root reads files regardless of their mode")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root reads files regardless of their mode",
+)
 def test_unreadable_file_raises_load_error(tmp_path: Path) -> None:
     path = tmp_path / "secret.yaml"
     path.write_text(CLUSTER_YAML)
@@ -374,11 +399,14 @@ def test_binary_file_raises_load_error(tmp_path: Path) -> None:
         load([path])
 
 
-@pytest.mark.parametrize(("text", "line"), [
-    ("kind: RayCluster\nmetadata:\n  name: [unclosed\n", 4),
-    ("kind: RayCluster\n  spec: x\n", 2),
-    ('{"kind": "RayJob",\n "spec": {\n}', 3),
-])
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("kind: RayCluster\nmetadata:\n  name: [unclosed\n", 4),
+        ("kind: RayCluster\n  spec: x\n", 2),
+        ('{"kind": "RayJob",\n "spec": {\n}', 3),
+    ],
+)
 def test_malformed_yaml_raises_load_error_with_the_line(text: str, line: int) -> None:
     with pytest.raises(LoadError) as info:
         parse_text(text, "bad.yaml")

@@ -258,8 +258,9 @@ def test_api_server_calls_the_webhook_and_denies_the_seed_rayjob(kube_cluster: C
             # the API server's schema refuses it before any webhook is called.
             refused = kube_cluster.admin.post(path_of("rayjobs", ns.name), json=seed)
             assert refused.status_code == 422, refused.text
-            assert "spec.rayClusterSpec.headGroupSpec.template.spec.containers: Required" in (
-                refused.json()["message"]
+            assert (
+                "spec.rayClusterSpec.headGroupSpec.template.spec.containers: Required"
+                in (refused.json()["message"])
             )
             # Complete its structure: only the rules remain, and the webhook applies them.
             complete_structure(seed)
