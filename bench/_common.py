@@ -8,6 +8,7 @@ the loopback flags every local node gets; this file is the only one that imports
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -100,6 +101,17 @@ def cluster_doc(name: str, workers: int, cpus: int = 1) -> dict[str, Any]:
             ],
         },
     }
+
+
+def cluster_token(client: ControllerClient, name: str, namespace: str = "default") -> str | None:
+    """The Ray auth token of a local cluster (token auth is on by default), for a plain-Ray
+    baseline that must send it as rayplane's own clients do; None with auth disabled."""
+    detail = client.get("RayCluster", namespace, name) or {}
+    auth = (detail.get("local") or {}).get("auth") or {}
+    if auth.get("mode") != "token":
+        return None
+    secret = client.get("Secret", namespace, str(auth["secret"])) or {}
+    return base64.b64decode(secret["data"]["auth_token"]).decode()
 
 
 @contextmanager

@@ -35,9 +35,10 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.pop("RAY_ADDRESS", None)
 
-from _common import BareRay, controller, healthy, wait
+from _common import BareRay, cluster_token, controller, healthy, wait
 
 from rayplane.local.client import ControllerClient
+from rayplane.sdk.connect import use_token
 
 OBJECT_STORE = str(80 * 2**20)
 COMMON = ["--block", "--node-ip-address=127.0.0.1", f"--object-store-memory={OBJECT_STORE}"]
@@ -120,6 +121,7 @@ class Rayplane:
 
         detail = wait(ready, 300, poll=0.5)
         address = f"127.0.0.1:{detail['status']['endpoints']['gcs-server']}"
+        use_token(cluster_token(client, NAME))  # local clusters have token auth by default
         self.gcs = GcsClient(address=address)
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         # A task holds its CPU until the flag file exists (a task blocked in ray.get would

@@ -17,15 +17,16 @@ import sys
 import time
 from typing import Any
 
-from _common import cluster_doc, controller, wait
+from _common import cluster_doc, cluster_token, controller, wait
 
 ENTRYPOINT = "python -c 'print(42)'"
 
 
-def plain(dashboard: str) -> tuple[float, float]:
+def plain(dashboard: str, token: str | None) -> tuple[float, float]:
     from ray.job_submission import JobSubmissionClient
 
-    client = JobSubmissionClient(dashboard)
+    headers = {"Authorization": f"Bearer {token}"} if token else None  # local token auth
+    client = JobSubmissionClient(dashboard, headers=headers)
     start = time.monotonic()
     job = client.submit_job(entrypoint=ENTRYPOINT)
     running = None
@@ -88,9 +89,10 @@ def main() -> None:
             poll=0.5,
         )
         dashboard = f"http://127.0.0.1:{status['endpoints']['dashboard']}"
+        token = cluster_token(client, "jobs")
         rows: dict[str, list[tuple[float, float]]] = {"plain": [], "HTTPMode": [], "K8sJobMode": []}
         for i in range(repeats):
-            rows["plain"].append(plain(dashboard))
+            rows["plain"].append(plain(dashboard, token))
             rows["HTTPMode"].append(through_rayplane(client, "jobs", "HTTPMode", i))
             rows["K8sJobMode"].append(through_rayplane(client, "jobs", "K8sJobMode", i))
     base_run = statistics.median(r for r, _ in rows["plain"])

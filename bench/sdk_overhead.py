@@ -27,6 +27,8 @@ import time
 from _common import cluster_doc, controller
 
 from rayplane.local.loopback import driver_env
+from rayplane.reconcile.auth import auth_env
+from rayplane.sdk.auth import cluster_token
 
 ENTRYPOINT = "python -c 'print(42)'"
 TASK = "@ray.remote\ndef one():\n    return 1\nassert ray.get(one.remote()) == 1\n"
@@ -38,10 +40,11 @@ def timed_child(code: str, env: dict[str, str]) -> float:
     return time.monotonic() - start
 
 
-def plain_job(dashboard: str) -> float:
+def plain_job(dashboard: str, token: str | None) -> float:
     from ray.job_submission import JobSubmissionClient
 
-    client = JobSubmissionClient(dashboard)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    client = JobSubmissionClient(dashboard, headers=headers)
     start = time.monotonic()
     job = client.submit_job(entrypoint=ENTRYPOINT)
     while str(client.get_job_status(job)).rsplit(".", 1)[-1] != "SUCCEEDED":
@@ -58,7 +61,9 @@ def main() -> None:
         cluster.apply(progress=False)
         gcs, dashboard = cluster.address, cluster.dashboard_url
         assert gcs and dashboard
-        plain_env = driver_env()
+        # The plain baseline carries the token too: local clusters have token auth.
+        token = cluster_token(cluster.backend, cluster.backend.get("RayCluster", "default", "sdk"))
+        plain_env = {**driver_env(), **(auth_env(token) if token else {})}
         sdk_env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
         rows: dict[str, list[float]] = {
             "connect plain": [],
@@ -76,7 +81,7 @@ def main() -> None:
                     sdk_env,
                 )
             )
-            rows["job plain"].append(plain_job(dashboard))
+            rows["job plain"].append(plain_job(dashboard, token))
             start = time.monotonic()
             status = cluster.jobs.submit(ENTRYPOINT).wait(timeout=120)
             assert status == "SUCCEEDED", status

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from rayplane.api.rayjob import RayJob
+from rayplane.clients.auth import AUTH_HEADER
 from rayplane.clients.jobs_api import (
-    AUTH_HEADER,
     JobInfo,
     JobsClient,
     JobsClientError,

@@ -7,6 +7,7 @@ controller home and one raycluster-basic across tests; each test leaves it as it
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -19,7 +20,10 @@ from typing import Any
 
 import pytest
 
+from rayplane.local.auth_token import token_of
 from rayplane.local.loopback import driver_env
+from rayplane.local.store import Store
+from rayplane.reconcile.auth import auth_env
 from tests.support import ROOT, wait_for
 
 
@@ -90,6 +94,17 @@ class Local:
             else:
                 os.environ["RAYPLANE_HOME"] = old
 
+    def auth_headers(self, cluster: str, namespace: str = "default") -> dict[str, str]:
+        """The header rayplane's clients send to *cluster*'s dashboard (local clusters have
+        token auth by default), read from the cluster's Secret as a user would."""
+        detail = self.detail(cluster, namespace) or {}
+        auth = (detail.get("local") or {}).get("auth") or {}
+        if auth.get("mode") != "token":
+            return {}
+        secret = self.get(str(auth["secret"]), "secret", namespace)
+        token = base64.b64decode(secret["data"]["auth_token"]).decode()
+        return {"x-ray-authorization": f"Bearer {token}"}
+
     def controller_pid(self) -> int:
         return int((self.home / "controller.lock").read_text().strip())
 
@@ -120,12 +135,36 @@ class Local:
         )
 
 
+#: The home of the session's controller, for :func:`cluster_auth_env` (set by `local`).
+_home: Path | None = None
+
+
+def cluster_auth_env(address: str) -> dict[str, str]:
+    """RAY_AUTH_MODE and RAY_AUTH_TOKEN of the local cluster whose GCS is *address*.
+
+    Token auth is on by default for local clusters, so a raw ``ray.init(address)`` needs
+    them, as ``rayplane connect`` provides them; found through the head that owns the port.
+    """
+    if _home is None or ":" not in address:
+        return {}
+    port = int(address.rsplit(":", 1)[1])
+    store = Store(_home / "state.db")
+    try:
+        for node in store.nodes():
+            if node.kind == "head" and node.ports.get("gcs") == port:
+                token = token_of(store, store.get_by_uid(node.cluster_uid))
+                return auth_env(token) if token else {}
+    finally:
+        store.close()
+    return {}
+
+
 def driver(address: str, code: str, timeout: float = 180) -> str:
     """Run *code* in a fresh Python that has called ray.init(address); return stdout."""
     script = f"import ray, json\nray.init(address={address!r}, logging_level='ERROR')\n" + code
     proc = subprocess.run(
         [sys.executable, "-c", script],
-        env=driver_env(),
+        env={**driver_env(), **cluster_auth_env(address)},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -151,6 +190,8 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     env.pop("RAY_ADDRESS", None)
     env.pop("RAYPLANE_LOCAL_AUTOSCALER", None)  # the default: on, as users get it
     session = Local(home, env)
+    global _home
+    _home = home
     proc = session.start_controller()
     yield session
     # Delete whatever is left, then stop the controller we started, by PID.

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from rayplane.local.loopback import driver_env
-from tests.e2e.conftest import Local, driver
+from tests.e2e.conftest import Local, cluster_auth_env, driver
 from tests.support import ROOT, wait_for
 from tests.support import SEED_ENV as SUPPORT_SEED_ENV
 
@@ -93,7 +93,7 @@ def background_driver(gcs: str, code: str) -> subprocess.Popen[str]:
     script = f"import ray, json, time\nray.init(address={gcs!r}, logging_level='ERROR')\n" + code
     return subprocess.Popen(
         [sys.executable, "-c", script],
-        env=driver_env(),
+        env={**driver_env(), **cluster_auth_env(gcs)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -100,7 +100,8 @@ def test_prometheus_sees_every_node_by_cluster_and_forgets_a_deleted_one(
     # The head's dashboard was started pointing at this Prometheus.
     status = local.get(CLUSTER)["status"]
     dashboard = f"http://127.0.0.1:{status['endpoints']['dashboard']}"
-    health = httpx.get(f"{dashboard}/api/prometheus_health", timeout=10)
+    headers = local.auth_headers(CLUSTER)  # token auth, on by default locally
+    health = httpx.get(f"{dashboard}/api/prometheus_health", timeout=10, headers=headers)
     assert health.status_code == 200 and health.json()["result"] is True, health.text
 
     # `metrics status` counts the cluster's targets as up.

@@ -143,7 +143,12 @@ def test_active_deadline_fails_the_job_and_stops_it(local: Local, shared: str) -
     assert status["jobDeploymentStatus"] == "Failed"
     assert status["reason"] == "DeadlineExceeded"
     url = f"http://{status['dashboardURL']}/api/jobs/{status['jobId']}"
-    wait_for(lambda: httpx.get(url).json()["status"] == "STOPPED", 60, "the Ray job to stop")
+    headers = local.auth_headers(shared)
+    wait_for(
+        lambda: httpx.get(url, headers=headers).json()["status"] == "STOPPED",
+        60,
+        "the Ray job to stop",
+    )
     local.run("delete", "rayjob", "too-slow")
 
 
@@ -181,7 +186,8 @@ def test_restarted_controller_never_submits_twice(local: Local, shared: str) -> 
     local.start_controller()
     final = phases(local, "slow-once", [], 240)
     assert final["jobStatus"] == "SUCCEEDED"
-    jobs = httpx.get(f"http://{status['dashboardURL']}/api/jobs/").json()
+    url = f"http://{status['dashboardURL']}/api/jobs/"
+    jobs = httpx.get(url, headers=local.auth_headers(shared)).json()
     ours = [j for j in jobs if marker in (j.get("entrypoint") or "")]
     assert len(ours) == 1, ours
     local.run("delete", "rayjob", "slow-once")

@@ -83,9 +83,9 @@ def _dashboard(local: Local, name: str) -> str:
     return f"http://127.0.0.1:{status['endpoints']['dashboard']}"
 
 
-def _job_output(base: str, entrypoint: str) -> str:
+def _job_output(base: str, entrypoint: str, headers: dict[str, str]) -> str:
     """Submit through the head's Jobs API, wait for the end, return the logs."""
-    with httpx.Client(base_url=base, timeout=30) as http:
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as http:
         job = http.post("/api/jobs/", json={"entrypoint": entrypoint})
         job.raise_for_status()
         job_id = job.json()["submission_id"]
@@ -113,11 +113,14 @@ def test_opted_in_cluster_runs_the_ray_it_pins(installing: Local) -> None:
     print(f"cold build + head start: {cold:.0f} s")
 
     base = _dashboard(installing, NAME)
-    version = httpx.get(f"{base}/api/version", timeout=10).json()
+    headers = installing.auth_headers(NAME)  # token auth, on by default locally
+    version = httpx.get(f"{base}/api/version", timeout=10, headers=headers).json()
     assert version["ray_version"] == OLDER
 
     # A job's `python` is the env's: its driver connects with, and prints, the older Ray.
-    logs = _job_output(base, "python -c 'import ray; ray.init(); print(\"RAY\", ray.__version__)'")
+    logs = _job_output(
+        base, "python -c 'import ray; ray.init(); print(\"RAY\", ray.__version__)'", headers
+    )
     assert f"RAY {OLDER}" in logs, logs
 
     env = installing.home / "ray-envs" / OLDER
@@ -169,7 +172,8 @@ def test_opted_out_cluster_runs_the_installed_ray_and_says_so(local: Local) -> N
         assert "is ready" in said, said
         assert "RAYPLANE_RAY_VERSIONS=install" in said, said  # the offer, at apply
         base = _dashboard(local, name)
-        version = httpx.get(f"{base}/api/version", timeout=10).json()
+        headers = local.auth_headers(name)
+        version = httpx.get(f"{base}/api/version", timeout=10, headers=headers).json()
         assert version["ray_version"] == installed_ray()
         described = local.run("describe", "raycluster", name).stdout
         assert "the local runtime runs the installed one" in " ".join(described.split())

@@ -130,12 +130,12 @@ def test_hostile_ray_start_params_leave_every_listener_on_loopback(local: Local)
         local.run("delete", "raycluster", "hostile", timeout=180)
 
 
-def test_apply_says_first_that_token_auth_is_not_given_and_describe_names_it(
+def test_apply_says_first_that_token_auth_is_switched_off_and_describe_names_it(
     local: Local, tmp_path: Path
 ) -> None:
-    doc = _cluster("tokened", {"dashboard-host": "0.0.0.0"}, suspend=True)
-    doc["spec"]["authOptions"] = {"mode": "token"}
-    path = tmp_path / "tokened.yaml"
+    doc = _cluster("tokenless", {"dashboard-host": "0.0.0.0"}, suspend=True)
+    doc["spec"]["authOptions"] = {"mode": "disabled"}  # the local default is token
+    path = tmp_path / "tokenless.yaml"
     path.write_text(yaml.safe_dump(doc))
     applied = subprocess.run(
         [sys.executable, "-m", "rayplane", "apply", "--no-wait", "-f", str(path)],
@@ -149,11 +149,12 @@ def test_apply_says_first_that_token_auth_is_not_given_and_describe_names_it(
     )
     try:
         first = applied.stdout.splitlines()[0]
-        assert first.startswith("WARNING RayCluster/tokened: spec.authOptions.mode is token")
-        assert "token auth disabled" in applied.stdout
+        assert first.startswith("WARNING RayCluster/tokenless: spec.authOptions.mode is disabled")
+        assert "without a token" in applied.stdout
         assert "rayStartParams.dashboard-host='0.0.0.0' is not used locally" in applied.stdout
-        assert "raycluster.ray.io/tokened created" in applied.stdout
-        text = local.run("describe", "raycluster", "tokened").stdout
-        assert "spec.authOptions.mode is token" in " ".join(text.split())
+        assert "raycluster.ray.io/tokenless created" in applied.stdout
+        text = local.run("describe", "raycluster", "tokenless").stdout
+        assert "spec.authOptions.mode is disabled" in " ".join(text.split())
+        assert "mode: disabled" in text
     finally:
-        local.run("delete", "raycluster", "tokened", timeout=180)
+        local.run("delete", "raycluster", "tokenless", timeout=180)

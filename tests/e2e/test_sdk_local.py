@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 import rayplane
+from rayplane.sdk.auth import cluster_token
 from tests.e2e.conftest import Local
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
@@ -66,7 +67,13 @@ def test_a_cluster_from_yaml_comes_up_answers_and_leaves_no_process(
 
         url = cluster.dashboard_url
         assert url is not None and url.startswith("http://127.0.0.1:")
-        assert httpx.get(f"{url}/api/version", timeout=10).status_code == 200
+        # Token auth, the local default: refused without the token, answered with it.
+        assert httpx.get(f"{url}/api/version", timeout=10).status_code == 401
+        token = cluster_token(
+            cluster.backend, cluster.backend.get("RayCluster", "default", "sdk-head")
+        )
+        headers = {"x-ray-authorization": f"Bearer {token}"}
+        assert httpx.get(f"{url}/api/version", headers=headers, timeout=10).status_code == 200
         address = cluster.address
         assert address is not None and address.startswith("127.0.0.1:")
 

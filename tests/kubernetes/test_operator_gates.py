@@ -3,6 +3,7 @@ only validation, and security settings it does not provide are said as Warning e
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from tests.support import example
 
 pytestmark = pytest.mark.timeout(60)
 
-WARNINGS = {"AuthTokenSecretNotCreated", "NetworkPolicyNotCreated", "TLSNotConfigured"}
+WARNINGS = {"NetworkPolicyNotCreated", "TLSNotConfigured"}
 
 
 def _config(kube: FakeKubernetes, gates: str) -> OperatorConfig:
@@ -83,7 +84,23 @@ def test_security_settings_the_operator_does_not_provide_get_warning_events() ->
                     return found if found.keys() >= WARNINGS else None
 
                 found = await kube.wait_for(warned)
-            assert f"Secret {name} (key auth_token)" in found["AuthTokenSecretNotCreated"]
+                # Token auth is provided: the Secret is generated as KubeRay generates it.
+                secret = await kube.wait_for(
+                    lambda: next(
+                        (
+                            s
+                            for s in kube.objects("secrets", namespace)
+                            if s["metadata"]["name"] == name
+                        ),
+                        None,
+                    )
+                )
+            assert "AuthTokenSecretNotCreated" not in found
+            assert secret["metadata"]["labels"] == {"ray.io/cluster": name}
+            (owner,) = secret["metadata"]["ownerReferences"]
+            assert (owner["kind"], owner["name"]) == ("RayCluster", name)
+            token = base64.b64decode(secret["data"]["auth_token"])
+            assert len(base64.b64decode(token, validate=True)) == 32
             assert "spec.networkPolicy" in found["NetworkPolicyNotCreated"]
             assert "spec.tlsOptions.enabled" in found["TLSNotConfigured"]
 

@@ -19,6 +19,7 @@ from rayplane.api.k8s import Container, EnvVar, PodTemplateSpec
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.rayjob import RayJob
 from rayplane.local import raycluster_teardown as clusters_module
+from rayplane.local.auth_token import ensure_secret
 from rayplane.local.configrefs import ConfigError, StoreConfigs
 from rayplane.local.env import container_env, node_environment, redis_password
 from rayplane.local.fake_launcher import FakeLauncher
@@ -234,7 +235,10 @@ FT_CLUSTER: dict[str, Any] = {
 
 def stored_cluster(store: Store, doc: dict[str, Any] | None = None) -> StoredResource:
     doc = copy.deepcopy(doc or FT_CLUSTER)
-    return store.put("RayCluster", NS, doc["metadata"]["name"], doc)
+    stored = store.put("RayCluster", NS, doc["metadata"]["name"], doc)
+    # The controller's first pass makes the token Secret before any node (local default).
+    ensure_secret(store, stored, RayCluster.model_validate(stored.document()).spec)
+    return stored
 
 
 def test_gcs_ft_password_comes_from_its_secret(store: Store, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rayplane.api.raycluster import RayCluster
 from rayplane.api.validation import validate
+from rayplane.local.auth_token import ensure_secret
 from rayplane.local.configrefs import StoreConfigs
 from rayplane.local.env import node_environment, redis_password
 from rayplane.local.store import Store
@@ -34,6 +35,7 @@ def test_redis_credentials_from_a_configmap(tmp_path: Path) -> None:
         put_secret(store, "redis-user", user="ray")
         stored = store.put("RayCluster", NS, "ft", doc)
         cluster = RayCluster.model_validate(stored.document())
+        ensure_secret(store, stored, cluster.spec)  # as the controller's first pass does
         configs = StoreConfigs(store)
         env = node_environment(
             stored, cluster, None, "ft-head", "127.0.0.1:1", LocalSettings(home=tmp_path), configs

@@ -45,18 +45,22 @@ def test_describe_names_each_security_field_of_a_cluster_and_what_is_missing(
     )
     try:
         notes = _notes(ctl, "RayCluster", SECURED)
-        # First, before the Pod-only and capacity notes.
-        assert notes[0].startswith("spec.authOptions.mode is token, but the local runtime")
-        assert "answer every local user and process without a token" in notes[0]
-        assert notes[1].startswith("spec.tlsOptions.enabled is true, but")
-        assert notes[2].startswith("spec.networkPolicy is set, but")
-        job = {"entrypoint": "python x.py", "rayClusterSpec": _spec(authOptions={"mode": "token"})}
+        # First, before the Pod-only and capacity notes. Token auth is given locally, so
+        # it has no note; the two settings that are not given have theirs.
+        assert notes[0].startswith("spec.tlsOptions.enabled is true, but")
+        assert notes[1].startswith("spec.networkPolicy is set, but")
+        assert not any("authOptions" in note for note in notes)
+        opted_out = _spec(authOptions={"mode": "disabled"})
+        first = _notes(ctl, "RayCluster", opted_out)[0]
+        assert first.startswith("spec.authOptions.mode is disabled")
+        assert "answer every local user and process without a token" in first
+        job = {"entrypoint": "python x.py", "rayClusterSpec": opted_out}
         assert _notes(ctl, "RayJob", job)[0].startswith(
-            "spec.rayClusterSpec.authOptions.mode is token"
+            "spec.rayClusterSpec.authOptions.mode is disabled"
         )
-        service = {"rayClusterConfig": _spec(authOptions={"mode": "token"})}
+        service = {"rayClusterConfig": opted_out}
         assert _notes(ctl, "RayService", service)[0].startswith(
-            "spec.rayClusterConfig.authOptions.mode is token"
+            "spec.rayClusterConfig.authOptions.mode is disabled"
         )
     finally:
         ctl.clusters.close()

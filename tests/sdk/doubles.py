@@ -50,6 +50,8 @@ class FakeBackend:
         return Applied(obj, "created")
 
     def get(self, kind: str, namespace: str, name: str) -> Obj | None:
+        if self.obj is not None and self.obj.get("kind", "RayCluster") != kind:
+            return None  # the one object is not of that kind (a token Secret, ...)
         return self.obj
 
     def list(self, kind: str, namespace: str | None = None) -> list[Obj]:

@@ -22,7 +22,7 @@ class Dashboard:
     addresses: list[str] = []
     fake: FakeBackend
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, token: str | None = None) -> None:
         Dashboard.addresses.append(address)
 
     def __enter__(self) -> Dashboard:

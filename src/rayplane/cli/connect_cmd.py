@@ -18,6 +18,7 @@ import typer
 
 from rayplane.cli.output import err, safe
 from rayplane.cli.resources import Namespace
+from rayplane.sdk.auth import cluster_token
 from rayplane.sdk.backend import Backend, BackendError, Obj
 from rayplane.sdk.connect import ConnectError, driver_address, driver_environment
 from rayplane.sdk.local_backend import LocalBackend
@@ -54,8 +55,9 @@ def run_driver(name: str, namespace: str, argv: list[str], *, say: bool = False)
     backend = runtime_backend()
     try:
         obj = find_cluster(backend, namespace, name)
+        token = cluster_token(backend, obj)  # the child's Ray sends it (token auth)
         with driver_address(backend, obj) as address:
-            env = driver_environment(address)
+            env = driver_environment(address, token=token)
             if say:
                 err.print(
                     f"RayCluster {safe(namespace)}/{safe(name)}: RAY_ADDRESS={safe(address)}; "

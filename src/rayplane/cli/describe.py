@@ -88,6 +88,8 @@ def render(detail: dict[str, Any]) -> None:
         for n in nodes:
             out.print(printable(f"  {n['name']}: {n.get('log', '')}"), markup=False)
         _mounts(nodes)
+    if local.get("auth"):
+        _auth(local["auth"])
     if detail.get("kind") == "RayCluster":
         _worker_groups(detail.get("spec") or {}, nodes)
     if local.get("autoscaler"):
@@ -118,6 +120,17 @@ def render(detail: dict[str, Any]) -> None:
     _section("Spec")
     spec = yaml.safe_dump(detail.get("spec") or {}, sort_keys=False).rstrip()
     out.print(printable(spec), markup=False)
+
+
+def _auth(auth: dict[str, Any]) -> None:
+    """Where the Ray auth token is, never the token: a describe is pasted into issues."""
+    _section("Auth")
+    if auth.get("mode") != "token":
+        out.print("  mode: disabled (anyone on this machine can reach the Jobs API)")
+        return
+    secret, ns = safe(auth.get("secret")), safe(auth.get("namespace"))
+    out.print(f"  token: Secret {secret} key {safe(auth.get('key'))}")
+    out.print(f"  (rayplane get secret {secret} -n {ns} -o yaml shows it, base64 in data)")
 
 
 def _cron(spec: dict[str, Any], cron: dict[str, Any]) -> None:

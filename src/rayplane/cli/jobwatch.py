@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rayplane.cli.output import err, out, safe
+from rayplane.cli.resources import detail_token
 from rayplane.clients.jobs_api import JobsClient, JobsClientError
 
 TERMINAL = {"Complete", "Failed", "ValidationFailed"}
@@ -44,6 +45,7 @@ def follow(
     start = time.monotonic()
     last_line = ""
     printed = 0
+    token: str | None = None
     while True:
         detail = fetch()
         if detail is None:
@@ -55,7 +57,9 @@ def follow(
             last_line = line
         status = detail.get("status") or {}
         if stream_logs:
-            printed = _print_new_logs(status, printed)
+            if token is None and status.get("dashboardURL"):
+                token = detail_token(detail)
+            printed = _print_new_logs(status, printed, token)
         phase = status.get("jobDeploymentStatus")
         if phase in TERMINAL:
             if status.get("jobStatus") == "SUCCEEDED" and phase == "Complete":
@@ -83,12 +87,12 @@ def follow(
         time.sleep(0.5)
 
 
-def _print_new_logs(status: dict[str, Any], printed: int) -> int:
+def _print_new_logs(status: dict[str, Any], printed: int, token: str | None) -> int:
     url, job_id = status.get("dashboardURL"), status.get("jobId")
     if not url or not job_id or status.get("jobStatus") in (None, "", "PENDING"):
         return printed
     try:
-        with JobsClient(url, timeout=3) as client:
+        with JobsClient(url, timeout=3, token=token) as client:
             text = client.logs(job_id)
     except JobsClientError:
         return printed  # the cluster may be going away after the job; status says the end
@@ -97,9 +101,11 @@ def _print_new_logs(status: dict[str, Any], printed: int) -> int:
     return max(printed, len(text))
 
 
-def job_logs(status: dict[str, Any]) -> str:
+def job_logs(detail: dict[str, Any]) -> str:
+    """The driver log of a RayJob's Ray job (*detail* as `describe` gets it)."""
+    status = detail.get("status") or {}
     url, job_id = status.get("dashboardURL"), status.get("jobId")
     if not url or not job_id:
         raise JobsClientError("the job has not been submitted to a cluster yet")
-    with JobsClient(url, timeout=5) as client:
+    with JobsClient(url, timeout=5, token=detail_token(detail)) as client:
         return client.logs(job_id)

@@ -150,7 +150,7 @@ def _job_logs(detail: dict[str, Any], follow: bool) -> None:
         )
         raise typer.Exit(code)
     try:
-        out.print(job_logs(detail.get("status") or {}), end="", markup=False, highlight=False)
+        out.print(job_logs(detail), end="", markup=False, highlight=False)
     except JobsClientError as exc:
         err.print(f"no logs for RayJob {meta['name']}: {exc}")
         raise typer.Exit(1) from exc
@@ -172,6 +172,12 @@ def dashboard_cmd(
         err.print(f"RayCluster {namespace}/{name} has no dashboard yet")
         raise typer.Exit(1)
     out.print(url)
+    auth = ((detail or {}).get("local") or {}).get("auth") or {}
+    if auth.get("mode") == "token":  # on stderr: stdout stays the URL alone, for scripts
+        err.print(
+            f"the dashboard asks for the cluster's token: Secret {auth.get('secret')} key "
+            f"{auth.get('key')} (rayplane get secret {auth.get('secret')} -n {namespace} -o yaml)"
+        )
     if open_browser:
         webbrowser.open(url)
 

@@ -9,6 +9,7 @@ import typer
 
 from rayplane.cli.output import err, safe
 from rayplane.local.client import ControllerClient, ControllerError
+from rayplane.sdk.auth import secret_token
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.local_backend import LocalBackend
 from rayplane.settings import load_local
@@ -19,6 +20,21 @@ Namespace = Annotated[str, typer.Option("-n", "--namespace", help="Namespace.")]
 def client() -> ControllerClient:
     """The local controller's client; it does not start one (reading verbs never do)."""
     return ControllerClient(load_local())
+
+
+def detail_token(detail: dict[str, Any]) -> str | None:
+    """The Ray auth token of the cluster a local `describe` detail names (``local.auth``),
+    read from its Secret; None when the cluster has no token auth or the Secret is not
+    there yet (the dashboard then answers 401, which the caller reports)."""
+    auth = (detail.get("local") or {}).get("auth") or {}
+    if auth.get("mode") != "token":
+        return None
+    name, namespace = str(auth.get("secret")), str(auth.get("namespace") or "default")
+    try:
+        secret = client().get("Secret", namespace, name)
+        return secret_token(secret, f"{namespace}/{name}") if secret else None
+    except (ControllerError, BackendError):
+        return None
 
 
 def started_backend() -> LocalBackend:

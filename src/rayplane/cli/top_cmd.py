@@ -23,6 +23,9 @@ from rayplane.cli.output import out, safe
 from rayplane.cli.resources import client, dashboard_url
 from rayplane.clients.state_api import ClusterLoad, NodeLoad, cluster_load
 from rayplane.local.client import ControllerError
+from rayplane.sdk.auth import cluster_token
+from rayplane.sdk.backend import BackendError
+from rayplane.sdk.local_backend import LocalBackend
 
 
 def _bytes(n: int | None) -> str:
@@ -44,8 +47,12 @@ def _cpu(node: NodeLoad) -> str:
     return f"{_num(node.cpu_used)}/{_num(node.cpu_total)}"
 
 
-def _clusters(name: str | None, namespace: str | None) -> list[tuple[str, str | None, str]]:
-    """(namespace/name, dashboard URL or None, phase) of the clusters asked for."""
+Row = tuple[str, str | None, str, str | None]
+
+
+def _clusters(name: str | None, namespace: str | None) -> list[Row]:
+    """(namespace/name, dashboard URL or None, phase, Ray auth token) of the clusters
+    asked for."""
     ctl = client()
     try:
         query = {"kind": "RayCluster"}
@@ -56,20 +63,34 @@ def _clusters(name: str | None, namespace: str | None) -> list[tuple[str, str | 
         raise SystemExit(f"no local controller answers ({safe(exc)}); nothing to show") from exc
     finally:
         ctl.close()
-    found = []
-    for doc in docs:
-        meta = doc.get("metadata") or {}
-        if name is not None and meta.get("name") != name:
-            continue
-        status = doc.get("status") or {}
-        found.append(
-            (
-                f"{meta.get('namespace')}/{meta.get('name')}",
-                dashboard_url(status),
-                str(status.get("state") or "pending"),
+    found: list[Row] = []
+    backend = LocalBackend(start=False)
+    try:
+        for doc in docs:
+            meta = doc.get("metadata") or {}
+            if name is not None and meta.get("name") != name:
+                continue
+            status = doc.get("status") or {}
+            found.append(
+                (
+                    f"{meta.get('namespace')}/{meta.get('name')}",
+                    dashboard_url(status),
+                    str(status.get("state") or "pending"),
+                    _token(backend, doc),
+                )
             )
-        )
-    return sorted(found)
+    finally:
+        backend.close()
+    return sorted(found, key=lambda row: row[0])
+
+
+def _token(backend: LocalBackend, doc: dict[str, Any]) -> str | None:
+    """The cluster's token; None when it has none or it cannot be read (the dashboard then
+    answers 401, which the view shows as not answering)."""
+    try:
+        return cluster_token(backend, doc)
+    except (BackendError, ControllerError):
+        return None
 
 
 def _table(title: str, load: ClusterLoad) -> Table:
@@ -96,12 +117,12 @@ def render(name: str | None, namespace: str | None, http: httpx.Client) -> tuple
     clusters = _clusters(name, namespace)
     if not clusters:
         parts.append(Text(f"RayCluster {safe(name)} not found" if name else "no RayCluster"))
-    for key, url, phase in clusters:
+    for key, url, phase, token in clusters:
         if url is None:
             parts.append(Text(f"{key}: {phase}, no dashboard yet"))
             continue
         try:
-            load = cluster_load(http, url)
+            load = cluster_load(http, url, token)
         except (httpx.HTTPError, ValueError) as exc:
             parts.append(Text(f"{key}: dashboard {url} not answering ({type(exc).__name__})"))
             continue

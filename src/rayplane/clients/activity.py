@@ -21,9 +21,10 @@ from typing import Any
 
 import httpx
 
+from rayplane.clients.auth import auth_header
+
 ACTIVITIES_PATH = "/api/component_activities"
 JOBS_PATH = "/api/jobs/"
-AUTH_HEADER = "x-ray-authorization"
 RUNNING_JOB_STATES = frozenset({"PENDING", "RUNNING"})
 _DRIVERS = re.compile(r"Number of active drivers: (\d+)")
 
@@ -42,7 +43,7 @@ def probe_activity(
     client: httpx.Client, base_url: str, token: str | None = None
 ) -> DashboardActivity:
     """Ask the dashboard at *base_url* (``http://host:port``) what runs there now."""
-    headers = {AUTH_HEADER: f"Bearer {token}"} if token else {}
+    headers = auth_header(token)
     try:
         activities = _get_json(client, base_url + ACTIVITIES_PATH, headers)
         jobs = _get_json(client, base_url + JOBS_PATH, headers)

@@ -30,12 +30,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from rayplane.clients.auth import auth_header
 from rayplane.clients.ray_packages import upload_local_paths
 from rayplane.errors import RayplaneError
 
 JOBS_PATH = "/api/jobs/"
 PACKAGES_PATH = "/api/packages"
-AUTH_HEADER = "x-ray-authorization"
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_UPLOAD_TIMEOUT_SECONDS = 300.0
 _DUPLICATE_MARKERS = ("already exists", "Please use a different submission_id")
@@ -156,9 +156,7 @@ class JobsClient:
         transport: httpx.BaseTransport | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        all_headers = dict(headers or {})
-        if token:
-            all_headers[AUTH_HEADER] = f"Bearer {token}"
+        all_headers = {**(headers or {}), **auth_header(token)}
         self.base_url = dashboard_base_url(address)
         self.upload_timeout = upload_timeout
         self._client = httpx.Client(

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from rayplane.clients.auth import auth_header
 from rayplane.errors import RayplaneError
 
 APPLICATIONS_PATH = "/api/serve/applications/"
@@ -130,8 +131,7 @@ class ServeClient:
         timeout: float = DEFAULT_TIMEOUT_S,
         token: str | None = None,
     ) -> None:
-        headers = {"x-ray-authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(transport=transport, timeout=timeout, headers=headers)
+        self._http = httpx.Client(transport=transport, timeout=timeout, headers=auth_header(token))
 
     def close(self) -> None:
         self._http.close()
@@ -147,10 +147,13 @@ class ServeClient:
     ) -> None:
         self.close()
 
-    def get_applications(self, dashboard_url: str) -> ServeState:
-        """The declaratively deployed Serve applications of the cluster at *dashboard_url*."""
+    def get_applications(self, dashboard_url: str, *, token: str | None = None) -> ServeState:
+        """The declaratively deployed Serve applications of the cluster at *dashboard_url*.
+
+        *token* (here and below) is that cluster's auth token, for a client that serves
+        several clusters; it replaces the client's own."""
         url = _base(dashboard_url) + APPLICATIONS_PATH
-        response = self._send("GET", url, params={"api_type": "declarative"})
+        response = self._send("GET", url, token, params={"api_type": "declarative"})
         try:
             payload = response.json()
         except ValueError as exc:
@@ -167,14 +170,16 @@ class ServeClient:
             )
         return parse_serve_state(payload)
 
-    def put_config(self, dashboard_url: str, config: Mapping[str, Any]) -> None:
+    def put_config(
+        self, dashboard_url: str, config: Mapping[str, Any], *, token: str | None = None
+    ) -> None:
         """Deploy *config* (serveConfigV2 as a JSON object); raises with Serve's error text."""
         url = _base(dashboard_url) + APPLICATIONS_PATH
-        self._send("PUT", url, json=dict(config))
+        self._send("PUT", url, token, json=dict(config))
 
-    def delete(self, dashboard_url: str) -> None:
+    def delete(self, dashboard_url: str, *, token: str | None = None) -> None:
         """Shut Serve down on the cluster (all applications, proxies and the controller)."""
-        self._send("DELETE", _base(dashboard_url) + APPLICATIONS_PATH)
+        self._send("DELETE", _base(dashboard_url) + APPLICATIONS_PATH, token)
 
     def proxy_healthy(self, url: str) -> bool:
         """Whether the Serve proxy at *url* (``http://host:8000``) answers its health check."""
@@ -184,9 +189,10 @@ class ServeClient:
             return False
         return response.status_code == 200
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _send(self, method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
+        headers = auth_header(token)
         try:
-            response = self._http.request(method, url, **kwargs)
+            response = self._http.request(method, url, headers=headers or None, **kwargs)
         except httpx.HTTPError as exc:
             raise ServeClientError(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
         if not 200 <= response.status_code < 300:

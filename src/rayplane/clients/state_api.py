@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from rayplane.clients.auth import auth_header
+
 _LIMIT = 10_000
 
 
@@ -147,7 +149,9 @@ def pending_demand(report: str) -> list[str]:
     return out
 
 
-def _state_list(client: httpx.Client, base: str, kind: str, state: str) -> dict[str, Any]:
+def _state_list(
+    client: httpx.Client, base: str, kind: str, state: str, headers: dict[str, str]
+) -> dict[str, Any]:
     params = {
         "limit": str(_LIMIT),
         "detail": "true",
@@ -155,28 +159,34 @@ def _state_list(client: httpx.Client, base: str, kind: str, state: str) -> dict[
         "filter_predicates": "=",
         "filter_values": state,
     }
-    data: dict[str, Any] = _data(client.get(f"{base}/api/v0/{kind}", params=params))
+    data: dict[str, Any] = _data(
+        client.get(f"{base}/api/v0/{kind}", params=params, headers=headers)
+    )
     return data
 
 
-def cluster_load(client: httpx.Client, dashboard_url: str) -> ClusterLoad:
-    """Every node's load; raises httpx.HTTPError only when the node list itself fails."""
+def cluster_load(client: httpx.Client, dashboard_url: str, token: str | None = None) -> ClusterLoad:
+    """Every node's load; raises httpx.HTTPError only when the node list itself fails.
+    *token* is the cluster's Ray auth token (token auth refuses the state API without it)."""
     base = dashboard_url.rstrip("/")
-    nodes = parse_nodes(_data(client.get(f"{base}/nodes", params={"view": "summary"})))
+    headers = auth_header(token)
+    summary = client.get(f"{base}/nodes", params={"view": "summary"}, headers=headers)
+    nodes = parse_nodes(_data(summary))
     problems: list[str] = []
     tasks: dict[str, int] | None = None
     actors: dict[str, int] | None = None
     held: dict[str, float] | None = None
     demand: list[str] = []
     try:
-        running = _state_list(client, base, "tasks", "RUNNING")
-        alive = _state_list(client, base, "actors", "ALIVE")
+        running = _state_list(client, base, "tasks", "RUNNING", headers)
+        alive = _state_list(client, base, "actors", "ALIVE", headers)
         tasks, actors = count_by_node(running), count_by_node(alive)
         held = cpus_held(running, alive)
     except (httpx.HTTPError, ValueError) as exc:
         problems.append(f"state API: {type(exc).__name__}: {exc}")
     try:
-        status = _data(client.get(f"{base}/api/cluster_status", params={"format": "1"}))
+        reply = client.get(f"{base}/api/cluster_status", params={"format": "1"}, headers=headers)
+        status = _data(reply)
         demand = pending_demand(str(status.get("clusterStatus") or ""))
     except (httpx.HTTPError, ValueError) as exc:
         problems.append(f"cluster status: {type(exc).__name__}: {exc}")

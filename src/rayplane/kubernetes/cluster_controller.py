@@ -9,7 +9,9 @@
    drop the finalizer when the Job finishes, or at the deadline (annotation
    ``ray.io/gcs-ft-deletion-timeout``, seconds, default 300) even if it never does.
 4. Children in KubeRay's order, each created once if missing: autoscaler ServiceAccount,
-   Role, RoleBinding; Ingress; head, headless and serve Services; the GCS PVC.
+   Role, RoleBinding; Ingress; head, headless and serve Services; the GCS PVC. The
+   token-auth Secret (:mod:`rayplane.kubernetes.auth_secret`) comes first here, where
+   KubeRay makes it after the Ingress: either way before any Pod that reads it.
 5. Pods: list them by ``ray.io/cluster``, hand them to the pure reconciler, create and
    delete what it plans (builders make every Pod), and remember failures for the next pass
    (they become the ReplicaFailure condition, and Warning events now).
@@ -27,6 +29,7 @@ import datetime as dt
 from typing import ClassVar
 
 from rayplane.api.raycluster import RayCluster
+from rayplane.kubernetes.auth_secret import ensure_auth_secret
 from rayplane.kubernetes.builders import (
     BuildError,
     embedded_ft,
@@ -155,6 +158,10 @@ class RayClusterController(KindController[RayCluster, Reads]):
             raw = await self.ctx.set_finalizer(raw, REDIS_CLEANUP_FINALIZER, True)
 
         try:
+            secret = await ensure_auth_secret(self.ctx.kube, cluster)  # before any Pod reads it
+            if secret is not None:
+                child = secret["metadata"]["name"]
+                await self.ctx.event(raw, "CreatedSecret", f"Created Secret {namespace}/{child}")
             await self._ensure_children(raw, cluster, {s["metadata"]["name"] for s in services})
         except (KubeError, BuildError) as exc:
             await self.ctx.event(raw, "FailedToCreateChild", str(exc), warning=True)

@@ -20,6 +20,7 @@ import httpx
 
 from rayplane.api.raycluster import RayCluster
 from rayplane.clients.activity import DashboardActivity, probe_activity
+from rayplane.kubernetes.auth_secret import cluster_token
 from rayplane.kubernetes.builders import dashboard_port, head_fqdn
 from rayplane.kubernetes.kube import KubeError, Obj
 from rayplane.kubernetes.operator_context import OperatorContext
@@ -81,7 +82,8 @@ class IdleChecks:
             watch.probed_at = time.monotonic()
             port = dashboard_port(cluster) or DEFAULT_DASHBOARD_PORT
             url = f"http://{head_fqdn(cluster, self.ctx.config.build)}:{port}"
-            found = await self.ctx.in_thread(lambda: self._probe(url))
+            token = await cluster_token(self.ctx.kube, cluster)
+            found = await self.ctx.in_thread(lambda: self._probe(url, token))
             was_busy = watch.activity is not None and watch.activity.busy
             watch.activity = _activity(found)
             if watch.activity.busy or was_busy:  # busy until seen idle
@@ -96,13 +98,13 @@ class IdleChecks:
             return max(1.0, min(PROBE_INTERVAL_S, decision.remaining_seconds))
         return PROBE_INTERVAL_S
 
-    def _probe(self, url: str) -> DashboardActivity:
+    def _probe(self, url: str, token: str | None) -> DashboardActivity:
         with httpx.Client(
             timeout=self.ctx.config.dashboard_timeout,
             transport=self.ctx.config.dashboard_transport,
             trust_env=False,
         ) as client:
-            return probe_activity(client, url)
+            return probe_activity(client, url, token)
 
     async def _act(self, raw: Obj, cluster: RayCluster, decision: Act) -> None:
         ns, name = cluster.namespace, cluster.name

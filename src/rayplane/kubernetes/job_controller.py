@@ -28,6 +28,7 @@ from rayplane.api.common import Resource
 from rayplane.api.raycluster import RayClusterSpec
 from rayplane.api.rayjob import RayJob, RayJobStatus
 from rayplane.clients.jobs_api import JobsClient
+from rayplane.kubernetes.auth_secret import cluster_token
 from rayplane.kubernetes.builders import (
     BuildError,
     dashboard_port,
@@ -124,6 +125,8 @@ class RayJobController(KindController[RayJob, None]):
     def __init__(self, ctx: OperatorContext) -> None:
         super().__init__(ctx)
         self.submit_errors: dict[tuple[str, str], str] = {}
+        # (namespace, rayjob) -> its cluster's auth token, read from the Secret by _observe
+        self.tokens: dict[tuple[str, str], str | None] = {}
 
     async def read(self, namespace: str, name: str) -> tuple[Obj | None, None]:
         return await self.ctx.kube.get("RayJob", namespace, name), None
@@ -150,8 +153,9 @@ class RayJobController(KindController[RayJob, None]):
                 observed = await self._observe(job)
                 for action in finalize_job(job, observed):
                     if isinstance(action, StopJob):
-                        await self._stop(action)
+                        await self._stop(job, action)
                 await self.ctx.set_finalizer(raw, FINALIZER, False)
+                self.tokens.pop((job.namespace, job.name), None)
             return None
         if FINALIZER not in (meta.get("finalizers") or []):
             raw = await self.ctx.set_finalizer(raw, FINALIZER, True)
@@ -228,6 +232,7 @@ class RayJobController(KindController[RayJob, None]):
                     )
                     head_present = bool(head_pods)
                 groups = model.spec.worker_group_specs
+                self.tokens[(ns, job.name)] = await cluster_token(self.ctx.kube, model)
                 cluster = ObservedJobCluster(
                     name=model.name,
                     status=model.status or ObservedJobCluster(name="").status,
@@ -254,7 +259,8 @@ class RayJobController(KindController[RayJob, None]):
         if wants_ray_job(job) and status.job_id and status.dashboard_url:
             job_id, url = status.job_id, status.dashboard_url
             try:
-                info = await self.ctx.in_thread(lambda: self._jobs_client(url).get(job_id))
+                token = self.tokens.get((ns, job.name))
+                info = await self.ctx.in_thread(lambda: self._jobs_client(url, token).get(job_id))
             except Exception as exc:
                 observed = ObservedJob(
                     cluster=cluster,
@@ -271,9 +277,12 @@ class RayJobController(KindController[RayJob, None]):
                 )
         return observed
 
-    def _jobs_client(self, url: str) -> JobsClient:
+    def _jobs_client(self, url: str, token: str | None) -> JobsClient:
+        """A client of the job's cluster's dashboard, with the cluster's token if it has
+        token auth (read from its Secret by the last observe, as KubeRay reads it)."""
         return JobsClient(
             url,
+            token=token,
             timeout=self.ctx.config.dashboard_timeout,
             transport=self.ctx.config.dashboard_transport,
         )
@@ -321,7 +330,7 @@ class RayJobController(KindController[RayJob, None]):
         elif isinstance(action, SubmitJob):
             await self._submit(job, action)
         elif isinstance(action, StopJob):
-            await self._stop(action)
+            await self._stop(job, action)
         elif isinstance(action, DeleteSelf):
             await self.ctx.kube.delete("RayJob", ns, job.name)
 
@@ -341,8 +350,10 @@ class RayJobController(KindController[RayJob, None]):
             await self.ctx.kube.patch("Service", job.namespace, action.name, patch)
 
     async def _submit(self, job: RayJob, action: SubmitJob) -> None:
+        token = self.tokens.get((job.namespace, job.name))
+
         def call() -> None:
-            with self._jobs_client(action.dashboard_url) as client:
+            with self._jobs_client(action.dashboard_url, token) as client:
                 client.submit_request(action)
 
         try:
@@ -350,9 +361,11 @@ class RayJobController(KindController[RayJob, None]):
         except Exception as exc:
             self.submit_errors[(job.namespace, job.name)] = str(exc)
 
-    async def _stop(self, action: StopJob) -> None:
+    async def _stop(self, job: RayJob, action: StopJob) -> None:
+        token = self.tokens.get((job.namespace, job.name))
+
         def call() -> None:
-            with self._jobs_client(action.dashboard_url) as client:
+            with self._jobs_client(action.dashboard_url, token) as client:
                 client.stop(action.job_id)
 
         with contextlib.suppress(Exception):  # KubeRay ignores the outcome of the stop request

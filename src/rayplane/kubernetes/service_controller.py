@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 from rayplane.api.raycluster import RayCluster, RayClusterStatus
 from rayplane.api.rayservice import RayService, RayServiceStatus
 from rayplane.clients.serve_api import ServeClient, ServeState
+from rayplane.kubernetes.auth_secret import cluster_token
 from rayplane.kubernetes.builders import (
     BuildError,
     dashboard_port,
@@ -197,8 +198,9 @@ class RayServiceController(KindController[RayService, None]):
             proxy_healthy = False
             if is_true(status.conditions, "HeadPodReady"):
                 url = self._dashboard_url(model)
+                token = await cluster_token(self.ctx.kube, model)
                 try:
-                    state = await self.ctx.in_thread(self._get_applications(url))
+                    state = await self.ctx.in_thread(self._get_applications(url, token))
                     apps, capacity = state.applications, state.target_capacity
                 except Exception as exc:
                     serve_error = str(exc)
@@ -222,10 +224,10 @@ class RayServiceController(KindController[RayService, None]):
             )
         return observed, heads
 
-    def _get_applications(self, url: str) -> Callable[[], ServeState]:
+    def _get_applications(self, url: str, token: str | None) -> Callable[[], ServeState]:
         def call() -> ServeState:
             with self._serve_client() as client:
-                return client.get_applications(url)
+                return client.get_applications(url, token=token)
 
         return call
 
@@ -236,10 +238,12 @@ class RayServiceController(KindController[RayService, None]):
 
         return call
 
-    def _put_config(self, url: str, config: dict[str, Any]) -> Callable[[], None]:
+    def _put_config(
+        self, url: str, config: dict[str, Any], token: str | None
+    ) -> Callable[[], None]:
         def call() -> None:
             with self._serve_client() as client:
-                client.put_config(url, config)
+                client.put_config(url, config, token=token)
 
         return call
 
@@ -289,8 +293,9 @@ class RayServiceController(KindController[RayService, None]):
             if model is None:
                 return
             url = self._dashboard_url(model)
+            token = await cluster_token(self.ctx.kube, model)
             try:
-                await self.ctx.in_thread(self._put_config(url, action.config))
+                await self.ctx.in_thread(self._put_config(url, action.config, token))
             except Exception as exc:
                 await self.ctx.event(raw, "FailedToUpdateServeApplications", str(exc), warning=True)
                 if "target_capacity" in action.config:  # status must not move without it

@@ -1,33 +1,20 @@
 """Security settings this operator accepts but does not fully provide, said as events.
 
 Validation lets ``networkPolicy`` and ``tlsOptions`` through once their alpha gates are
-on, and ``authOptions`` always; a cluster that asked for one of them must not look
-protected when it is not. Each gap becomes a Warning event on the RayCluster, posted once
+on; a cluster that asked for one of them must not look protected when it is not
+(``authOptions`` is given: the token Secret is generated as KubeRay does). Each gap
+becomes a Warning event on the RayCluster, posted once
 per generation.
 """
 
 from __future__ import annotations
 
 from rayplane.api.raycluster import RayClusterSpec
-from rayplane.kubernetes.builders.containers import AUTH_TOKEN_KEY
-from rayplane.kubernetes.builders.names import auth_secret_name
 
 
 def unhonoured(cluster: str, spec: RayClusterSpec) -> list[tuple[str, str]]:
     """(event reason, message) for each security setting of *spec* left undone."""
     out = []
-    auth = spec.auth_options
-    if auth is not None and auth.mode == "token" and not auth.enable_k8s_token_auth:
-        secret = auth_secret_name(cluster, spec)
-        out.append(
-            (
-                "AuthTokenSecretNotCreated",
-                "spec.authOptions.mode is token: the Ray containers run with RAY_AUTH_MODE=token "
-                f"and read RAY_AUTH_TOKEN from Secret {secret} (key {AUTH_TOKEN_KEY}), which "
-                "this operator does not generate as KubeRay does; create it, or the Ray "
-                "containers cannot start.",
-            )
-        )
     if spec.network_policy is not None:
         out.append(
             (

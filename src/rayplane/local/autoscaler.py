@@ -25,6 +25,7 @@ This module must not import Ray: the controller imports it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -39,7 +40,8 @@ from typing import Any
 from rayplane.api.k8s import Container
 from rayplane.api.raycluster import RayCluster
 from rayplane.local import process
-from rayplane.local.configrefs import HomeConfigs
+from rayplane.local.auth_token import node_auth_env
+from rayplane.local.configrefs import ConfigError, ConfigSource, HomeConfigs, StoreConfigs
 from rayplane.local.env import container_env
 from rayplane.local.homepaths import under_home
 from rayplane.local.logs import log_tail
@@ -66,7 +68,10 @@ def status_path(settings: LocalSettings, stored: StoredResource) -> Path:
 
 
 def autoscaler_env(
-    stored: StoredResource, cluster: RayCluster, settings: LocalSettings
+    stored: StoredResource,
+    cluster: RayCluster,
+    settings: LocalSettings,
+    configs: ConfigSource | None = None,
 ) -> dict[str, str]:
     """The sidecar's environment: KubeRay's injected variables, then autoscalerOptions.env."""
     base = {
@@ -76,6 +81,10 @@ def autoscaler_env(
         "RAYPLANE_HOME": str(settings.home),
         "PYTHONUNBUFFERED": "1",
     }
+    # The autoscaler reads demand from the GCS over gRPC, which checks the token too.
+    configs = configs or HomeConfigs(settings.home)
+    with contextlib.suppress(ConfigError):  # a missing Secret holds the head back already
+        base.update(node_auth_env(configs, stored.namespace, stored.name, cluster.spec))
     options = cluster.spec.autoscaler_options
     if options is None or not options.env:
         return base
@@ -87,7 +96,7 @@ def autoscaler_env(
         stored.name,
         stored.namespace,
         base,
-        HomeConfigs(settings.home),
+        configs,
         who="the autoscaler",
     )
     return {**base, **user}
@@ -103,6 +112,7 @@ class AutoscalerSupervisor:
     def __init__(self, settings: LocalSettings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.configs = StoreConfigs(store)
         # cluster uid -> (consecutive quick exits, time of the last one)
         self._exits: dict[str, tuple[int, float]] = {}
 
@@ -119,7 +129,7 @@ class AutoscalerSupervisor:
         record: dict[str, Any] | None = state.get(PROCESS_KEY)
         gcs = f"{LOOPBACK_IP}:{head.ports['gcs']}" if head is not None else None
         want = cluster.spec.autoscaling and stored.deleting is None and gcs is not None
-        env = autoscaler_env(stored, cluster, self.settings) if want else {}
+        env = autoscaler_env(stored, cluster, self.settings, self.configs) if want else {}
         if record is not None:
             alive = process.is_alive(record["pid"], record["create_time"])
             stale = (

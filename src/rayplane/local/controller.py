@@ -23,6 +23,7 @@ from rayplane.api.configdata import CONFIG_KINDS, check, normalized
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.errors import RayplaneError
 from rayplane.local.admission import data_size_problem, identity_problem
+from rayplane.local.auth_token import auth_summary
 from rayplane.local.metrics import LocalMetrics
 from rayplane.local.node_launcher import ProcessLauncher
 from rayplane.local.prometheus import sync_targets
@@ -285,6 +286,7 @@ class Controller:
             "notes": self.clusters.notes(stored),
             "autoscaler": self.clusters.autoscalers.describe(cluster) if cluster else None,
             "idle": self.clusters.idle.describe(cluster) if cluster else None,
+            "auth": auth_summary(cluster if cluster and cluster.kind == "RayCluster" else None),
         }
         if stored.kind == "RayService":
             doc["local"]["serve"] = self.services.serve_details(stored)

@@ -12,6 +12,7 @@ import re
 
 from rayplane.api.k8s import Container, EnvVar, EnvVarSource
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster, WorkerGroupSpec
+from rayplane.local.auth_token import node_auth_env
 from rayplane.local.configrefs import (
     CONFIG_ERROR,
     ConfigError,
@@ -212,7 +213,10 @@ def node_environment(
             }
         )
     ft = ft_environment(cluster, group, settings, stored.namespace, configs)
-    return {**injected, **user, **ft}
+    # Token auth (SetContainerTokenAuthEnvVars) comes after the user's env in KubeRay's
+    # list, so a missing user reference is reported first, and yields to the user's values.
+    auth = node_auth_env(configs, stored.namespace, stored.name, cluster.spec)
+    return {**injected, **auth, **user, **ft}
 
 
 def _who(group: WorkerGroupSpec | None) -> str:

@@ -72,8 +72,8 @@ class IdleWatch:
     ) -> None:
         self.store = store
         self._clock = clock
-        # The cluster's Ray auth token when it has one (token auth is another branch's
-        # work; it plugs its lookup in here so the probe is not refused with 401).
+        # The cluster's Ray auth token when it has one: without it the probe is refused
+        # with 401, and a cluster that is never seen idle is never suspended.
         self._token = token or (lambda _stored: None)
         self._client = client or httpx.Client(timeout=PROBE_TIMEOUT_S, trust_env=False)
         self._watches: dict[str, _Watch] = {}

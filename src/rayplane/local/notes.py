@@ -80,17 +80,22 @@ def _template_notes(where: str, template: PodTemplateSpec) -> list[str]:
 def security_warnings(spec: RayClusterSpec, where: str = "spec") -> list[str]:
     """Each security setting of *spec* the local runtime does not honour, and its cost.
 
-    Local nodes run with Ray's token auth off, plain-text gRPC and no network policy;
-    anything a user on this machine can run can reach their loopback ports.
+    Token auth is honoured (on by default locally; :mod:`rayplane.local.auth_token`);
+    local nodes have plain-text gRPC and no network policy, so anything a user on this
+    machine can run can reach their loopback ports.
     """
     out = []
     auth = spec.auth_options
-    if auth is not None and auth.mode == "token":
-        k8s = " (and enableK8sTokenAuth)" if auth.enable_k8s_token_auth else ""
+    if auth is not None and auth.mode == "disabled":
         out.append(
-            f"{where}.authOptions.mode is token{k8s}, but the local runtime starts Ray with "
-            "token auth disabled: the dashboard, its Jobs API (job submission runs code) and "
-            "the GCS on 127.0.0.1 answer every local user and process without a token."
+            f"{where}.authOptions.mode is disabled: the dashboard, its Jobs API (job "
+            "submission runs code) and the GCS on 127.0.0.1 answer every local user and "
+            "process without a token; remove authOptions to have the local default, token."
+        )
+    elif auth is not None and auth.enable_k8s_token_auth:
+        out.append(
+            f"{where}.authOptions.enableK8sTokenAuth has no Kubernetes API server to "
+            "delegate to locally: the cluster uses a token from a generated Secret instead."
         )
     if spec.tls_options is not None and spec.tls_options.enabled:
         out.append(

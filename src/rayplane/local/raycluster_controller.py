@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rayplane.api.raycluster import HEAD_GROUP, RayCluster
+from rayplane.local.auth_token import ensure_secret, remove_secret, token_of
 from rayplane.local.autoscaler import AutoscalerSupervisor
 from rayplane.local.configrefs import CONFIG_ERROR, StoreConfigs
 from rayplane.local.history import History
@@ -97,7 +98,7 @@ class RayClusterController:
         self.autoscalers = AutoscalerSupervisor(settings, store)
         self.history = History(settings.home)
         self.teardown = Teardown(settings, store, self.launcher, self.configs, self.history)
-        self.idle = IdleWatch(store)
+        self.idle = IdleWatch(store, token=lambda stored: token_of(store, stored))
 
     def close(self) -> None:
         self.idle.close()
@@ -112,6 +113,7 @@ class RayClusterController:
             self._delete_all(stored)
             return
         cluster = RayCluster.model_validate(stored.document())
+        ensure_secret(self.store, stored, cluster.spec)  # before any node, as KubeRay
         nodes, alive = self._observe_nodes(stored.uid)
         observed = self._observed(stored.uid, nodes, alive)
         plan = reconcile_cluster(cluster, observed, datetime.now(UTC))
@@ -262,6 +264,7 @@ class RayClusterController:
                 self._delete_node(stored, nodes, node.name, "the RayCluster is being deleted")
         self.starts.take_config_errors(stored.uid)
         if not self.store.nodes(stored.uid) and self.teardown.finish(stored):
+            remove_secret(self.store, stored)
             for key in [k for k in self.starts.failures if k[0] == stored.uid]:
                 del self.starts.failures[key]
             log.info("RayCluster %s/%s deleted", stored.namespace, stored.name)

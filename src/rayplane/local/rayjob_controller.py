@@ -20,11 +20,13 @@ from rayplane.api.raycluster import RayClusterStatus
 from rayplane.api.rayjob import RayJob
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.jobs_api import JobsClient, JobsClientError
+from rayplane.local.auth_token import token_of
 from rayplane.local.history import Attempt, History, job_events
 from rayplane.local.node_launcher import NodeLauncher, ProcessLauncher
 from rayplane.local.ray_envs import ready_python, wanted_version
 from rayplane.local.rayjob_submitter import Submitters, remove_submitter_files
 from rayplane.local.store import Store, StoredResource
+from rayplane.reconcile.auth import auth_env
 from rayplane.reconcile.job import (
     NOT_FOUND,
     CreateCluster,
@@ -134,8 +136,9 @@ class RayJobController:
         ray_job: RayJobLike | str | None = None
         dashboard_error = None
         if wants_ray_job(job) and status and status.job_id and status.dashboard_url:
+            token = self._token(stored.namespace, name)
             try:
-                with JobsClient(status.dashboard_url, timeout=2) as client:
+                with JobsClient(status.dashboard_url, timeout=2, token=token) as client:
                     info = client.get(status.job_id)
                 ray_job = NOT_FOUND if info is None else info
             except JobsClientError as exc:
@@ -207,33 +210,47 @@ class RayJobController:
                     group["suspend"] = True
                 self.store.put("RayCluster", ns, action.cluster_name, suspended)
         elif isinstance(action, CreateSubmitter):
-            self._create_submitter(stored, job, action, state)
+            self._create_submitter(stored, job, action, state, status.get("rayClusterName"))
         elif isinstance(action, DeleteSubmitter):
             self.submitters.delete(state)
         elif isinstance(action, SubmitJob):
             try:
-                with JobsClient(action.dashboard_url) as client:
+                token = self._token(ns, status.get("rayClusterName"))
+                with JobsClient(action.dashboard_url, token=token) as client:
                     client.submit_request(action, base_dir=_source_dir(job))
             except JobsClientError as exc:
                 state["submit_error"] = str(exc)
         elif isinstance(action, StopJob):
-            self._stop_job(action)
+            self._stop_job(action, self._token(ns, status.get("rayClusterName")))
         elif isinstance(action, DeleteSelf):
             self.store.mark_deleting("RayJob", ns, stored.name)
 
     def _create_submitter(
-        self, stored: StoredResource, job: RayJob, action: CreateSubmitter, state: dict[str, Any]
+        self,
+        stored: StoredResource,
+        job: RayJob,
+        action: CreateSubmitter,
+        state: dict[str, Any],
+        cluster: str | None = None,
     ) -> None:
         spec = job.spec.ray_cluster_spec
         version = wanted_version(spec.ray_version if spec else None, self.settings.ray_versions)
         python = ready_python(self.settings.home, version) if version else None
-        self.submitters.create(
-            stored, action, state, cwd=_source_dir(job) or Path.cwd(), python=python
-        )
+        # `ray job submit` reads RAY_AUTH_MODE/RAY_AUTH_TOKEN; the local default turns auth
+        # on where the pure reconciler (KubeRay's rule) sees no authOptions.
+        token = self._token(stored.namespace, cluster)
+        auth = auth_env(token) if token else {}
+        cwd = _source_dir(job) or Path.cwd()
+        self.submitters.create(stored, action, state, cwd=cwd, python=python, auth=auth)
 
-    def _stop_job(self, action: StopJob) -> None:
+    def _token(self, namespace: str, cluster: str | None) -> str | None:
+        """The auth token of the job's cluster, for every Jobs API call to it."""
+        found = self.store.get("RayCluster", namespace, cluster) if cluster else None
+        return token_of(self.store, found)
+
+    def _stop_job(self, action: StopJob, token: str | None) -> None:
         try:
-            with JobsClient(action.dashboard_url, timeout=5) as client:
+            with JobsClient(action.dashboard_url, timeout=5, token=token) as client:
                 client.stop(action.job_id)
         except JobsClientError as exc:
             log.warning("could not stop Ray job %s: %s", action.job_id, exc)
@@ -243,9 +260,10 @@ class RayJobController:
     def _finalize(self, stored: StoredResource, job: RayJob, state: dict[str, Any]) -> None:
         """Stop the Ray job if it may still run, then the submitter, then owned clusters."""
         if not state.get("finalized"):
+            cluster = (stored.status or {}).get("rayClusterName")
             for action in finalize_job(job, self._observe(stored, job, state)):
                 if isinstance(action, StopJob):
-                    self._stop_job(action)
+                    self._stop_job(action, self._token(stored.namespace, cluster))
             self.submitters.delete(state)
             state["finalized"] = True
             self.store.set_runtime_state(stored.uid, state)
@@ -309,7 +327,7 @@ class RayJobController:
         if not url:
             return
         try:
-            with JobsClient(url, timeout=5) as client:
+            with JobsClient(url, timeout=5, token=token_of(self.store, cluster)) as client:
                 self.history.keep_driver_text(attempt, client.logs(job_id))
         except JobsClientError as exc:
             attempt.manifest["driverLogMissing"] = f"the Jobs API did not answer: {exc}"

@@ -105,9 +105,13 @@ class Submitters:
         state: dict[str, Any],
         cwd: Path,
         python: Path | None = None,
+        *,
+        auth: dict[str, str] | None = None,
     ) -> None:
         """Start the submitter; *python* is the Ray env of a pinned rayVersion, whose `ray`
-        CLI submits (KubeRay's submitter runs the cluster's image)."""
+        CLI submits (KubeRay's submitter runs the cluster's image). *auth* (the cluster's
+        token env) yields to the action's own RAY_AUTH_* entries, as
+        SetContainerTokenAuthEnvVars yields to existing ones."""
         if state.get("submitter", {}).get("phase") == "running":
             return
         logs = make_dir(self.settings.home, "logs", stored.namespace, stored.name)
@@ -143,6 +147,7 @@ class Submitters:
                 self.store.event(stored.uid, CONFIG_ERROR, str(exc), "Warning")
             return
         state.pop("submitter_config_error", None)
+        env = {**(auth or {}), **env}
         if python is not None:
             env.update(venv_environment(python, env.get("PATH")))
         exit_file = tempfile.mktemp(prefix="submitter-", dir=logs)

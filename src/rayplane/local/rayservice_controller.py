@@ -18,6 +18,7 @@ from rayplane.api.rayservice import RayService
 from rayplane.api.validation.gates import FeatureGates
 from rayplane.clients.serve_api import ApplicationInfo, ServeClient, ServeClientError
 from rayplane.local import serve_failures as failure_log
+from rayplane.local.auth_token import token_of
 from rayplane.local.homepaths import UnsafePath
 from rayplane.local.ports import find_free_ports, ports_in_use
 from rayplane.local.rayjob_controller import owner_reference
@@ -150,7 +151,8 @@ class RayServiceController:
         port = (status.endpoints or {}).get("dashboard")
         if port and any(n.kind == "head" and n.name in ready for n in nodes):
             try:
-                serve = self._serve.get_applications(f"http://127.0.0.1:{port}")
+                url, token = f"http://127.0.0.1:{port}", token_of(self.store, cluster)
+                serve = self._serve.get_applications(url, token=token)
                 apps, capacity = serve.applications, serve.target_capacity
                 self._apps_seen[cluster.name] = serve_snapshot(apps, cluster.name)
             except ServeClientError as exc:
@@ -253,7 +255,9 @@ class RayServiceController:
         http = dict(config.get("http_options") or {})
         http.update({"host": "127.0.0.1", "port": int(head_ports["serve"])})
         config["http_options"] = http
-        self._serve.put_config(f"http://127.0.0.1:{port}", config)
+        self._serve.put_config(
+            f"http://127.0.0.1:{port}", config, token=token_of(self.store, cluster)
+        )
         state["serve_config"][action.cluster] = action.config_yaml
         self.store.event(
             stored.uid, "ServeConfigApplied", f"applied serveConfigV2 to {action.cluster}"

@@ -41,6 +41,8 @@ from typing import Any
 
 from rayplane.errors import RayplaneError
 from rayplane.local.loopback import LOOPBACK_ENV, driver_env
+from rayplane.reconcile.auth import auth_env
+from rayplane.sdk.auth import cluster_token
 from rayplane.sdk.backend import Backend, Obj
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "driver_environment",
     "hint_lines",
     "use_loopback",
+    "use_token",
 ]
 
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -132,11 +135,17 @@ def driver_address(backend: Backend, obj: Obj) -> AbstractContextManager[str]:
     return _driver_address(backend, obj)
 
 
-def driver_environment(address: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+def driver_environment(
+    address: str, base: Mapping[str, str] | None = None, *, token: str | None = None
+) -> dict[str, str]:
     """Environment for a driver process: ``RAY_ADDRESS``, plus Ray's loopback switch when
-    the address is a loopback GCS (see :func:`rayplane.local.loopback.driver_env`)."""
+    the address is a loopback GCS (see :func:`rayplane.local.loopback.driver_env`), plus
+    ``RAY_AUTH_MODE=token`` and ``RAY_AUTH_TOKEN`` for a cluster with token auth (a
+    driver's gRPC calls carry the token; Ray 2.60 sends none without the mode)."""
     env = driver_env(base) if _is_loopback(address) else dict(os.environ if base is None else base)
     env["RAY_ADDRESS"] = address
+    if token:
+        env.update(auth_env(token))
     return env
 
 
@@ -152,6 +161,23 @@ def use_loopback() -> None:
     constants = sys.modules.get(_CONSTANTS)
     if constants is not None:
         setattr(constants, "ENABLE_RAY_CLUSTER", False)  # noqa: B010 - a module of Ray's
+
+
+def use_token(token: str | None) -> None:
+    """Make this process's Ray send *token* (nothing without one).
+
+    The variables cover an import still to come and child processes. A Ray imported
+    already has read the mode into its config and may have cached "no token"; both are
+    refreshed the way Ray refreshes them itself when it turns token auth on
+    (``authentication_token_setup._enable_token_auth``).
+    """
+    if not token:
+        return
+    os.environ.update(auth_env(token))
+    raylet: Any = sys.modules.get("ray._raylet")
+    if raylet is not None:
+        raylet.Config.initialize("")
+        raylet.AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _connected_to(ray: Any) -> str:
@@ -192,9 +218,11 @@ def connect(backend: Backend, obj: Obj, **ray_init_kwargs: Any) -> Any:
     _release()  # a connection the user ended with ray.shutdown() leaves its forward open
     held = ExitStack()
     try:
+        token = cluster_token(backend, obj)
         address = held.enter_context(driver_address(backend, obj))
         if _is_loopback(address):
             use_loopback()
+        use_token(token)
         import ray
 
         context = ray.init(address=address, **ray_init_kwargs)

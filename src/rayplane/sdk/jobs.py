@@ -25,6 +25,7 @@ import httpx
 
 from rayplane.clients.jobs_api import JobInfo, JobsClient, JobsClientError
 from rayplane.errors import RayplaneError
+from rayplane.sdk.auth import cluster_token
 from rayplane.sdk.backend import Backend, BackendError, Obj
 from rayplane.sdk.errors import WaitError
 
@@ -82,10 +83,11 @@ class Jobs:
         Kubernetes lives as long as the stack)."""
         obj = self._cluster()
         try:
+            token = cluster_token(self.backend, obj)  # the cluster's, when it has token auth
             address = stack.enter_context(self.backend.reach(obj, "dashboard"))
         except BackendError as exc:
             raise JobError(f"cannot reach the dashboard of {self._label}: {exc}") from exc
-        return stack.enter_context(JobsClient(address, transport=self._transport))
+        return stack.enter_context(JobsClient(address, token=token, transport=self._transport))
 
     def _call(self, what: str, call: Callable[[JobsClient], Any]) -> Any:
         with ExitStack() as stack:

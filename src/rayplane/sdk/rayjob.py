@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import ClassVar, Literal, overload
 
 from rayplane.clients.jobs_api import JobsClient, JobsClientError
+from rayplane.sdk.auth import cluster_token
 from rayplane.sdk.backend import BackendError
 from rayplane.sdk.errors import WaitError
 from rayplane.sdk.resource import Resource
@@ -60,7 +61,11 @@ class RayJob(Resource):
                 f"{cluster or 'none'}); `rayplane logs rayjob/{self.name}` reads kept logs"
             )
         try:
-            with self.backend.reach(cluster_obj, "dashboard") as where, JobsClient(where) as client:
+            token = cluster_token(self.backend, cluster_obj)  # the cluster's, with token auth
+            with (
+                self.backend.reach(cluster_obj, "dashboard") as where,
+                JobsClient(where, token=token) as client,
+            ):
                 yield client, str(job_id)
         except BackendError as exc:
             raise JobsClientError(str(exc)) from exc
