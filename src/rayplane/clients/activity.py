@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from rayplane.clients.auth import auth_header
+from rayplane.errors import RayplaneError
 
 ACTIVITIES_PATH = "/api/component_activities"
 JOBS_PATH = "/api/jobs/"
@@ -79,7 +80,7 @@ def probe_activity(
     return DashboardActivity(drivers=drivers, jobs=running, last_activity_at=latest)
 
 
-class _ProbeError(Exception):
+class _ProbeError(RayplaneError):
     pass
 
 

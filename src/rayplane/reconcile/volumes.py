@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from rayplane.errors import RayplaneError
+
 DEFAULT_WORKING_DIR: Final = "/home/ray"
 """The Ray image's home and working directory: a private writable folder per node."""
 
@@ -51,7 +53,7 @@ Lookup = Callable[[str, str], Mapping[str, bytes] | None]
 """(kind, name) -> the object's keys and bytes, or None when no such object is stored."""
 
 
-class VolumeError(Exception):
+class VolumeError(RayplaneError):
     """A volume's files cannot be made; the node waits, as a Pod waits in FailedMount."""
 
 
