@@ -19,12 +19,39 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from rayplane.local.auth_token import token_of
 from rayplane.local.loopback import driver_env
 from rayplane.local.store import Store
 from rayplane.reconcile.auth import auth_env
 from tests.support import ROOT, wait_for
+
+
+def head_only_cluster(name: str, **spec: Any) -> str:
+    """The YAML of a RayCluster with one 1-CPU head and no workers, the smallest that runs
+    jobs; *spec* adds top-level spec fields (e.g. ``idleTerminationOptions``)."""
+    head = {
+        "rayStartParams": {},
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "ray-head",
+                        "image": "rayproject/ray:2.60.0",
+                        "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
+                    }
+                ]
+            }
+        },
+    }
+    doc = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": name},
+        "spec": {**spec, "headGroupSpec": head},
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
 
 
 def counter_script(cpus: float) -> str:

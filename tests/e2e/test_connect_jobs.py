@@ -22,26 +22,13 @@ from rayplane.sdk.connect import hint_lines
 from rayplane.sdk.jobs import Jobs
 from rayplane.sdk.local_backend import LocalBackend
 from rayplane.settings import load_local
-from tests.e2e.conftest import Local
+from tests.e2e.conftest import Local, head_only_cluster
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
 NAME = "drivers"
-CLUSTER = f"""
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {{name: {NAME}}}
-spec:
-  headGroupSpec:
-    rayStartParams: {{}}
-    template:
-      spec:
-        containers:
-        - name: ray-head
-          image: rayproject/ray:2.60.0
-          resources: {{limits: {{cpu: "1", memory: 1Gi}}}}
-"""
+CLUSTER = head_only_cluster(NAME)
 TASK = "import ray\nprint('answer', ray.get(ray.remote(lambda: 6 * 7).remote()))\n"
 
 

@@ -22,25 +22,12 @@ import pytest
 from rayplane.sdk.jobs import Jobs
 from rayplane.sdk.local_backend import LocalBackend
 from rayplane.settings import load_local
-from tests.e2e.conftest import Local
+from tests.e2e.conftest import Local, head_only_cluster
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
 NAME = "authed"
-CLUSTER = f"""
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {{name: {NAME}}}
-spec:
-  headGroupSpec:
-    rayStartParams: {{}}
-    template:
-      spec:
-        containers:
-        - name: ray-head
-          image: rayproject/ray:2.60.0
-          resources: {{limits: {{cpu: "1", memory: 1Gi}}}}
-"""
+CLUSTER = head_only_cluster(NAME)
 SUBMIT = {"entrypoint": "echo pwned > /tmp/rayplane-auth-test-pwned"}
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Local
+from tests.e2e.conftest import Local, head_only_cluster
 from tests.support import ROOT, wait_for
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
@@ -25,24 +25,10 @@ pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 TIMEOUT_S = 20
 JOB_S = 3 * TIMEOUT_S
 
-CLUSTER = f"""
-apiVersion: ray.io/v1
-kind: RayCluster
-metadata: {{name: idle-e2e}}
-spec:
-  idleTerminationOptions: {{timeoutSeconds: {TIMEOUT_S}}}
-  headGroupSpec:
-    rayStartParams: {{}}
-    template:
-      spec:
-        containers:
-        - name: ray-head
-          image: rayproject/ray:2.60.0
-          resources: {{limits: {{cpu: "1", memory: 1Gi}}}}
-"""
+CLUSTER = head_only_cluster("idle-e2e", idleTerminationOptions={"timeoutSeconds": TIMEOUT_S})
 
 
-LONG = CLUSTER.replace(f"timeoutSeconds: {TIMEOUT_S}", "timeoutSeconds: 600")
+LONG = head_only_cluster("idle-e2e", idleTerminationOptions={"timeoutSeconds": 600})
 
 
 def _alive(pid: int) -> bool:
