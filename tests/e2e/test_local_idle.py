@@ -133,7 +133,9 @@ def test_busy_cluster_stays_then_suspends_itself_once_idle(local: Local) -> None
 
     # Resuming is an edit: idleSuspend false brings a head back. (Waiting for it to be
     # ready is the cluster tests' job; here it is enough that the cluster is resuming.)
-    resumed = LONG.replace("spec:\n", "spec:\n  idleSuspend: false\n", 1)
+    resumed = head_only_cluster(
+        "idle-e2e", idleSuspend=False, idleTerminationOptions={"timeoutSeconds": 600}
+    )
     local.run("apply", "-f", "-", "--no-wait", input=resumed)
     wait_for(lambda: _resuming(local), 120, "the resumed cluster to start a head")
     local.run("delete", "raycluster", "idle-e2e", timeout=180)
