@@ -9,6 +9,7 @@ not going to happen, and is no assertion about speed.
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +73,10 @@ async def wait_for_async(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+def short_temp_root(prefix: str = "rpt-") -> Path:
+    """A fresh folder for RAYPLANE_TEMP_ROOT: pytest's tmp_path is too long for it (Ray's
+    Unix socket paths under the root must stay under 107 bytes; the settings refuse more
+    than 32). The caller removes it."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))

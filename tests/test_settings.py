@@ -174,3 +174,14 @@ def test_nothing_set_gives_kuberays_defaults() -> None:
     assert config.zero_downtime is True
     assert config.gates == FeatureGates()
     assert config.build.cluster_domain == "cluster.local"
+
+
+def test_a_temp_root_too_long_for_rays_sockets_is_refused_with_the_limit_and_a_fix() -> None:
+    # Ray's sockets go ~74 bytes below the root; past 107 bytes every node dies at start
+    # with nothing in its log that says why (seen as an unprivileged user with a long path).
+    long_root = "/tmp/rayplane-nobody-t4b5d15g/user/t"
+    with pytest.raises(SettingsError, match=r"RAYPLANE_TEMP_ROOT='/tmp/rayplane-nobody.*36 bytes"):
+        load_local({"RAYPLANE_TEMP_ROOT": long_root})
+    assert load_local({"RAYPLANE_TEMP_ROOT": "/tmp/rp-12345678"}).temp_root == Path(
+        "/tmp/rp-12345678"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import yaml
 
 from rayplane.local.controller import Controller
 from rayplane.settings import load
+from tests.support import short_temp_root
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rayjob-data-pipeline.yaml"
 PATH = "/resources/RayJob/default/log-pipeline"
@@ -28,7 +30,8 @@ def test_a_gate_from_the_environment_changes_what_the_rayjob_reconciler_creates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RAYPLANE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(tmp_path / "t"))
+    temp = short_temp_root()
+    monkeypatch.setenv("RAYPLANE_TEMP_ROOT", str(temp))
     monkeypatch.setenv("RAYPLANE_FEATURE_GATES", "SidecarSubmitterRestart=true")
     # As `rayplane controller run` builds it: the settings root, read from the environment.
     settings = load()
@@ -53,3 +56,4 @@ def test_a_gate_from_the_environment_changes_what_the_rayjob_reconciler_creates(
         ctl.clusters.close()
         ctl.services.close()
         ctl.store.close()
+        shutil.rmtree(temp, ignore_errors=True)

@@ -21,7 +21,8 @@ from rayplane.api.findings import Finding
 from rayplane.api.validation import KINDS, FeatureGates, validate
 from rayplane.cli.documents import load_or_exit
 from rayplane.cli.gates import resolve_gates
-from rayplane.cli.output import dump, err, out, print_findings
+from rayplane.cli.output import dump, err, out, print_findings, safe
+from rayplane.settings import SettingsError
 
 app = typer.Typer(
     name="rayplane",
@@ -188,8 +189,13 @@ def version_cmd(output: Annotated[str, typer.Option("-o", "--output")] = "text")
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A setting that cannot be read (an environment variable
+    any verb may load) ends the command with its one-line reason, not a traceback."""
+    try:
+        app()
+    except SettingsError as exc:
+        err.print(f"rayplane: {safe(exc)}")
+        sys.exit(2)
 
 
 def _register() -> None:

@@ -52,6 +52,23 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name}={raw!r} is not a number") from exc
 
 
+#: Ray binds Unix sockets at <temp root>/n<8>/session_<26-char time>_<pid>/sockets/
+#: plasma_store: 74 bytes or so past the root, against the kernel's 107-byte limit. A
+#: longer root makes every node die at start with no word of why; refuse it up front.
+TEMP_ROOT_MAX_BYTES = 32
+
+
+def _temp_root(raw: str) -> Path:
+    size = len(os.fsencode(raw))
+    if size > TEMP_ROOT_MAX_BYTES:
+        raise SettingsError(
+            f"RAYPLANE_TEMP_ROOT={raw!r} is {size} bytes long: Ray's Unix socket paths under "
+            f"it would pass the kernel's 107-byte limit and no node would start. Use a path of "
+            f"at most {TEMP_ROOT_MAX_BYTES} bytes, e.g. /tmp/rayplane-$USER."
+        )
+    return Path(raw)
+
+
 def load_local(environ: Mapping[str, str] | None = None) -> LocalSettings:
     """The local runtime's settings from RAYPLANE_* (unset or empty: the default)."""
     env = _environ(environ)
@@ -60,7 +77,7 @@ def load_local(environ: Mapping[str, str] | None = None) -> LocalSettings:
     base = LocalSettings()
     return LocalSettings(
         home=Path(home).expanduser() if home else base.home,
-        temp_root=Path(temp) if temp else base.temp_root,
+        temp_root=_temp_root(temp) if temp else base.temp_root,
         apply_timeout_s=_float(env, "RAYPLANE_APPLY_TIMEOUT", base.apply_timeout_s),
         stop_grace_s=_float(env, "RAYPLANE_STOP_GRACE", base.stop_grace_s),
         drain_timeout_s=_float(env, "RAYPLANE_DRAIN_TIMEOUT", base.drain_timeout_s),

@@ -1,0 +1,39 @@
+"""A setting that cannot be read ends any verb with one line naming it, exit 2, and
+nothing started: not a Python traceback, not a controller on a broken temp root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("RAYPLANE_APPLY_TIMEOUT", "soon", "RAYPLANE_APPLY_TIMEOUT='soon' is not a number"),
+        ("RAYPLANE_TEMP_ROOT", "/tmp/" + "t" * 40, "is 45 bytes long"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_2(
+    tmp_path: Path, name: str, value: str, said: str
+) -> None:
+    env = {**os.environ, "RAYPLANE_HOME": str(tmp_path / "home"), name: value}
+    example = str(ROOT / "examples" / "raycluster-basic.yaml")
+    proc = subprocess.run(
+        [sys.executable, "-m", "rayplane", "apply", "-f", example],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"rayplane: {name}=" in proc.stderr and said in proc.stderr
+    assert not (tmp_path / "home").exists()  # no controller was started
