@@ -6,6 +6,8 @@ Each builder takes the environment as a dict here, the way the entry points pass
 from __future__ import annotations
 
 import ast
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from rayplane.api.validation import FeatureGates
 from rayplane.kubernetes.cli import config_from_argv
 from rayplane.settings import (
+    HomeError,
     LocalSettings,
     SettingsError,
     load,
@@ -20,6 +23,7 @@ from rayplane.settings import (
     load_kuberay,
     load_local,
     load_operator,
+    prepare_temp_root,
 )
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "rayplane"
@@ -185,3 +189,23 @@ def test_a_temp_root_too_long_for_rays_sockets_is_refused_with_the_limit_and_a_f
     assert load_local({"RAYPLANE_TEMP_ROOT": "/tmp/rp-12345678"}).temp_root == Path(
         "/tmp/rp-12345678"
     )
+
+
+def test_the_temp_root_is_per_user_and_one_another_user_could_touch_is_refused(
+    tmp_path: Path,
+) -> None:
+    assert LocalSettings().temp_root == Path(f"/tmp/rayplane-{os.geteuid()}")
+    fresh = tmp_path / "fresh"
+    prepare_temp_root(fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(HomeError, match=r"RAYPLANE_TEMP_ROOT .*shared is writable by group"):
+        prepare_temp_root(shared)
+    if os.geteuid() == 0:  # only root can give a folder away
+        theirs = tmp_path / "theirs"
+        theirs.mkdir(mode=0o700)
+        os.chown(theirs, 65534, 65534)
+        with pytest.raises(HomeError, match=r"is owned by uid 65534, not by you"):
+            prepare_temp_root(theirs)

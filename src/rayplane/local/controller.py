@@ -33,7 +33,7 @@ from rayplane.local.rayjob_controller import RayJobController
 from rayplane.local.rayservice_controller import RayServiceController
 from rayplane.local.server import serve
 from rayplane.local.store import ConflictError, Store, StoredResource
-from rayplane.settings import HomeError, LocalSettings, prepare_home
+from rayplane.settings import HomeError, LocalSettings, prepare_home, prepare_temp_root
 from rayplane.settings.timezone import controller_zone
 
 log = logging.getLogger("rayplane.controller")
@@ -52,6 +52,7 @@ class Controller:
         try:  # before anything is read from the home or written to it
             for note in prepare_home(settings.home):
                 log.warning("%s", note)
+            prepare_temp_root(settings.temp_root)
         except HomeError as exc:
             raise SystemExit(str(exc)) from exc
         self.store = Store(settings.home / "state.db")

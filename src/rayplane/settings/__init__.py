@@ -3,7 +3,7 @@
 See docs/settings.md for every environment variable and flag.
 """
 
-from rayplane.settings.home import HomeError, home_problem, prepare_home
+from rayplane.settings.home import HomeError, home_problem, prepare_home, prepare_temp_root
 from rayplane.settings.kubeconfig import KubeconfigError
 from rayplane.settings.kuberay import KUBERAY_ENV_VARS, KubeRayEnv
 from rayplane.settings.loader import (
@@ -36,4 +36,5 @@ __all__ = [
     "load_local",
     "load_operator",
     "prepare_home",
+    "prepare_temp_root",
 ]

@@ -70,3 +70,31 @@ def prepare_home(home: Path) -> list[str]:
         )
     home.chmod(0o700)
     return [f"RAYPLANE_HOME {home} was writable by group or others; set it to mode 0700"]
+
+
+def prepare_temp_root(root: Path) -> None:
+    """Create Ray nodes' temp root owner-only, or check an existing one.
+
+    Ray binds its sockets under it and trusts what it finds there (session folders,
+    sockets); a root another user owns or may write to could take them over. The default
+    is one per user (``/tmp/rayplane-<uid>``) so two users of a machine never share it.
+    """
+    me = os.geteuid()
+    try:
+        root.mkdir(mode=0o700, parents=True)
+        return
+    except FileExistsError:
+        pass
+    st = root.lstat()
+    why = None
+    if not stat.S_ISDIR(st.st_mode):
+        why = "is not a directory"
+    elif st.st_uid != me:
+        why = f"is owned by uid {st.st_uid}, not by you (uid {me})"
+    elif st.st_mode & 0o022:
+        why = f"is writable by group or others (mode {st.st_mode & 0o777:04o})"
+    if why:
+        raise HomeError(
+            f"RAYPLANE_TEMP_ROOT {root} {why}, so another user could reach your Ray "
+            f"nodes' sockets; use one of your own: export RAYPLANE_TEMP_ROOT=/tmp/rayplane-{me}"
+        )

@@ -31,8 +31,8 @@ class LocalSettings:
     # [RAYPLANE_HOME] The store, logs, Secrets and the controller's socket.
     home: Path = field(default_factory=lambda: Path.home() / ".rayplane")
     # [RAYPLANE_TEMP_ROOT] Ray nodes get short temp dirs: Ray's Unix socket paths must stay
-    # under 107 bytes.
-    temp_root: Path = Path("/tmp/rayplane")
+    # under 107 bytes. One per user, owner-only: Ray trusts the sockets it finds there.
+    temp_root: Path = field(default_factory=lambda: Path(f"/tmp/rayplane-{os.geteuid()}"))
     # [RAYPLANE_APPLY_TIMEOUT] How long `apply` waits for Ready before giving up with the
     # reason.
     apply_timeout_s: float = 600.0
