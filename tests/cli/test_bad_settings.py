@@ -37,3 +37,28 @@ def test_a_bad_setting_is_one_line_and_exit_2(
     assert "Traceback" not in proc.stderr
     assert f"rayplane: {name}=" in proc.stderr and said in proc.stderr
     assert not (tmp_path / "home").exists()  # no controller was started
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["metrics", "up", "--port", "70000"],
+        ["metrics", "up", "--scrape-interval", "0"],
+        ["top", "--interval", "0"],
+    ],
+)
+def test_out_of_range_flags_are_refused_before_anything_starts(
+    tmp_path: Path, argv: list[str]
+) -> None:
+    env = {**os.environ, "RAYPLANE_HOME": str(tmp_path / "home")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "rayplane", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert f"Invalid value for '{argv[-2]}'" in proc.stderr
+    assert not (tmp_path / "home").exists()  # no Prometheus, no controller

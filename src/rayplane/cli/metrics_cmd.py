@@ -51,10 +51,14 @@ def up_cmd(
     port: Annotated[
         int | None,
         typer.Option(
-            help="Port on 127.0.0.1; 0: any free one (default: the last up's, else 9090 if free)"
+            min=0,
+            max=65535,
+            help="Port on 127.0.0.1; 0: any free one (default: the last up's, else 9090 if free)",
         ),
     ] = None,
-    scrape_interval: Annotated[float, typer.Option(help="Seconds between scrapes")] = 10.0,
+    scrape_interval: Annotated[
+        float, typer.Option(min=1.0, max=3600.0, help="Seconds between scrapes")
+    ] = 10.0,
 ) -> None:
     """Start Prometheus for this home's clusters and controller (no-op if it runs)."""
     home = load_local().home

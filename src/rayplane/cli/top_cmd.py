@@ -146,7 +146,7 @@ def top_cmd(
         str | None, typer.Option("-n", "--namespace", help="Namespace (default: all)")
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Print once and exit")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between refreshes")] = 2.0,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between refreshes")] = 2.0,
 ) -> None:
     """Each cluster's nodes: Ray's CPU, memory and object store use, tasks, actors, demand."""
     with httpx.Client(timeout=10.0) as http:
