@@ -81,13 +81,22 @@ def test_a_busy_cluster_is_kept_and_an_idle_one_suspended(kube_cluster: Cluster)
             assert dashboard["idle_probes"] >= 1
             reason = cluster["metadata"]["annotations"]["ray.io/idle-termination-reason"]
             assert "timeoutSeconds=1" in reason
-            suspending = await ns.wait_for(
-                lambda: condition(ns.status("rayclusters", NAME), "RayClusterSuspending")
-            )
-            assert "spec.idleSuspend is true" in suspending["message"]
+            # The condition that is True says why: Suspending while the Pods go, then
+            # Suspended (an earlier pass's False Suspending carries no message).
+            stopping = await ns.wait_for(lambda: _true_suspend_condition(ns))
+            assert "spec.idleSuspend is true" in stopping["message"]
             events = await ns.wait_for(
                 lambda: [e for e in ns.objects("events") if e.get("reason") == "IdleSuspended"]
             )
             assert "no driver or job ran" in events[0]["message"]
 
     run(scenario)
+
+
+def _true_suspend_condition(ns: Any) -> dict[str, Any] | None:
+    status = ns.status("rayclusters", NAME)
+    for kind in ("RayClusterSuspending", "RayClusterSuspended"):
+        found = condition(status, kind)
+        if found and found.get("status") == "True":
+            return found
+    return None

@@ -11,6 +11,21 @@ import httpx
 HEALTH_PATH = "/api/healthz"
 
 
+DASHBOARD_HEALTH_PATH = "/api/gcs_healthz"  # public under token auth, as the probe needs
+
+
+def dashboard_healthy(client: httpx.Client, host: str, port: int) -> tuple[bool, str]:
+    """(answering, why) for a head's dashboard: KubeRay's head probe asks it too, and a
+    head whose raylet is up before its dashboard would refuse `job submit` as "ready"."""
+    try:
+        response = client.get(f"http://{host}:{port}{DASHBOARD_HEALTH_PATH}")
+    except httpx.HTTPError as exc:
+        return False, f"dashboard not answering yet ({type(exc).__name__})"
+    if response.status_code != 200:
+        return False, f"dashboard: HTTP {response.status_code} on {DASHBOARD_HEALTH_PATH}"
+    return True, "success"
+
+
 def node_healthy(client: httpx.Client, host: str, agent_port: int) -> tuple[bool, str]:
     """(healthy, why) for the node whose dashboard agent listens on *agent_port*."""
     try:

@@ -65,7 +65,7 @@ class FakeLauncher:
     def alive(self, pid: int, create_time: float) -> bool:
         return pid in self._alive and create_time == float(pid)
 
-    def healthy(self, agent_port: int) -> tuple[bool, str]:
+    def healthy(self, agent_port: int, dashboard_port: int | None = None) -> tuple[bool, str]:
         return (True, "success") if self.ready else (False, "agent not answering (fake)")
 
     def stop(self, pid: int, create_time: float, grace_s: float, *, marker: str | None) -> None:

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import httpx
 
-from rayplane.clients.health import node_healthy
+from rayplane.clients.health import dashboard_healthy, node_healthy
 from rayplane.local import process, sandbox
 from rayplane.local.loopback import LOOPBACK_IP
 from rayplane.local.mounts import View
@@ -45,8 +45,9 @@ class NodeLauncher(Protocol):
         """Whether the process started at *create_time* with this PID still runs."""
         ...
 
-    def healthy(self, agent_port: int) -> tuple[bool, str]:
-        """(registered with Ray, why) for the node whose agent listens on *agent_port*."""
+    def healthy(self, agent_port: int, dashboard_port: int | None = None) -> tuple[bool, str]:
+        """(registered with Ray, why) for the node whose agent listens on *agent_port*;
+        with *dashboard_port* (a head's) its dashboard must answer too."""
         ...
 
     def stop(self, pid: int, create_time: float, grace_s: float, *, marker: str | None) -> None:
@@ -80,8 +81,11 @@ class ProcessLauncher:
     def alive(self, pid: int, create_time: float) -> bool:
         return process.is_alive(pid, create_time)
 
-    def healthy(self, agent_port: int) -> tuple[bool, str]:
-        return node_healthy(self._http, LOOPBACK_IP, agent_port)
+    def healthy(self, agent_port: int, dashboard_port: int | None = None) -> tuple[bool, str]:
+        ready, why = node_healthy(self._http, LOOPBACK_IP, agent_port)
+        if ready and dashboard_port is not None:
+            return dashboard_healthy(self._http, LOOPBACK_IP, dashboard_port)
+        return ready, why
 
     def stop(self, pid: int, create_time: float, grace_s: float, *, marker: str | None) -> None:
         # Under bwrap the drain signal goes to its child (ray start); bwrap would just die.

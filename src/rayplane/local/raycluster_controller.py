@@ -169,6 +169,7 @@ class RayClusterController:
         """
         nodes: list[StoredNode] = []
         alive_by_name: dict[str, bool] = {}
+        dashboard = _dashboard_included(self.store.get_by_uid(uid))
         for node in self.store.nodes(uid):
             before = (dict(node.info), node.deleting)
             alive = (
@@ -179,7 +180,10 @@ class RayClusterController:
             if node.deleting is not None and self.teardown.settle(node):
                 continue
             if alive and node.deleting is None:
-                ready, why = self.launcher.healthy(node.ports["dashboard_agent_listen"])
+                ready, why = self.launcher.healthy(
+                    node.ports["dashboard_agent_listen"],
+                    node.ports.get("dashboard") if node.kind == "head" and dashboard else None,
+                )
                 node.info["why"] = REGISTERED if ready else why
                 if ready:
                     node.info["was_ready"] = True
@@ -282,3 +286,13 @@ class RayClusterController:
 
     def notes(self, stored: StoredResource) -> list[str]:
         return cluster_notes(stored, self.settings, self.configs)
+
+
+def _dashboard_included(stored: StoredResource | None) -> bool:
+    """Whether the head runs a dashboard (rayStartParams include-dashboard not "false"):
+    its readiness then waits for the dashboard as well."""
+    if stored is None:
+        return True
+    spec = stored.document().get("spec") or {}
+    params = (spec.get("headGroupSpec") or {}).get("rayStartParams") or {}
+    return str(params.get("include-dashboard", "true")).strip().lower() != "false"
