@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 
 from rayplane.errors import RayplaneError
-from rayplane.settings import HomeError, LocalSettings, prepare_home
+from rayplane.local.logs import log_tail
+from rayplane.settings import HomeError, LocalSettings, prepare_home, prepare_temp_root
 
 log = logging.getLogger("rayplane.client")
 
@@ -78,10 +79,14 @@ class ControllerClient:
         self._check_home(create=True)  # refused here, the user reads why, not controller.log
         if self.alive():
             return False
+        try:  # the same: a temp root another user could write to is refused before a start
+            prepare_temp_root(self.settings.temp_root)
+        except HomeError as exc:
+            raise ControllerError(str(exc)) from exc
         home = self.settings.home
         output = open(home / "controller.log", "ab")  # noqa: SIM115 - handed to the child
         try:
-            subprocess.Popen(
+            child = subprocess.Popen(
                 [sys.executable, "-m", "rayplane", "controller", "run"],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -96,6 +101,11 @@ class ControllerClient:
         while time.monotonic() < deadline:
             if self.alive():
                 return True
+            if child.poll() is not None:  # it said why in its log; say it here, now
+                last = log_tail(str(home / "controller.log"), 1) or "no output"
+                raise ControllerError(
+                    f"the controller exited at start (code {child.returncode}): {last}"
+                )
             time.sleep(0.1)
         raise ControllerError(
             f"the controller did not start within {timeout_s:.0f}s; see {home / 'controller.log'}"
