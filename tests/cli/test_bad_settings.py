@@ -13,6 +13,21 @@ import pytest
 from tests.support import ROOT
 
 
+def _rayplane(
+    tmp_path: Path, argv: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`rayplane ARGV` in a fresh process with a home under *tmp_path* (not made yet)."""
+    full = {**os.environ, "RAYPLANE_HOME": str(tmp_path / "home"), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "rayplane", *argv],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value", "said"),
     [
@@ -23,16 +38,8 @@ from tests.support import ROOT
 def test_a_bad_setting_is_one_line_and_exit_2(
     tmp_path: Path, name: str, value: str, said: str
 ) -> None:
-    env = {**os.environ, "RAYPLANE_HOME": str(tmp_path / "home"), name: value}
     example = str(ROOT / "examples" / "raycluster-basic.yaml")
-    proc = subprocess.run(
-        [sys.executable, "-m", "rayplane", "apply", "-f", example],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _rayplane(tmp_path, ["apply", "-f", example], {name: value})
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert f"rayplane: {name}=" in proc.stderr and said in proc.stderr
@@ -50,15 +57,7 @@ def test_a_bad_setting_is_one_line_and_exit_2(
 def test_out_of_range_flags_are_refused_before_anything_starts(
     tmp_path: Path, argv: list[str]
 ) -> None:
-    env = {**os.environ, "RAYPLANE_HOME": str(tmp_path / "home")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "rayplane", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    proc = _rayplane(tmp_path, argv)
     assert proc.returncode == 2, proc.stderr
     assert f"Invalid value for '{argv[-2]}'" in proc.stderr
     assert not (tmp_path / "home").exists()  # no Prometheus, no controller
