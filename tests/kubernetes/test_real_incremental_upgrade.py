@@ -138,8 +138,11 @@ def test_gateway_and_weighted_httproute_follow_the_upgrade(kube_cluster: Cluster
                 return active.get("rayClusterName") == pending
 
             await ns.wait_for(promoted, 150, interval=0.2)
-            assert (100, 0) in seen and (50, 50) in seen and (0, 100) in seen, seen
-            assert seen.index((100, 0)) < seen.index((50, 50)) < seen.index((0, 100))
+            # The split moves in the configured steps, in order. Its last, 0/100, can last
+            # less than one poll before the promotion replaces it (CI saw that), so it may
+            # be missed here; tests/reconcile pins every step.
+            steps = [(100, 0), (50, 50), (0, 100)]
+            assert [s for s in seen if len(s) == 2] in (steps[:2], steps), seen
             assert await ns.wait_for(weights) == ((f"{pending}-serve-svc", 100),)
             # The pending cluster was started at 0 % and raised by maxSurgePercent; the old
             # one gave its capacity up last.
