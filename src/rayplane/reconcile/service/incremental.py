@@ -107,25 +107,20 @@ def next_capacity(progress: Progress, options: UpgradeOptions) -> CapacityChange
     active, pending = progress.active, progress.pending
     surge = options.max_surge_percent
     total = active.target_capacity + pending.target_capacity
-    if progress.rolling_back:
-        if active.target_capacity == 100 and pending.target_capacity == 0:
-            return None
-        if active.target_capacity != active.traffic_routed_percent:
-            return None
-        if total > 100:
-            goal = max(0, pending.target_capacity - surge)
-            return CapacityChange("pending", goal) if goal != pending.target_capacity else None
-        goal = min(100, active.target_capacity + surge)
-        return CapacityChange("active", goal) if goal != active.target_capacity else None
-    if active.target_capacity == 0 and pending.target_capacity == 100:
+    # Upgrading, the pending cluster gains and the active one loses; rolling back, the
+    # other way round. The steps are the same.
+    gaining: Role = "active" if progress.rolling_back else "pending"
+    losing: Role = "pending" if progress.rolling_back else "active"
+    gain, lose = (active, pending) if progress.rolling_back else (pending, active)
+    if gain.target_capacity == 100 and lose.target_capacity == 0:
         return None
-    if pending.target_capacity != pending.traffic_routed_percent:
+    if gain.target_capacity != gain.traffic_routed_percent:
         return None
     if total > 100:
-        goal = max(0, active.target_capacity - surge)
-        return CapacityChange("active", goal) if goal != active.target_capacity else None
-    goal = min(100, pending.target_capacity + surge)
-    return CapacityChange("pending", goal) if goal != pending.target_capacity else None
+        goal = max(0, lose.target_capacity - surge)
+        return CapacityChange(losing, goal) if goal != lose.target_capacity else None
+    goal = min(100, gain.target_capacity + surge)
+    return CapacityChange(gaining, goal) if goal != gain.target_capacity else None
 
 
 def next_weights(
