@@ -201,20 +201,31 @@ def driver(address: str, code: str, timeout: float = 180) -> str:
     return proc.stdout
 
 
-@pytest.fixture(scope="session")
-def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
-    home = tmp_path_factory.mktemp("rayplane-home")
+def controller_env(home: Path, temp_root: str, **extra: str) -> dict[str, str]:
+    """A test controller's environment: its own home and temp root, quick stops, small
+    object stores, no inherited RAY_ADDRESS; *extra* adds or overrides settings."""
     env = dict(
         os.environ,
         RAYPLANE_HOME=str(home),
         RAYPLANE_DRAIN_TIMEOUT="1",
         RAYPLANE_STOP_GRACE="15",
         RAYPLANE_OBJECT_STORE_BYTES=str(80 * 2**20),
-        RAYPLANE_TEMP_ROOT=f"/tmp/rp-{os.getpid()}",
+        RAYPLANE_TEMP_ROOT=temp_root,
+        **extra,
+    )
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
+    home = tmp_path_factory.mktemp("rayplane-home")
+    env = controller_env(
+        home,
+        f"/tmp/rp-{os.getpid()}",
         # rocksdb GCS FT; RayCronJob (alpha) for test_local_raycronjob
         RAYPLANE_FEATURE_GATES="GCSFaultToleranceEmbeddedStorage=true,RayCronJob=true",
     )
-    env.pop("RAY_ADDRESS", None)
     env.pop("RAYPLANE_LOCAL_AUTOSCALER", None)  # the default: on, as users get it
     session = Local(home, env)
     global _home

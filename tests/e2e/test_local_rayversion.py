@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from rayplane.local.ray_envs import installed_ray
-from tests.e2e.conftest import Local
+from tests.e2e.conftest import Local, controller_env
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
@@ -59,17 +59,12 @@ def cluster(name: str) -> dict[str, object]:
 def installing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     """A controller of its own, opted in, with a fresh home (so the build is cold)."""
     home = tmp_path_factory.mktemp("rayplane-rayenv-home")
-    env = dict(
-        os.environ,
-        RAYPLANE_HOME=str(home),
+    env = controller_env(
+        home,
+        f"/tmp/rpv-{os.getpid()}",
         RAYPLANE_RAY_VERSIONS="install",
-        RAYPLANE_DRAIN_TIMEOUT="1",
-        RAYPLANE_STOP_GRACE="15",
-        RAYPLANE_OBJECT_STORE_BYTES=str(80 * 2**20),
-        RAYPLANE_TEMP_ROOT=f"/tmp/rpv-{os.getpid()}",
         RAYPLANE_LOCAL_AUTOSCALER="0",
     )
-    env.pop("RAY_ADDRESS", None)
     session = Local(home, env)
     proc = session.start_controller()
     yield session
